@@ -1,0 +1,10 @@
+DROP TABLE sign_in_throttle;
+DROP TABLE api_keys;
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_append_only();
+DROP TABLE access_tokens;
+DROP TABLE accounts;
+DROP TABLE client_scopes;
+DROP TABLE clients;
+DROP TABLE scopes;
+DROP TABLE service_settings;

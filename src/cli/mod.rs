@@ -1,0 +1,129 @@
+//! The command line: `serve`, `migrate`, `seed`, `account add`, `client add`, `scope add`,
+//! `api-key create`, `sweep`. Every subcommand finds its database the same way (see
+//! [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
+
+mod admin;
+mod serve;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cluster::{Cluster, DATABASE_NAME};
+
+/// See, narrow and revoke the OAuth 2.0 tokens an authorization server has issued.
+#[derive(Debug, Parser)]
+#[command(name = "tokendesk", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL server to use. Without it, tokendesk runs a private cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Folder of the embedded default: the private PostgreSQL cluster and the session key.
+    #[arg(
+        long,
+        env = "TOKENDESK_DATA_DIR",
+        global = true,
+        default_value = "tokendesk-data"
+    )]
+    pub data_dir: PathBuf,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (pages and JSON API).
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Load demo data, or a sized data set for benchmarks.
+    Seed(admin::SeedArgs),
+    /// Manage dashboard accounts.
+    #[command(subcommand)]
+    Account(admin::AccountCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(admin::ClientCommand),
+    /// Manage scopes.
+    #[command(subcommand)]
+    Scope(admin::ScopeCommand),
+    /// Manage API keys of the JSON API.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(admin::ApiKeyCommand),
+    /// Delete tokens that expired longer ago than a given age, with audit events.
+    Sweep(admin::SweepArgs),
+}
+
+/// An open database: its connection string and, on the embedded default, the cluster (stopped
+/// when this value is dropped, if this process started it).
+pub struct Database {
+    /// A libpq connection string or URL.
+    pub url: String,
+    /// `Some` on the embedded default.
+    pub cluster: Option<Cluster>,
+}
+
+impl DatabaseArgs {
+    /// Connects to `DATABASE_URL`, or starts (or joins) the private cluster in the data folder.
+    /// Runs pending migrations either way.
+    pub fn open(&self) -> anyhow::Result<Database> {
+        let db = match self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(url) => Database {
+                url: url.to_string(),
+                cluster: None,
+            },
+            None => {
+                let mut cluster = Cluster::open(&self.data_dir)?;
+                cluster.ensure_running()?;
+                Database {
+                    url: cluster.url(DATABASE_NAME),
+                    cluster: Some(cluster),
+                }
+            }
+        };
+        let mut conn = crate::db::connect_one(&db.url)?;
+        crate::db::migrate(&mut conn)?;
+        Ok(db)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.db, args),
+        Command::Migrate => {
+            let db = cli.db.open()?;
+            let mut conn = crate::db::connect_one(&db.url)?;
+            let applied = crate::db::migrate(&mut conn)?;
+            say(&format!(
+                "database is up to date ({applied} migration(s) applied now)"
+            ))
+        }
+        Command::Seed(args) => admin::seed(&cli.db, args),
+        Command::Account(cmd) => admin::account(&cli.db, cmd),
+        Command::Client(cmd) => admin::client(&cli.db, cmd),
+        Command::Scope(cmd) => admin::scope(&cli.db, cmd),
+        Command::ApiKey(cmd) => admin::api_key(&cli.db, cmd),
+        Command::Sweep(args) => admin::sweep(&cli.db, args),
+    }
+}
+
+/// Writes one line to standard output; a closed pipe is not an error worth a panic.
+pub(crate) fn say(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `tokendesk serve`.
+
+use std::net::TcpListener;
+
+use actix_web::HttpServer;
+use anyhow::anyhow;
+use clap::Args;
+
+use super::{say, DatabaseArgs};
+use crate::config::{Config, SessionSettings};
+use crate::{db, seed, AppState};
+
+/// Options of `serve`; each can also come from the environment variable named beside it.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TOKENDESK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Mark the session cookie `Secure` (set this when served over TLS).
+    #[arg(long, env = "TOKENDESK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Key that signs and encrypts session cookies: 64 bytes, base64. On the embedded default
+    /// one is generated once and kept in the data folder.
+    #[arg(long, env = "TOKENDESK_SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+    /// Largest number of database connections.
+    #[arg(long, env = "TOKENDESK_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TOKENDESK_WORKERS")]
+    pub workers: Option<usize>,
+    /// Sign-out after this many minutes without a request.
+    #[arg(long, env = "TOKENDESK_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u32,
+    /// Sign-out after this many hours, active or not.
+    #[arg(long, env = "TOKENDESK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u32,
+    /// Do not load demo data on the first start of the embedded default.
+    #[arg(long, env = "TOKENDESK_NO_DEMO")]
+    pub no_demo: bool,
+}
+
+/// Binds first (a port in use fails fast), then opens the database, seeds the demo on a new
+/// embedded cluster, serves until Ctrl-C or SIGTERM, and stops the cluster it started.
+pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&args.bind)
+        .map_err(|e| anyhow!("cannot listen on {}: {e}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let mut database = db_args.open()?;
+    let data_dir = database
+        .cluster
+        .as_ref()
+        .map(|c| c.data_dir().to_path_buf());
+    let pool = db::connect(&database.url, args.pool_size)?;
+
+    let mut demo_accounts = Vec::new();
+    if data_dir.is_some() && !args.no_demo {
+        let mut conn = pool.get()?;
+        if seed::seed_demo_if_empty(&mut conn)? {
+            tracing::info!("loaded demo data");
+        }
+        demo_accounts = seed::present_demo_accounts(&mut conn)?;
+    }
+
+    let config = Config {
+        bind: addr.to_string(),
+        secure_cookies: args.secure_cookies,
+        session: SessionSettings {
+            key: crate::config::session_key(args.session_key.as_deref(), data_dir.as_deref())?,
+            idle_minutes: args.session_idle_minutes,
+            max_hours: args.session_max_hours,
+        },
+    };
+    let state = AppState::new(pool, config)?;
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+
+    say(&format!("tokendesk is running at http://{addr}/"))?;
+    match &data_dir {
+        Some(dir) => say(&format!(
+            "  database: private PostgreSQL in {} (Unix socket only)",
+            dir.join("pg").display()
+        ))?,
+        None => say("  database: DATABASE_URL")?,
+    }
+    if !demo_accounts.is_empty() {
+        say("  demo sign-ins (login / password):")?;
+        for (login, password, role) in &demo_accounts {
+            say(&format!("    {login:<8} {password:<14} {role}"))?;
+        }
+    }
+    say(&format!(
+        "  health: http://{addr}/healthz   API description: http://{addr}/api/openapi.json"
+    ))?;
+    say("Press Ctrl-C to stop.")?;
+
+    let served = actix_web::rt::System::new().block_on(async move {
+        HttpServer::new(move || crate::app(state.clone()))
+            .workers(workers)
+            .shutdown_timeout(5)
+            .listen(listener)?
+            .run()
+            .await
+    });
+    let stopped = match database.cluster.as_mut() {
+        Some(cluster) => cluster.stop(),
+        None => Ok(()),
+    };
+    served.map_err(|e| anyhow!("server failed: {e}"))?;
+    stopped?;
+    say("tokendesk stopped")
+}

@@ -1,0 +1,17 @@
+//! Read, insert and change structs, one file per table.
+
+mod access_token;
+mod account;
+mod api_key;
+mod audit_event;
+mod client;
+mod scope;
+mod settings;
+
+pub use access_token::{AccessToken, NewAccessToken, Property};
+pub use account::{Account, NewAccount, Role};
+pub use api_key::{ApiKey, NewApiKey};
+pub use audit_event::{AuditEvent, NewAuditEvent};
+pub use client::{Client, ClientScope, NewClient};
+pub use scope::{NewScope, Scope};
+pub use settings::ServiceSettings;

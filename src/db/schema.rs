@@ -1,0 +1,134 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    access_tokens (id) {
+        id -> Int8,
+        access_token_hash -> Text,
+        refresh_token_hash -> Nullable<Text>,
+        client_id -> Int8,
+        subject -> Nullable<Text>,
+        grant_type -> Text,
+        scopes -> Array<Text>,
+        refresh_token_scopes -> Nullable<Array<Text>>,
+        created_at -> Timestamptz,
+        access_token_expires_at -> Timestamptz,
+        refresh_token_expires_at -> Nullable<Timestamptz>,
+        last_refreshed_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        properties -> Jsonb,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Int8,
+        subject -> Text,
+        login -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        name -> Text,
+        api_key -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        actor_kind -> Text,
+        actor_id -> Text,
+        action -> Text,
+        client_id -> Nullable<Int8>,
+        subject -> Nullable<Text>,
+        token_hash -> Nullable<Text>,
+        affected_count -> Nullable<Int8>,
+        state_before -> Nullable<Jsonb>,
+        state_after -> Nullable<Jsonb>,
+        reason -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    client_scopes (client_id, scope_name) {
+        client_id -> Int8,
+        scope_name -> Text,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Int8,
+        client_id_alias -> Nullable<Text>,
+        name -> Text,
+        description -> Text,
+        developer -> Text,
+        logo_uri -> Nullable<Text>,
+        home_uri -> Nullable<Text>,
+        single_access_token_per_subject -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    scopes (name) {
+        name -> Text,
+        description -> Text,
+        access_token_duration -> Nullable<Int8>,
+        refresh_token_duration -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    service_settings (id) {
+        id -> Int2,
+        supported_scopes_only -> Bool,
+        access_token_duration -> Int8,
+        refresh_token_duration -> Int8,
+        single_access_token_per_subject -> Bool,
+        max_staff_token_lifetime -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sign_in_throttle (kind, key) {
+        kind -> Text,
+        key -> Text,
+        failures -> Int4,
+        window_started_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(access_tokens -> clients (client_id));
+diesel::joinable!(client_scopes -> clients (client_id));
+diesel::joinable!(client_scopes -> scopes (scope_name));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    access_tokens,
+    accounts,
+    api_keys,
+    audit_events,
+    client_scopes,
+    clients,
+    scopes,
+    service_settings,
+    sign_in_throttle,
+);

@@ -1,0 +1,113 @@
+//! tokendesk: see, narrow and revoke the OAuth 2.0 access tokens an authorization server has
+//! issued — in a browser for end users and support staff, and over a JSON API shaped like
+//! Authlete's token-management API for the authorization server itself.
+//!
+//! Layers, outermost first: `web` (pages) and `api` (JSON) are thin doors onto the domain
+//! (`tokens`, `accounts`, `catalog`, `audit`), which works on `db` (diesel over PostgreSQL).
+//! `cli` parses the command line; `cluster` runs the embedded PostgreSQL.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod seed;
+pub mod telemetry;
+pub mod tokens;
+pub mod validate;
+pub mod web;
+
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::MessageBody;
+use actix_web::cookie::SameSite;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web as aw, App};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::db::PgPool;
+use crate::metrics::Metrics;
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Config,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Bundles the pool and configuration with a fresh metrics registry.
+    pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
+        Ok(AppState {
+            pool,
+            config,
+            metrics: Metrics::new()?,
+        })
+    }
+}
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "tokendesk_session";
+
+/// The whole application: routes, sessions, security headers, metrics, request ids. Used by
+/// `serve` and by the tests.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let session = SessionMiddleware::builder(
+        CookieSessionStore::default(),
+        state.config.session.key.clone(),
+    )
+    .cookie_name(SESSION_COOKIE.to_string())
+    .cookie_secure(state.config.secure_cookies)
+    .cookie_http_only(true)
+    .cookie_same_site(SameSite::Lax)
+    .cookie_content_security(CookieContentSecurity::Private)
+    // Idle and absolute time-outs are enforced from timestamps inside the session itself.
+    .session_lifecycle(BrowserSession::default())
+    .build();
+
+    App::new()
+        .app_data(aw::Data::new(state.pool.clone()))
+        .app_data(aw::Data::new(state.config.clone()))
+        .app_data(aw::Data::new(state.metrics.clone()))
+        .app_data(aw::FormConfig::default().limit(64 * 1024))
+        .configure(web::configure)
+        .default_service(aw::to(web::errors::not_found))
+        .wrap(session)
+        .wrap(security_headers())
+        .wrap(from_fn(metrics::record))
+        .wrap(from_fn(telemetry::request_id))
+        .wrap(TracingLogger::default())
+}
+
+/// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+}

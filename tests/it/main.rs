@@ -1,0 +1,6 @@
+//! The one integration test binary: every test gets its own database, cloned from a migrated
+//! template on a real PostgreSQL.
+
+mod harness;
+
+mod ops;
