@@ -1,10 +1,12 @@
 //! The test harness: a real PostgreSQL, a migrated template database built once per run, and a
-#![allow(dead_code)] // Helpers are shared by every test module; not each uses all of them.
 //! fresh database cloned from it for every test (`CREATE DATABASE … TEMPLATE …`, ~30 ms).
 //!
 //! With `TEST_DATABASE_URL` (a server where the user may create databases) the tests use that
 //! server; otherwise they start a private cluster once per run with the same code as the
 //! embedded default, which stops by itself when the test process exits.
+
+// Helpers are shared by every test module; not each uses all of them.
+#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
