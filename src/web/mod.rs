@@ -1,12 +1,23 @@
 //! The pages: handlers, forms and askama view structs. Page handlers are a thin door onto the
 //! domain modules; no rule about tokens lives here.
 
+pub mod activity;
+pub mod apps;
 pub mod assets;
 pub mod auth;
+pub mod csrf;
 pub mod errors;
+pub mod flash;
+pub mod forms;
 pub mod ops;
+pub mod session;
+pub mod view;
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::error::AppError;
 
 /// Where redirects go, in one place.
 pub mod paths {
@@ -17,6 +28,25 @@ pub mod paths {
     pub const STAFF_USERS: &str = "/staff/users";
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
+
+    /// `/apps/{clientId}`.
+    pub fn app(client_id: i64) -> String {
+        format!("{APPS}/{client_id}")
+    }
+
+    /// The page a form posted to `path` lives on: `/apps/{id}/…` forms are on `/apps/{id}`;
+    /// everything else comes back to the connected apps.
+    pub fn page_of_form(path: &str) -> String {
+        let mut segments = path.trim_start_matches('/').split('/');
+        match (segments.next(), segments.next()) {
+            (Some("apps"), Some(id))
+                if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("{APPS}/{id}")
+            }
+            _ => APPS.to_string(),
+        }
+    }
 }
 
 /// Every route of the product, pages and API alike.
@@ -25,5 +55,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(ops::metrics))
         .route("/static/{file}", web::get().to(assets::serve))
         .route("/", web::get().to(auth::home))
-        .route(paths::LOGIN, web::get().to(auth::login_page));
+        .route(paths::LOGIN, web::get().to(auth::login_page))
+        .route(paths::LOGIN, web::post().to(auth::sign_in))
+        .route(paths::LOGOUT, web::get().to(auth::logout_page))
+        .route(paths::LOGOUT, web::post().to(auth::sign_out))
+        .route(paths::APPS, web::get().to(apps::connected_apps))
+        .route("/apps/{client_id}", web::get().to(apps::app_page))
+        .route(
+            "/apps/{client_id}/revoke",
+            web::get().to(apps::revoke_app_page),
+        )
+        .route(paths::ACTIVITY, web::get().to(activity::activity_page));
+}
+
+/// Renders a page with a status other than 200 (a form sent back with its errors).
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = page
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("template failed: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paths::page_of_form;
+
+    #[test]
+    fn forms_come_back_to_their_page() {
+        assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
+        assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
+        assert_eq!(page_of_form("/logout"), "/apps");
+    }
 }

@@ -4,3 +4,5 @@
 mod harness;
 
 mod ops;
+mod pages_auth;
+mod pages_client;
