@@ -2,8 +2,10 @@
 //! activity. Plain functions over `&mut PgConnection`; each page is one aggregate statement
 //! computed by PostgreSQL (GROUP BY, LIMIT/OFFSET), never one query per app or per token.
 //!
-//! "Active" means the access token has not expired; the scopes an app "holds" are the union of
-//! the scopes of its active tokens.
+//! The pages follow the domain's words (`crate::tokens`): a token is *active* while something
+//! can still use it — its access token has not expired, or its refresh token can renew it — and
+//! *expired* once it is spent. The scopes an app "holds" are the union of the access and refresh
+//! token scopes of its active tokens: exactly what the permissions form may take away.
 
 mod activity;
 
@@ -15,7 +17,7 @@ use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 use serde::Deserialize;
 
 use crate::db::models::AccessToken;
-use crate::db::schema::access_tokens;
+use crate::db::schema::{access_tokens, clients};
 use crate::error::{AppError, AppResult};
 
 /// A scope an app holds, with the words the user reads.
@@ -66,11 +68,13 @@ impl ConnectedApp {
 /// subject; `{client_filter}` narrows to one client on the app page.
 const APP_AGGREGATES: &str = "
 WITH sets AS (
-    SELECT client_id, scopes, access_token_expires_at > now() AS active, count(*) AS n,
-           min(created_at) AS first_at, max(last_used_at) AS last_used
+    SELECT client_id, scopes || coalesce(refresh_token_scopes, '{}') AS scopes,
+           (access_token_expires_at > now()
+            OR coalesce(refresh_token_expires_at > now(), false)) AS active,
+           count(*) AS n, min(created_at) AS first_at, max(last_used_at) AS last_used
     FROM access_tokens
     WHERE subject = $1 {client_filter}
-    GROUP BY client_id, scopes, active
+    GROUP BY 1, 2, 3
 ), apps AS (
     SELECT client_id, min(first_at) AS first_authorized_at, max(last_used) AS last_used_at,
            coalesce(sum(n) FILTER (WHERE active), 0)::bigint AS active_tokens,
@@ -156,21 +160,46 @@ pub fn app_tokens(
         .load(conn)?)
 }
 
-/// The hash of the user's token `token_id` with app `client_id`; `NotFound` for anyone else's.
-pub fn token_hash(
+/// What the pages need to know about one of the user's tokens before changing it.
+#[derive(Debug, Clone, Queryable)]
+pub struct OwnedToken {
+    pub access_token_hash: String,
+    pub scopes: Vec<String>,
+}
+
+/// The user's token `token_id` with app `client_id`; `NotFound` for anyone else's token, or a
+/// token of another app.
+pub fn owned_token(
     conn: &mut PgConnection,
     subject: &str,
     client_id: i64,
     token_id: i64,
-) -> AppResult<String> {
+) -> AppResult<OwnedToken> {
     access_tokens::table
         .filter(access_tokens::id.eq(token_id))
         .filter(access_tokens::subject.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
-        .select(access_tokens::access_token_hash)
+        .select((access_tokens::access_token_hash, access_tokens::scopes))
         .first(conn)
         .optional()?
         .ok_or(AppError::NotFound)
+}
+
+/// How many tokens the user still has with the app.
+pub fn pair_token_count(conn: &mut PgConnection, subject: &str, client_id: i64) -> AppResult<i64> {
+    Ok(access_tokens::table
+        .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::client_id.eq(client_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The name of a client, for messages; `NotFound` if it is gone.
+pub fn client_name(conn: &mut PgConnection, client_id: i64) -> AppResult<String> {
+    Ok(clients::table
+        .find(client_id)
+        .select(clients::name)
+        .first(conn)?)
 }
 
 /// Escapes `%`, `_` and `\` so that a filter matches them literally in `ILIKE`.

@@ -136,8 +136,13 @@ pub struct TokenRow {
     pub fingerprint: String,
     pub scopes: Vec<ScopeOption>,
     pub created: When,
+    /// When the access token expires (or expired).
     pub expires: When,
+    /// Spent: the access token expired and no refresh token can renew it. Spent tokens cannot
+    /// be changed.
     pub expired: bool,
+    /// Set when the access token expired but its refresh token can still renew it, until then.
+    pub renewable_until: Option<When>,
     pub grant_type: String,
     pub last_used: Option<When>,
     /// Key and value of each property that is not hidden.
@@ -244,6 +249,8 @@ fn token_row(
     rejected: Option<&(i64, Vec<String>, String)>,
 ) -> TokenRow {
     let rejected = rejected.filter(|(id, _, _)| *id == t.id);
+    let now = Utc::now();
+    let expired = is_spent(t, now);
     TokenRow {
         id: t.id,
         fingerprint: fingerprint(&t.access_token_hash).to_string(),
@@ -261,7 +268,11 @@ fn token_row(
             .collect(),
         created: When::new(t.created_at),
         expires: When::new(t.access_token_expires_at),
-        expired: t.is_expired_at(Utc::now()),
+        expired,
+        renewable_until: t
+            .refresh_token_expires_at
+            .filter(|_| t.is_expired_at(now) && !expired)
+            .map(When::new),
         grant_type: grant_type_words(&t.grant_type).to_string(),
         last_used: When::maybe(t.last_used_at),
         properties: t
@@ -316,4 +327,9 @@ pub async fn revoke_app_page(
         layout: Layout::new(&user, &session, paths::APPS)?,
         app: AppCard::from(&app),
     })
+}
+
+// TEMP until the api branch lands `tokens::is_spent`.
+fn is_spent(t: &AccessToken, now: chrono::DateTime<Utc>) -> bool {
+    t.access_token_expires_at <= now && t.refresh_token_expires_at.is_none_or(|r| r <= now)
 }

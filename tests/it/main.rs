@@ -6,3 +6,5 @@ mod harness;
 mod ops;
 mod pages_auth;
 mod pages_client;
+mod pages_apps;
+mod sql_count;
