@@ -8,3 +8,5 @@ mod pages_auth;
 mod pages_client;
 mod pages_apps;
 mod sql_count;
+mod browser;
+mod browser_driver;
