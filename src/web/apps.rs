@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 
 use crate::crypto::fingerprint;
+use crate::tokens::is_spent;
 use crate::dashboard::{self, ConnectedApp, HeldScope};
 use crate::db::models::AccessToken;
 use crate::db::PgPool;
@@ -329,7 +330,3 @@ pub async fn revoke_app_page(
     })
 }
 
-// TEMP until the api branch lands `tokens::is_spent`.
-fn is_spent(t: &AccessToken, now: chrono::DateTime<Utc>) -> bool {
-    t.access_token_expires_at <= now && t.refresh_token_expires_at.is_none_or(|r| r <= now)
-}

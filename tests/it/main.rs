@@ -1,12 +1,14 @@
 //! The one integration test binary: every test gets its own database, cloned from a migrated
 //! template on a real PostgreSQL.
 
+mod fixtures;
 mod harness;
 
-mod ops;
-mod pages_auth;
-mod pages_client;
-mod pages_apps;
-mod sql_count;
 mod browser;
 mod browser_driver;
+mod ops;
+mod pages_apps;
+mod pages_auth;
+mod pages_client;
+mod sql_count;
+mod tokens_domain;
