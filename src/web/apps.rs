@@ -7,11 +7,11 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 
 use crate::crypto::fingerprint;
-use crate::tokens::is_spent;
 use crate::dashboard::{self, ConnectedApp, HeldScope};
 use crate::db::models::AccessToken;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::tokens::is_spent;
 
 use super::forms::FormFields;
 use super::paths;
@@ -329,4 +329,3 @@ pub async fn revoke_app_page(
         app: AppCard::from(&app),
     })
 }
-

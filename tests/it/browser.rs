@@ -16,8 +16,20 @@ const PHONE: u32 = 390;
 async fn sign_in(driver: &WebDriver, base: &str, login: &str, password: &str) {
     driver.goto(format!("{base}/apps")).await.unwrap();
     assert!(driver.current_url().await.unwrap().path() == "/login");
-    driver.find(By::Id("login")).await.unwrap().send_keys(login).await.unwrap();
-    driver.find(By::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+    driver
+        .find(By::Id("login"))
+        .await
+        .unwrap()
+        .send_keys(login)
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
     driver
         .find(By::Css("form[action='/login'] button[type=submit]"))
         .await
@@ -28,11 +40,23 @@ async fn sign_in(driver: &WebDriver, base: &str, login: &str, password: &str) {
 }
 
 async fn flash(driver: &WebDriver) -> String {
-    driver.find(By::Id("flash")).await.unwrap().text().await.unwrap()
+    driver
+        .find(By::Id("flash"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn heading(driver: &WebDriver) -> String {
-    driver.find(By::Tag("h1")).await.unwrap().text().await.unwrap()
+    driver
+        .find(By::Tag("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 fn scopes_of(t: &TestApp, client_id: i64) -> Vec<Vec<String>> {
@@ -64,11 +88,29 @@ async fn a_user_reviews_apps_and_another_user_gets_404_in_a_real_browser() {
     eprintln!("T {:?} {}", t0.elapsed(), line!());
     browser.screenshot("sign-in", DESKTOP).await;
     eprintln!("T {:?} {}", t0.elapsed(), line!());
-    driver.find(By::Id("login")).await.unwrap().send_keys("alice").await.unwrap();
+    driver
+        .find(By::Id("login"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
     eprintln!("T {:?} {}", t0.elapsed(), line!());
-    driver.find(By::Id("password")).await.unwrap().send_keys("demo-alice").await.unwrap();
+    driver
+        .find(By::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("demo-alice")
+        .await
+        .unwrap();
     eprintln!("T {:?} {}", t0.elapsed(), line!());
-    driver.find(By::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    driver
+        .find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     eprintln!("T {:?} {}", t0.elapsed(), line!());
     assert_eq!(driver.current_url().await.unwrap().path(), "/apps/1001");
     eprintln!("T {:?} {}", t0.elapsed(), line!());
@@ -79,7 +121,10 @@ async fn a_user_reviews_apps_and_another_user_gets_404_in_a_real_browser() {
     eprintln!("T {:?} {}", t0.elapsed(), line!());
     assert_eq!(heading(driver).await, "Connected apps");
     eprintln!("T {:?} {}", t0.elapsed(), line!());
-    assert_eq!(driver.find_all(By::Css("article.app")).await.unwrap().len(), 5);
+    assert_eq!(
+        driver.find_all(By::Css("article.app")).await.unwrap().len(),
+        5
+    );
     eprintln!("T {:?} {}", t0.elapsed(), line!());
     browser.screenshot("connected-apps", DESKTOP).await;
     eprintln!("T {:?} {}", t0.elapsed(), line!());

@@ -7,6 +7,7 @@ mod harness;
 mod browser;
 mod browser_driver;
 mod ops;
+mod pages_actions;
 mod pages_apps;
 mod pages_auth;
 mod pages_client;
