@@ -4,6 +4,7 @@
 mod fixtures;
 mod harness;
 
+mod bench_pages;
 mod browser;
 mod browser_driver;
 mod ops;
