@@ -1,16 +1,21 @@
 //! The one integration test binary: every test gets its own database, cloned from a migrated
 //! template on a real PostgreSQL.
 
+mod cli_support;
 mod fixtures;
 mod harness;
+mod pages_client;
+mod sql_count;
 
 mod bench_pages;
 mod browser;
 mod browser_driver;
+mod cli;
+mod cluster;
 mod ops;
 mod pages_actions;
 mod pages_apps;
 mod pages_auth;
-mod pages_client;
-mod sql_count;
+mod schema;
+mod seed;
 mod tokens_domain;
