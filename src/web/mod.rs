@@ -25,5 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(ops::metrics))
         .route("/static/{file}", web::get().to(assets::serve))
         .route("/", web::get().to(auth::home))
-        .route(paths::LOGIN, web::get().to(auth::login_page));
+        .route(paths::LOGIN, web::get().to(auth::login_page))
+        .configure(crate::api::configure);
 }
