@@ -90,6 +90,13 @@ pub async fn read<T: DeserializeOwned>(
         }
     });
     unsupported.sort();
+    if let Some(key) = map.iter().find(|(_, v)| holds_nul(v)).map(|(k, _)| k) {
+        // PostgreSQL text cannot hold U+0000: refuse it here rather than fail later.
+        return Err(ApiError::bad_request(
+            Code::InvalidValue,
+            format!("\"{key}\" contains a NUL character."),
+        ));
+    }
     let value = typed(map)?;
     Ok(Input { value, unsupported })
 }
@@ -242,6 +249,15 @@ fn duplicate(key: &str) -> ApiError {
 
 fn wrong_type(key: &str, what: &str) -> ApiError {
     ApiError::bad_request(Code::WrongType, format!("\"{key}\" {what}."))
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// What Authlete's client libraries send for a field not in use.

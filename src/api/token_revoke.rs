@@ -127,8 +127,13 @@ pub async fn revoke(
 pub async fn delete(
     caller: ApiCaller,
     req: HttpRequest,
+    payload: web::Payload,
     pool: web::Data<PgPool>,
 ) -> Result<HttpResponse, ApiError> {
+    // No parameters besides the path; a body is still read like everywhere else (limits,
+    // content type, syntax) so that nothing in it is silently ignored.
+    let input = input::read::<NoParameters>(&req, payload, &[], &[]).await?;
+    refuse_unsupported(&input.unsupported)?;
     let identifier = req
         .match_info()
         .get("identifier")
@@ -142,6 +147,10 @@ pub async fn delete(
     .map_err(|e| ApiError::from_app(e, Code::NoSuchToken))?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The body of a delete: nothing.
+#[derive(Debug, Default, Deserialize)]
+struct NoParameters {}
 
 #[cfg(test)]
 mod tests {
