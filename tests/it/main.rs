@@ -5,6 +5,14 @@ mod api_client;
 mod fixtures;
 mod harness;
 
+mod api_concurrency;
+mod api_create;
+mod api_errors;
+mod api_introspect;
+mod api_list;
+mod api_openapi;
 mod api_pair;
+mod api_revoke;
+mod api_update;
 mod ops;
 mod tokens_domain;
