@@ -2,6 +2,7 @@
 //! template on a real PostgreSQL.
 
 mod api_client;
+mod cli_support;
 mod fixtures;
 mod harness;
 
@@ -14,5 +15,9 @@ mod api_openapi;
 mod api_pair;
 mod api_revoke;
 mod api_update;
+mod cli;
+mod cluster;
 mod ops;
+mod schema;
+mod seed;
 mod tokens_domain;
