@@ -125,6 +125,24 @@ async fn every_verdict_has_its_action_and_code() {
     assert!(res.message().contains("payments"), "{}", res.message());
     assert_eq!(res.body["sufficient"], false);
 
+    // What Authlete's Java library sends: every field, unused ones null, 0 or false.
+    let res = send(
+        &app,
+        post_json(
+            URI,
+            &auth,
+            &json!({
+                "token": value("live"), "scopes": ["read"], "subject": null,
+                "clientCertificate": null, "dpop": null, "htm": null, "htu": null,
+                "resources": null, "acrValues": null, "maxAge": 0, "requiredComponents": null,
+                "uri": null, "message": null, "headers": null, "targetUri": null,
+                "dpopNonceRequired": false, "requestBodyContained": false
+            }),
+        ),
+    )
+    .await;
+    assert_eq!((res.status, res.action()), (200, "OK"), "{:?}", res.body);
+
     // What a Java client sends, in a form.
     let res = send(
         &app,
