@@ -82,7 +82,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/apps/{client_id}/tokens/{token_id}/revoke",
             web::post().to(app_actions::revoke_token),
         )
-        .route(paths::ACTIVITY, web::get().to(activity::activity_page));
+        .route(paths::ACTIVITY, web::get().to(activity::activity_page))
+        .configure(crate::api::configure);
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).

@@ -1,12 +1,22 @@
 //! The one integration test binary: every test gets its own database, cloned from a migrated
 //! template on a real PostgreSQL.
 
+mod api_client;
 mod cli_support;
 mod fixtures;
 mod harness;
 mod pages_client;
 mod sql_count;
 
+mod api_concurrency;
+mod api_create;
+mod api_errors;
+mod api_introspect;
+mod api_list;
+mod api_openapi;
+mod api_pair;
+mod api_revoke;
+mod api_update;
 mod bench_pages;
 mod browser;
 mod browser_driver;
