@@ -37,6 +37,10 @@ pub enum AppError {
     /// The thing does not exist, or the caller may not know that it does.
     #[error("not found")]
     NotFound,
+    /// The token exists but has expired, so it can no longer be changed this way. Answered like
+    /// [`AppError::NotFound`] (404), with a message that says it expired.
+    #[error("expired: {0}")]
+    Expired(String),
     /// The caller is known but may not do this.
     #[error("forbidden")]
     Forbidden,
@@ -116,7 +120,7 @@ impl From<actix_web::error::BlockingError> for AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::Expired(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,

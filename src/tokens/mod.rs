@@ -1,7 +1,126 @@
 //! The domain: what can happen to issued tokens. Plain functions over `&mut PgConnection`,
-//! shared by the JSON API, the pages and the command line; each writes its audit events in the
-//! transaction of its change.
+//! shared by the JSON API, the pages and the command line; each runs in one transaction
+//! ([`crate::db::transaction`], which retries serialization failures and deadlocks) and writes
+//! its audit events in that transaction.
+//!
+//! Who may do what is decided here, from [`Actor::kind`](crate::audit::Actor), never in a
+//! handler:
+//!
+//! | actor | scopes | expiry, properties, new value | spent tokens | reason |
+//! |---|---|---|---|---|
+//! | `User` (own tokens only) | remove only | no ([`AppError::Forbidden`]) | untouchable | optional |
+//! | `Support`, `Admin` | any scope the client is allowed | yes, expiry up to the service's maximum | may edit | required |
+//! | `Api`, `System` | any scope the client is allowed | yes | expired access tokens refused | optional |
+//!
+//! A token is *spent* when its access token has expired and it has no refresh token that is still
+//! valid: nothing can use it any more. An access token that expired while its refresh token lives
+//! is not spent: a refresh would bring it back, so end users can still narrow it.
 
+mod authorizations;
+mod create;
+mod introspect;
+mod list;
+mod policy;
+mod revoke;
 mod sweep;
+mod update;
 
+pub use authorizations::{delete_pair, update_pair_scopes, PairUpdate, ScopeMode};
+pub use create::{create_token, CreatedToken, NewToken};
+pub use introspect::{introspect, Introspection, IntrospectionRequest, Verdict};
+pub use list::{
+    list_authorized_clients, list_tokens, pair_token_count, AuthorizedClient,
+    AuthorizedClientQuery, ClientPage, TokenListQuery, TokenPage, TokenStatus, MAX_WINDOW,
+};
+pub use policy::{
+    clean_properties, from_millis, MAX_PROPERTIES, MAX_PROPERTIES_BYTES, PERSISTENT_EXPIRY,
+    RESERVED_PROPERTY_KEYS,
+};
+pub use revoke::{delete_token, revoke_token, revoke_tokens, RevokeTarget};
 pub use sweep::sweep_expired;
+pub use update::{update_token, TokenUpdate, UpdatedToken};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::audit::{redacted_properties, ActorKind};
+use crate::crypto::hash_token;
+use crate::db::models::{AccessToken, Client};
+use crate::db::schema::{access_tokens, clients};
+
+/// How a caller names one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRef {
+    /// The value the client holds; hashed before the look-up, never stored.
+    Value(String),
+    /// The stored hash (base64url SHA-256, 43 characters).
+    Hash(String),
+    /// Either a value or a hash: matches the token whose hash is the hash of this string, or is
+    /// this string itself. Our own token values are also 43 base64url characters, so the shape
+    /// cannot tell them apart; a collision of both would need a SHA-256 preimage.
+    ValueOrHash(String),
+    /// The row id (pages).
+    Id(i64),
+}
+
+impl TokenRef {
+    /// Finds the token and locks its row until the end of the transaction
+    /// (`SELECT … FOR UPDATE`), so that concurrent changes to it queue up instead of losing an
+    /// update.
+    pub(crate) fn find_for_update(
+        &self,
+        conn: &mut PgConnection,
+    ) -> QueryResult<Option<AccessToken>> {
+        use access_tokens::dsl as t;
+        let locked = || {
+            t::access_tokens
+                .select(AccessToken::as_select())
+                .for_update()
+        };
+        match self {
+            TokenRef::Value(v) => locked()
+                .filter(t::access_token_hash.eq(hash_token(v)))
+                .first(conn),
+            TokenRef::Hash(h) => locked().filter(t::access_token_hash.eq(h)).first(conn),
+            TokenRef::ValueOrHash(x) => locked()
+                .filter(t::access_token_hash.eq_any([hash_token(x), x.clone()]))
+                .first(conn),
+            TokenRef::Id(id) => locked().filter(t::id.eq(*id)).first(conn),
+        }
+        .optional()
+    }
+}
+
+/// Whether nothing can use this token any more: its access token has expired and it has no
+/// refresh token that is still valid.
+pub fn is_spent(token: &AccessToken, now: DateTime<Utc>) -> bool {
+    token.access_token_expires_at <= now && token.refresh_token_expires_at.is_none_or(|r| r <= now)
+}
+
+/// Finds a client by its number or its alias (aliases are never all digits).
+pub fn find_client(conn: &mut PgConnection, identifier: &str) -> QueryResult<Option<Client>> {
+    let identifier = identifier.trim();
+    let query = clients::table.select(Client::as_select()).into_boxed();
+    let query = match identifier.parse::<i64>() {
+        Ok(id) => query.filter(clients::client_id.eq(id)),
+        Err(_) => query.filter(clients::client_id_alias.eq(identifier.to_string())),
+    };
+    query.first(conn).optional()
+}
+
+/// Whether the actor is support staff (support or admin).
+pub(crate) fn is_staff(kind: ActorKind) -> bool {
+    matches!(kind, ActorKind::Support | ActorKind::Admin)
+}
+
+/// The state of a token as an audit row shows it: no value, hidden property values redacted.
+pub(crate) fn audit_state(t: &AccessToken) -> serde_json::Value {
+    serde_json::json!({
+        "scopes": t.scopes,
+        "refreshTokenScopes": t.refresh_token_scopes,
+        "accessTokenExpiresAt": t.access_token_expires_at,
+        "refreshTokenExpiresAt": t.refresh_token_expires_at,
+        "properties": redacted_properties(&t.property_list()),
+        "version": t.version,
+    })
+}

@@ -26,6 +26,7 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
             "There is nothing here. The link may be old, or the thing it pointed to is gone."
                 .to_string(),
         ),
+        AppError::Expired(m) => ("Expired", m.clone()),
         AppError::Forbidden => ("Not allowed", "Your account may not do this.".to_string()),
         AppError::Invalid(fields) => (
             "That did not work",

@@ -1,6 +1,7 @@
 //! The one integration test binary: every test gets its own database, cloned from a migrated
 //! template on a real PostgreSQL.
 
+mod fixtures;
 mod harness;
 
 mod ops;
@@ -8,3 +9,4 @@ mod pages_auth;
 mod pages_client;
 mod pages_apps;
 mod sql_count;
+mod tokens_domain;

@@ -1,0 +1,277 @@
+//! Every token of one client + subject pair at once (Authlete's `/client/authorization/update`
+//! and `/client/authorization/delete`): one set-based statement each, whatever the number of
+//! tokens, with the audit row written by the same statement.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+
+use super::policy;
+use super::update::quoted;
+use crate::audit::{Actor, ActorKind};
+use crate::error::{AppError, AppResult};
+use crate::validate::dedup_scopes;
+
+/// How the requested scopes apply to each token of the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeMode {
+    /// Authlete's semantics: every token gets exactly the requested scopes (after dropping those
+    /// the client may not hold). For end users this behaves as [`ScopeMode::Narrow`]: a user
+    /// never gives a token a scope it did not hold.
+    Set,
+    /// Each token keeps its current scopes ∩ the requested ones, so unticking a scope never adds
+    /// another scope to any token.
+    Narrow,
+}
+
+impl ScopeMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ScopeMode::Set => "set",
+            ScopeMode::Narrow => "narrow",
+        }
+    }
+}
+
+/// What a pair update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairUpdate {
+    /// Tokens of the pair the update applied to, changed or not: every token of the pair, or for
+    /// end users every token that is not spent. This is the N of "Updated N access token(s)".
+    pub updated: u64,
+    /// Of those, the tokens whose scopes actually changed (and whose `version` went up).
+    pub changed: u64,
+    /// The scopes applied: the request, deduplicated, minus `dropped`.
+    pub scopes: Vec<String>,
+    /// Requested scopes the client may not hold, which were dropped.
+    pub dropped: Vec<String>,
+    /// Scopes that some token (access or refresh) held before and none holds after.
+    pub removed: Vec<String>,
+    /// Scopes that some token holds after and none held before (only with [`ScopeMode::Set`]).
+    pub added: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct HeldRow {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    live: i64,
+    #[diesel(sql_type = Array<Text>)]
+    held: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct PairRow {
+    #[diesel(sql_type = BigInt)]
+    updated: i64,
+    #[diesel(sql_type = BigInt)]
+    changed: i64,
+    #[diesel(sql_type = Array<Text>)]
+    removed: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    added: Vec<String>,
+}
+
+/// The scopes held by the pair's tokens that are not spent, and how many tokens there are.
+const HELD_SQL: &str = "
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE access_token_expires_at > now()
+                           OR refresh_token_expires_at > now()) AS live,
+       ARRAY(SELECT DISTINCT s
+             FROM access_tokens t,
+                  unnest(t.scopes || coalesce(t.refresh_token_scopes, '{}')) AS s
+             WHERE t.client_id = $1 AND t.subject = $2
+               AND (t.access_token_expires_at > now() OR t.refresh_token_expires_at > now())
+             ORDER BY s) AS held
+FROM access_tokens
+WHERE client_id = $1 AND subject = $2";
+
+/// The pair update: lock the pair's rows in id order (so that concurrent pair updates never
+/// deadlock on each other), compute every token's new scopes, one `UPDATE … WHERE client_id = $1
+/// AND subject = $2` of the rows that change, one audit row by `INSERT … SELECT`.
+///
+/// $1 client, $2 subject, $3 scopes, $4 live tokens only, $5 narrow, $6 actor kind, $7 actor
+/// id, $8 mode, $9 reason, $10 request id, $11 client ip.
+const PAIR_UPDATE_SQL: &str = "
+WITH old AS (
+    SELECT id, scopes, refresh_token_scopes
+    FROM access_tokens
+    WHERE client_id = $1 AND subject = $2
+      AND (NOT $4 OR access_token_expires_at > now() OR refresh_token_expires_at > now())
+    ORDER BY id
+    FOR UPDATE
+), next AS (
+    SELECT id, scopes AS old_scopes, refresh_token_scopes AS old_refresh,
+           CASE WHEN $5 THEN ARRAY(SELECT s FROM unnest(scopes) WITH ORDINALITY AS u(s, i)
+                                   WHERE s = ANY($3) ORDER BY i)
+                ELSE $3 END AS new_scopes,
+           CASE WHEN refresh_token_scopes IS NULL THEN NULL
+                WHEN $5 THEN ARRAY(SELECT s FROM unnest(refresh_token_scopes) WITH ORDINALITY
+                                                 AS u(s, i)
+                                   WHERE s = ANY($3) ORDER BY i)
+                ELSE $3 END AS new_refresh
+    FROM old
+), changed AS (
+    UPDATE access_tokens AS t
+    SET scopes = n.new_scopes, refresh_token_scopes = n.new_refresh, version = t.version + 1
+    FROM next AS n
+    WHERE t.client_id = $1 AND t.subject = $2 AND t.id = n.id
+      AND (n.old_scopes IS DISTINCT FROM n.new_scopes
+           OR n.old_refresh IS DISTINCT FROM n.new_refresh)
+    RETURNING t.id
+), summary AS (
+    SELECT (SELECT count(*) FROM next) AS updated,
+           (SELECT count(*) FROM changed) AS changed,
+           ARRAY(SELECT DISTINCT s FROM next,
+                        unnest(old_scopes || coalesce(old_refresh, '{}')) AS s ORDER BY s) AS before,
+           ARRAY(SELECT DISTINCT s FROM next,
+                        unnest(new_scopes || coalesce(new_refresh, '{}')) AS s ORDER BY s) AS after
+), event AS (
+    INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject, affected_count,
+                              state_before, state_after, reason, request_id, client_ip)
+    SELECT $6, $7, 'authorization.update', $1, $2, updated,
+           jsonb_build_object('scopes', to_jsonb(before)),
+           jsonb_build_object('scopes', to_jsonb(after), 'requested', to_jsonb($3::text[]),
+                              'mode', $8, 'changedTokens', changed),
+           $9, $10, $11
+    FROM summary
+    WHERE updated > 0
+    RETURNING id
+)
+SELECT updated, changed,
+       ARRAY(SELECT unnest(before) EXCEPT SELECT unnest(after) ORDER BY 1) AS removed,
+       ARRAY(SELECT unnest(after) EXCEPT SELECT unnest(before) ORDER BY 1) AS added
+FROM summary";
+
+/// Sets the scopes of every token of the `client_id` + `subject` pair in one transaction (see
+/// [`ScopeMode`]). Refresh token scopes are narrowed (or, with `Set` by staff or the API, set)
+/// the same way, so that a refresh can never bring a removed scope back.
+///
+/// End users may only take scopes away: a scope that no live token of the pair holds is
+/// [`AppError::Invalid`] (field `scopes`) and nothing changes; their spent tokens are left as
+/// they are. Staff and the API may set any scope the client may hold; others are dropped. A pair
+/// without tokens is [`AppError::NotFound`].
+pub fn update_pair_scopes(
+    conn: &mut PgConnection,
+    client_id: i64,
+    subject: &str,
+    scopes: &[String],
+    mode: ScopeMode,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<PairUpdate> {
+    let reason = policy::reason_for(actor, reason)?;
+    let requested = dedup_scopes(scopes.iter().cloned());
+    let is_user = actor.kind == ActorKind::User;
+    crate::db::transaction(conn, |c| {
+        let (effective, dropped, narrow) = if is_user {
+            let held: HeldRow = diesel::sql_query(HELD_SQL)
+                .bind::<BigInt, _>(client_id)
+                .bind::<Text, _>(subject)
+                .get_result(c)?;
+            if held.total == 0 {
+                return Err(AppError::NotFound);
+            }
+            if held.live == 0 {
+                return Err(AppError::Expired(
+                    "every token of this app has expired; there is nothing left to change".into(),
+                ));
+            }
+            let not_held: Vec<&String> = requested
+                .iter()
+                .filter(|s| !held.held.contains(s))
+                .collect();
+            if !not_held.is_empty() {
+                return Err(AppError::invalid(
+                    "scopes",
+                    format!(
+                        "you can only take permissions away; this app does not hold {}",
+                        quoted(&not_held)
+                    ),
+                ));
+            }
+            (requested.clone(), Vec::new(), true)
+        } else {
+            let allowed = policy::allowed_among(c, client_id, &requested)?;
+            let (kept, dropped) = policy::partition_allowed(&requested, &allowed);
+            (kept, dropped, mode == ScopeMode::Narrow)
+        };
+        let row: PairRow = diesel::sql_query(PAIR_UPDATE_SQL)
+            .bind::<BigInt, _>(client_id)
+            .bind::<Text, _>(subject)
+            .bind::<Array<Text>, _>(&effective)
+            .bind::<Bool, _>(is_user)
+            .bind::<Bool, _>(narrow)
+            .bind::<Text, _>(actor.kind.as_str())
+            .bind::<Text, _>(&actor.id)
+            .bind::<Text, _>(mode.as_str())
+            .bind::<Nullable<Text>, _>(&reason)
+            .bind::<Nullable<Text>, _>(&actor.request_id)
+            .bind::<Nullable<Text>, _>(&actor.client_ip)
+            .get_result(c)?;
+        if row.updated == 0 {
+            return Err(AppError::NotFound);
+        }
+        Ok(PairUpdate {
+            updated: row.updated as u64,
+            changed: row.changed as u64,
+            scopes: effective,
+            dropped,
+            removed: row.removed,
+            added: row.added,
+        })
+    })
+}
+
+#[derive(QueryableByName)]
+struct DeletedRow {
+    #[diesel(sql_type = BigInt)]
+    deleted: i64,
+}
+
+/// $1 client, $2 subject, $3 actor kind, $4 actor id, $5 reason, $6 request id, $7 client ip.
+const PAIR_DELETE_SQL: &str = "
+WITH gone AS (
+    DELETE FROM access_tokens
+    WHERE client_id = $1 AND subject = $2
+    RETURNING scopes, refresh_token_scopes
+), event AS (
+    INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject, affected_count,
+                              state_before, reason, request_id, client_ip)
+    SELECT $3, $4, 'authorization.delete', $1, $2, count(*),
+           jsonb_build_object('scopes', to_jsonb(ARRAY(
+               SELECT DISTINCT s FROM gone, unnest(scopes || coalesce(refresh_token_scopes, '{}'))
+                                            AS s ORDER BY s))),
+           $5, $6, $7
+    FROM gone
+    HAVING count(*) > 0
+    RETURNING id
+)
+SELECT count(*) AS deleted FROM gone";
+
+/// Deletes every access and refresh token of the pair with one statement and one audit row
+/// holding the count. Returns the count; a pair without tokens is [`AppError::NotFound`].
+pub fn delete_pair(
+    conn: &mut PgConnection,
+    client_id: i64,
+    subject: &str,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<u64> {
+    let reason = policy::reason_for(actor, reason)?;
+    crate::db::transaction(conn, |c| {
+        let row: DeletedRow = diesel::sql_query(PAIR_DELETE_SQL)
+            .bind::<BigInt, _>(client_id)
+            .bind::<Text, _>(subject)
+            .bind::<Text, _>(actor.kind.as_str())
+            .bind::<Text, _>(&actor.id)
+            .bind::<Nullable<Text>, _>(&reason)
+            .bind::<Nullable<Text>, _>(&actor.request_id)
+            .bind::<Nullable<Text>, _>(&actor.client_ip)
+            .get_result(c)?;
+        if row.deleted == 0 {
+            return Err(AppError::NotFound);
+        }
+        Ok(row.deleted as u64)
+    })
+}

@@ -1,0 +1,268 @@
+//! Issuing a token from outside the authorization flow (Authlete's `/auth/token/create`), e.g.
+//! to migrate tokens from another server.
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::policy;
+use super::update::quoted;
+use crate::audit::{self, Actor};
+use crate::crypto::{generate_token, hash_token};
+use crate::db::models::{AccessToken, NewAccessToken, NewAuditEvent, Property, ServiceSettings};
+use crate::db::schema::{access_tokens, scopes};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::validate;
+
+/// The grant types a token may be created for (`REFRESH_TOKEN` is not a way to obtain a new
+/// grant, so it is refused).
+pub const CREATABLE_GRANT_TYPES: &[&str] = &[
+    "AUTHORIZATION_CODE",
+    "IMPLICIT",
+    "PASSWORD",
+    "CLIENT_CREDENTIALS",
+    "CIBA",
+    "DEVICE_CODE",
+    "TOKEN_EXCHANGE",
+    "JWT_BEARER",
+    "PRE_AUTHORIZED_CODE",
+];
+
+/// Grant types whose tokens never come with a refresh token (RFC 6749 §4.2.2, §4.4.3).
+const NO_REFRESH_GRANT_TYPES: &[&str] = &["IMPLICIT", "CLIENT_CREDENTIALS"];
+
+/// Longest caller-chosen token value.
+const MAX_TOKEN_VALUE_LEN: usize = 1024;
+
+/// A token to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewToken {
+    /// One of [`CREATABLE_GRANT_TYPES`].
+    pub grant_type: String,
+    /// The client's number or alias.
+    pub client: String,
+    /// Required except for `CLIENT_CREDENTIALS`: 1 to 100 printable ASCII characters.
+    pub subject: Option<String>,
+    /// Every scope must exist and be allowed for the client; unlike an update, nothing is
+    /// silently dropped.
+    pub scopes: Vec<String>,
+    /// Seconds; `None`: the smallest per-scope lifetime, else the service default.
+    pub access_token_duration: Option<i64>,
+    /// Seconds; `None`: the smallest per-scope lifetime, else the service default.
+    pub refresh_token_duration: Option<i64>,
+    /// The access token never expires (see [`policy::PERSISTENT_EXPIRY`]).
+    pub access_token_persistent: bool,
+    /// Reserved keys are ignored.
+    pub properties: Vec<Property>,
+    /// A caller-chosen access token value (migrations); `None`: a new random one.
+    pub access_token: Option<String>,
+    /// A caller-chosen refresh token value; refused for grant types without refresh tokens.
+    pub refresh_token: Option<String>,
+}
+
+/// The new token and its values, which exist only in this answer.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub token: AccessToken,
+    pub access_token: String,
+    /// `None` for grant types without refresh tokens.
+    pub refresh_token: Option<String>,
+    /// Older tokens of the pair deleted by `single_access_token_per_subject`.
+    pub replaced: u64,
+}
+
+/// Creates a token, with its audit event. When the service or the client has
+/// `single_access_token_per_subject`, the pair's older tokens are deleted in the same
+/// transaction (one more audit event with their count).
+pub fn create_token(
+    conn: &mut PgConnection,
+    new: NewToken,
+    actor: &Actor,
+) -> AppResult<CreatedToken> {
+    let (properties, _ignored) =
+        policy::clean_properties(new.properties.clone()).map_err(|e| AppError::Invalid(vec![e]))?;
+    check_shape(&new)?;
+    let access_value = new.access_token.clone().unwrap_or_else(generate_token);
+    let with_refresh = !NO_REFRESH_GRANT_TYPES.contains(&new.grant_type.as_str());
+    let refresh_value =
+        with_refresh.then(|| new.refresh_token.clone().unwrap_or_else(generate_token));
+    let requested = validate::dedup_scopes(new.scopes.iter().cloned());
+
+    crate::db::transaction(conn, |c| {
+        let client = super::find_client(c, &new.client)?.ok_or_else(|| {
+            AppError::invalid("clientId", format!("no client \"{}\"", new.client))
+        })?;
+        let allowed = policy::allowed_among(c, client.client_id, &requested)?;
+        let (_, not_allowed) = policy::partition_allowed(&requested, &allowed);
+        if !not_allowed.is_empty() {
+            let known: Vec<String> = scopes::table
+                .filter(scopes::name.eq_any(&not_allowed))
+                .select(scopes::name)
+                .load(c)?;
+            let unsupported: Vec<&String> =
+                not_allowed.iter().filter(|s| !known.contains(s)).collect();
+            let message = if unsupported.is_empty() {
+                format!("the client may not request {}", quoted(&not_allowed))
+            } else {
+                format!("the service does not support {}", quoted(&unsupported))
+            };
+            return Err(AppError::invalid("scopes", message));
+        }
+        let settings = ServiceSettings::load(c)?;
+        let now = Utc::now();
+        let access_expires = if new.access_token_persistent {
+            policy::PERSISTENT_EXPIRY
+        } else {
+            let seconds = new
+                .access_token_duration
+                .or_else(|| policy::smallest_duration(&allowed, &requested, true))
+                .unwrap_or(settings.access_token_duration);
+            policy::after(now, seconds, "accessTokenDuration")?
+        };
+        let refresh_expires = match with_refresh {
+            true => {
+                let seconds = new
+                    .refresh_token_duration
+                    .or_else(|| policy::smallest_duration(&allowed, &requested, false))
+                    .unwrap_or(settings.refresh_token_duration);
+                Some(policy::after(now, seconds, "refreshTokenDuration")?)
+            }
+            false => None,
+        };
+
+        let mut replaced = 0;
+        if let Some(subject) = &new.subject {
+            if settings.single_access_token_per_subject || client.single_access_token_per_subject {
+                replaced = diesel::delete(
+                    access_tokens::table
+                        .filter(access_tokens::client_id.eq(client.client_id))
+                        .filter(access_tokens::subject.eq(subject)),
+                )
+                .execute(c)? as u64;
+            }
+        }
+        let inserted = diesel::insert_into(access_tokens::table)
+            .values(NewAccessToken {
+                access_token_hash: hash_token(&access_value),
+                refresh_token_hash: refresh_value.as_deref().map(hash_token),
+                client_id: client.client_id,
+                subject: new.subject.clone(),
+                grant_type: new.grant_type.clone(),
+                scopes: requested.clone(),
+                refresh_token_scopes: with_refresh.then(|| requested.clone()),
+                created_at: now,
+                access_token_expires_at: access_expires,
+                refresh_token_expires_at: refresh_expires,
+                properties: serde_json::to_value(&properties)
+                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?,
+            })
+            .returning(AccessToken::as_returning())
+            .get_result(c);
+        let token = match inserted {
+            Ok(t) => t,
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+                let field = match info.constraint_name() {
+                    Some(n) if n.contains("refresh") => "refreshToken",
+                    _ => "accessToken",
+                };
+                return Err(AppError::invalid(
+                    field,
+                    "a token with this value already exists",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if replaced > 0 {
+            audit::record(
+                c,
+                actor,
+                NewAuditEvent {
+                    action: "token.replace".into(),
+                    client_id: Some(client.client_id),
+                    subject: new.subject.clone(),
+                    affected_count: Some(replaced as i64),
+                    reason: Some("single access token per subject".into()),
+                    ..Default::default()
+                },
+            )?;
+        }
+        audit::record(
+            c,
+            actor,
+            NewAuditEvent {
+                action: "token.create".into(),
+                client_id: Some(client.client_id),
+                subject: new.subject.clone(),
+                token_hash: Some(token.access_token_hash.clone()),
+                state_after: Some(super::audit_state(&token)),
+                ..Default::default()
+            },
+        )?;
+        Ok(CreatedToken {
+            token,
+            access_token: access_value.clone(),
+            refresh_token: refresh_value.clone(),
+            replaced,
+        })
+    })
+}
+
+/// Everything that can be checked without the database.
+fn check_shape(new: &NewToken) -> AppResult<()> {
+    let mut errors = Vec::new();
+    if new.grant_type == "REFRESH_TOKEN" {
+        errors.push(FieldError::new(
+            "grantType",
+            "REFRESH_TOKEN cannot be used to create a token",
+        ));
+    } else if !CREATABLE_GRANT_TYPES.contains(&new.grant_type.as_str()) {
+        errors.push(FieldError::new(
+            "grantType",
+            format!("must be one of {}", CREATABLE_GRANT_TYPES.join(", ")),
+        ));
+    }
+    match &new.subject {
+        None if new.grant_type != "CLIENT_CREDENTIALS" => errors.push(FieldError::new(
+            "subject",
+            "is required (except for CLIENT_CREDENTIALS)",
+        )),
+        Some(s) if !validate::is_subject(s) => errors.push(FieldError::new(
+            "subject",
+            "must be 1 to 100 printable ASCII characters",
+        )),
+        _ => {}
+    }
+    if let Some(bad) = new.scopes.iter().find(|s| !validate::is_scope_token(s)) {
+        errors.push(FieldError::new(
+            "scopes",
+            format!("\"{bad}\" is not a valid scope name"),
+        ));
+    }
+    for (field, value) in [
+        ("accessToken", &new.access_token),
+        ("refreshToken", &new.refresh_token),
+    ] {
+        if let Some(v) = value {
+            if v.is_empty()
+                || v.len() > MAX_TOKEN_VALUE_LEN
+                || !v.bytes().all(|b| (0x21..=0x7E).contains(&b))
+            {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be 1 to {MAX_TOKEN_VALUE_LEN} printable ASCII characters without spaces"),
+                ));
+            }
+        }
+    }
+    if new.refresh_token.is_some() && NO_REFRESH_GRANT_TYPES.contains(&new.grant_type.as_str()) {
+        errors.push(FieldError::new(
+            "refreshToken",
+            format!("{} tokens have no refresh token", new.grant_type),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}

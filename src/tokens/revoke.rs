@@ -1,0 +1,164 @@
+//! Taking tokens away: one token, or every token of a client, a subject or a pair.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use super::{audit_state, policy, TokenRef};
+use crate::audit::{self, Actor};
+use crate::crypto::hash_token;
+use crate::db::models::{AccessToken, NewAuditEvent};
+use crate::db::schema::access_tokens;
+use crate::error::{AppError, AppResult};
+
+/// Deletes the token whose access token hash is `access_token_hash` (and its refresh token),
+/// with one audit event. With `expected_subject` (end users), another subject's token is
+/// [`AppError::NotFound`], exactly like a missing one.
+pub fn revoke_token(
+    conn: &mut PgConnection,
+    access_token_hash: &str,
+    expected_subject: Option<&str>,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    delete_one(
+        conn,
+        &TokenRef::Hash(access_token_hash.to_string()),
+        expected_subject,
+        actor,
+        reason,
+        "token.revoke",
+    )
+}
+
+/// Deletes one token named by value or hash (and its refresh token), with one audit event.
+/// Unknown: [`AppError::NotFound`].
+pub fn delete_token(
+    conn: &mut PgConnection,
+    token: &TokenRef,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    delete_one(conn, token, None, actor, reason, "token.delete")
+}
+
+fn delete_one(
+    conn: &mut PgConnection,
+    token: &TokenRef,
+    expected_subject: Option<&str>,
+    actor: &Actor,
+    reason: Option<&str>,
+    action: &str,
+) -> AppResult<()> {
+    let reason = policy::reason_for(actor, reason)?;
+    crate::db::transaction(conn, |c| {
+        let found: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
+        if expected_subject.is_some_and(|s| found.subject.as_deref() != Some(s)) {
+            return Err(AppError::NotFound);
+        }
+        diesel::delete(access_tokens::table.find(found.id)).execute(c)?;
+        audit::record(
+            c,
+            actor,
+            NewAuditEvent {
+                action: action.into(),
+                client_id: Some(found.client_id),
+                subject: found.subject.clone(),
+                token_hash: Some(found.access_token_hash.clone()),
+                state_before: Some(audit_state(&found)),
+                reason: reason.clone(),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// What `/auth/token/revoke` deletes: the first identifier given, in this order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeTarget {
+    /// One token, by its access token value or hash.
+    AccessToken(String),
+    /// One token, by its refresh token value or hash.
+    RefreshToken(String),
+    /// Every token of a pair.
+    Pair { client_id: i64, subject: String },
+    /// Every token of a client.
+    Client(i64),
+    /// Every token of a subject, whatever the client.
+    Subject(String),
+}
+
+#[derive(QueryableByName)]
+struct Revoked {
+    #[diesel(sql_type = BigInt)]
+    revoked: i64,
+}
+
+/// Deletes what `target` names with one statement, writing one audit event per client +
+/// subject pair touched (with its count and, for a single token, its hash). Returns how many
+/// tokens went; nothing matching is a count of 0, not an error (revocation is idempotent, as in
+/// RFC 7009).
+pub fn revoke_tokens(
+    conn: &mut PgConnection,
+    target: &RevokeTarget,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<u64> {
+    let reason = policy::reason_for(actor, reason)?;
+    // $6 and $7: texts (a value and its hash, or a subject); $8: a client id.
+    let (condition, a, b, client): (&str, Option<String>, Option<String>, Option<i64>) =
+        match target {
+            RevokeTarget::AccessToken(x) => (
+                "access_token_hash IN ($6, $7)",
+                Some(hash_token(x)),
+                Some(x.clone()),
+                None,
+            ),
+            RevokeTarget::RefreshToken(x) => (
+                "refresh_token_hash IN ($6, $7)",
+                Some(hash_token(x)),
+                Some(x.clone()),
+                None,
+            ),
+            RevokeTarget::Pair { client_id, subject } => (
+                "client_id = $8 AND subject = $6",
+                Some(subject.clone()),
+                None,
+                Some(*client_id),
+            ),
+            RevokeTarget::Client(client_id) => ("client_id = $8", None, None, Some(*client_id)),
+            RevokeTarget::Subject(subject) => ("subject = $6", Some(subject.clone()), None, None),
+        };
+    let single = matches!(
+        target,
+        RevokeTarget::AccessToken(_) | RevokeTarget::RefreshToken(_)
+    );
+    // The condition is one of the fixed strings above; every value is a bound parameter.
+    let sql = format!(
+        "WITH gone AS (
+             DELETE FROM access_tokens WHERE {condition}
+             RETURNING client_id, subject, access_token_hash
+         ), events AS (
+             INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
+                                       token_hash, affected_count, reason, request_id, client_ip)
+             SELECT $1, $2, 'token.revoke', client_id, subject,
+                    CASE WHEN {single} THEN min(access_token_hash) END, count(*), $3, $4, $5
+             FROM gone GROUP BY client_id, subject
+             RETURNING id
+         )
+         SELECT count(*) AS revoked FROM gone"
+    );
+    crate::db::transaction(conn, |c| {
+        let row: Revoked = diesel::sql_query(&sql)
+            .bind::<Text, _>(actor.kind.as_str())
+            .bind::<Text, _>(&actor.id)
+            .bind::<Nullable<Text>, _>(&reason)
+            .bind::<Nullable<Text>, _>(&actor.request_id)
+            .bind::<Nullable<Text>, _>(&actor.client_ip)
+            .bind::<Nullable<Text>, _>(&a)
+            .bind::<Nullable<Text>, _>(&b)
+            .bind::<Nullable<BigInt>, _>(client)
+            .get_result(c)?;
+        Ok(row.revoked as u64)
+    })
+}

@@ -1,0 +1,304 @@
+//! Changing one token: expiry, scopes, properties, value (Authlete's `/auth/token/update`).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::policy::{self, AllowedScope};
+use super::{audit_state, is_spent, is_staff, TokenRef};
+use crate::audit::{self, Actor, ActorKind};
+use crate::crypto::{generate_token, hash_token};
+use crate::db::models::{AccessToken, NewAuditEvent, Property, ServiceSettings};
+use crate::db::schema::access_tokens;
+use crate::error::{AppError, AppResult};
+use crate::validate::dedup_scopes;
+
+/// What to change on one token. `None` (or `false`) leaves that part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TokenUpdate {
+    /// New access token expiry.
+    pub access_token_expires_at: Option<DateTime<Utc>>,
+    /// New refresh token expiry; refused for a token without a refresh token.
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
+    /// Make the access token never expire ([`policy::PERSISTENT_EXPIRY`]); wins over
+    /// `access_token_expires_at`.
+    pub access_token_persistent: bool,
+    /// The new scope set. For end users it must be a subset of the current scopes; for everyone
+    /// else, scopes the client may not hold are dropped (reported in
+    /// [`UpdatedToken::dropped_scopes`]). The refresh token's scopes follow (narrowed for end
+    /// users, set for everyone else), so a refresh never brings back a removed scope.
+    pub scopes: Option<Vec<String>>,
+    /// When the scopes really change and no access expiry is given: the access token expires
+    /// after the smallest per-scope lifetime of the new scopes (unchanged if none has one).
+    pub access_token_expires_at_updated_on_scope_update: bool,
+    /// The same for the refresh token.
+    pub refresh_token_expires_at_updated_on_scope_update: bool,
+    /// Replaces the whole property set; reserved keys are ignored.
+    pub properties: Option<Vec<Property>>,
+    /// Give the access token a new value, returned once in [`UpdatedToken::new_access_token`];
+    /// the old value stops working.
+    pub rotate_access_token: bool,
+    /// The `version` the caller last saw; another one means someone changed the token meanwhile
+    /// ([`AppError::Conflict`]).
+    pub expected_version: Option<i64>,
+    /// The subject the token must belong to (end users): another one answers
+    /// [`AppError::NotFound`], never Forbidden.
+    pub expected_subject: Option<String>,
+    /// Why; required from support staff, kept in the audit trail.
+    pub reason: Option<String>,
+}
+
+/// The token after the change.
+#[derive(Debug, Clone)]
+pub struct UpdatedToken {
+    pub token: AccessToken,
+    /// The new access token value, when one was asked for. Shown once, stored nowhere.
+    pub new_access_token: Option<String>,
+    /// Requested scopes the client may not hold, which were dropped.
+    pub dropped_scopes: Vec<String>,
+    /// Property keys ignored because they are reserved.
+    pub ignored_properties: Vec<String>,
+}
+
+/// Applies `changes` to one token: locks its row, checks who may do what, writes the new state
+/// with `version + 1` and one audit event (before and after) in the same transaction.
+pub fn update_token(
+    conn: &mut PgConnection,
+    token: TokenRef,
+    changes: TokenUpdate,
+    actor: &Actor,
+) -> AppResult<UpdatedToken> {
+    let reason = policy::reason_for(actor, changes.reason.as_deref())?;
+    let is_user = actor.kind == ActorKind::User;
+    if is_user
+        && (changes.access_token_expires_at.is_some()
+            || changes.refresh_token_expires_at.is_some()
+            || changes.access_token_persistent
+            || changes.properties.is_some()
+            || changes.rotate_access_token)
+    {
+        return Err(AppError::Forbidden);
+    }
+    let (properties, ignored_properties) = match changes.properties.clone() {
+        Some(p) => {
+            let (kept, ignored) =
+                policy::clean_properties(p).map_err(|e| AppError::Invalid(vec![e]))?;
+            (Some(kept), ignored)
+        }
+        None => (None, Vec::new()),
+    };
+    let new_value = changes.rotate_access_token.then(generate_token);
+
+    crate::db::transaction(conn, |c| {
+        let now = Utc::now();
+        let current: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
+        if let Some(subject) = &changes.expected_subject {
+            if current.subject.as_ref() != Some(subject) {
+                return Err(AppError::NotFound);
+            }
+        }
+        if changes
+            .expected_version
+            .is_some_and(|v| v != current.version)
+        {
+            return Err(AppError::Conflict(
+                "someone changed this token meanwhile; reload it and try again".into(),
+            ));
+        }
+        match actor.kind {
+            ActorKind::User if is_spent(&current, now) => {
+                return Err(AppError::Expired(
+                    "this token has expired and can no longer be changed".into(),
+                ))
+            }
+            ActorKind::Api | ActorKind::System if current.is_expired_at(now) => {
+                return Err(AppError::Expired("the access token has expired".into()))
+            }
+            _ => {}
+        }
+
+        let mut next = current.clone();
+        let mut dropped_scopes = Vec::new();
+        if let Some(requested) = &changes.scopes {
+            let requested = dedup_scopes(requested.iter().cloned());
+            if is_user {
+                narrow_for_user(&current, &requested, &mut next)?;
+            } else {
+                let allowed = policy::allowed_among(c, current.client_id, &requested)?;
+                let (kept, dropped) = policy::partition_allowed(&requested, &allowed);
+                dropped_scopes = dropped;
+                next.refresh_token_scopes =
+                    current.refresh_token_scopes.as_ref().map(|_| kept.clone());
+                next.scopes = kept;
+                if !same_set(&current.scopes, &next.scopes) {
+                    apply_scope_lifetimes(&changes, &allowed, now, &mut next)?;
+                }
+            }
+        }
+        apply_expiries(c, &changes, actor, now, &current, &mut next)?;
+        if let Some(p) = &properties {
+            next.properties =
+                serde_json::to_value(p).map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        }
+        if let Some(v) = &new_value {
+            next.access_token_hash = hash_token(v);
+        }
+
+        let updated: AccessToken = diesel::update(access_tokens::table.find(current.id))
+            .set((
+                access_tokens::access_token_hash.eq(&next.access_token_hash),
+                access_tokens::scopes.eq(&next.scopes),
+                access_tokens::refresh_token_scopes.eq(&next.refresh_token_scopes),
+                access_tokens::access_token_expires_at.eq(next.access_token_expires_at),
+                access_tokens::refresh_token_expires_at.eq(next.refresh_token_expires_at),
+                access_tokens::properties.eq(&next.properties),
+                access_tokens::version.eq(access_tokens::version + 1),
+            ))
+            .returning(AccessToken::as_returning())
+            .get_result(c)?;
+        let mut after = audit_state(&updated);
+        if new_value.is_some() {
+            after["accessTokenHash"] = serde_json::json!(updated.access_token_hash);
+        }
+        audit::record(
+            c,
+            actor,
+            NewAuditEvent {
+                action: "token.update".into(),
+                client_id: Some(current.client_id),
+                subject: current.subject.clone(),
+                token_hash: Some(current.access_token_hash.clone()),
+                state_before: Some(audit_state(&current)),
+                state_after: Some(after),
+                reason: reason.clone(),
+                ..Default::default()
+            },
+        )?;
+        Ok(UpdatedToken {
+            token: updated,
+            new_access_token: new_value.clone(),
+            dropped_scopes,
+            ignored_properties: ignored_properties.clone(),
+        })
+    })
+}
+
+/// End users only take scopes away: every requested scope must be held already.
+fn narrow_for_user(
+    current: &AccessToken,
+    requested: &[String],
+    next: &mut AccessToken,
+) -> AppResult<()> {
+    let not_held: Vec<&String> = requested
+        .iter()
+        .filter(|s| !current.scopes.contains(s))
+        .collect();
+    if !not_held.is_empty() {
+        return Err(AppError::invalid(
+            "scopes",
+            format!(
+                "you can only take permissions away; this token does not hold {}",
+                quoted(&not_held)
+            ),
+        ));
+    }
+    next.scopes = current
+        .scopes
+        .iter()
+        .filter(|s| requested.contains(s))
+        .cloned()
+        .collect();
+    next.refresh_token_scopes = current.refresh_token_scopes.as_ref().map(|r| {
+        r.iter()
+            .filter(|s| requested.contains(s))
+            .cloned()
+            .collect()
+    });
+    Ok(())
+}
+
+/// `accessTokenExpiresAtUpdatedOnScopeUpdate` and its refresh twin, when no explicit expiry wins.
+fn apply_scope_lifetimes(
+    changes: &TokenUpdate,
+    allowed: &[AllowedScope],
+    now: DateTime<Utc>,
+    next: &mut AccessToken,
+) -> AppResult<()> {
+    if changes.access_token_expires_at_updated_on_scope_update
+        && changes.access_token_expires_at.is_none()
+        && !changes.access_token_persistent
+    {
+        if let Some(d) = policy::smallest_duration(allowed, &next.scopes, true) {
+            next.access_token_expires_at = policy::after(now, d, "scopes")?;
+        }
+    }
+    if changes.refresh_token_expires_at_updated_on_scope_update
+        && changes.refresh_token_expires_at.is_none()
+        && next.refresh_token_hash.is_some()
+    {
+        if let Some(d) = policy::smallest_duration(allowed, &next.scopes, false) {
+            next.refresh_token_expires_at = Some(policy::after(now, d, "scopes")?);
+        }
+    }
+    Ok(())
+}
+
+/// Explicit expiries, within the staff maximum for support staff.
+fn apply_expiries(
+    conn: &mut PgConnection,
+    changes: &TokenUpdate,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    current: &AccessToken,
+    next: &mut AccessToken,
+) -> AppResult<()> {
+    let staff_limit = if is_staff(actor.kind)
+        && (changes.access_token_expires_at.is_some()
+            || changes.refresh_token_expires_at.is_some()
+            || changes.access_token_persistent)
+    {
+        let max = ServiceSettings::load(conn)?.max_staff_token_lifetime;
+        Some(now + chrono::Duration::seconds(max))
+    } else {
+        None
+    };
+    let within = |field: &str, at: DateTime<Utc>| -> AppResult<DateTime<Utc>> {
+        match staff_limit {
+            Some(limit) if at > limit => Err(AppError::invalid(
+                field,
+                format!(
+                    "support staff may set an expiry up to {} (the service's maximum)",
+                    limit.format("%Y-%m-%d %H:%M UTC")
+                ),
+            )),
+            _ => Ok(at),
+        }
+    };
+    if changes.access_token_persistent {
+        next.access_token_expires_at = within("accessTokenPersistent", policy::PERSISTENT_EXPIRY)?;
+    } else if let Some(at) = changes.access_token_expires_at {
+        next.access_token_expires_at = within("accessTokenExpiresAt", at)?;
+    }
+    if let Some(at) = changes.refresh_token_expires_at {
+        if current.refresh_token_hash.is_none() {
+            return Err(AppError::invalid(
+                "refreshTokenExpiresAt",
+                "this token has no refresh token",
+            ));
+        }
+        next.refresh_token_expires_at = Some(within("refreshTokenExpiresAt", at)?);
+    }
+    Ok(())
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    a.iter().all(|s| b.contains(s)) && b.iter().all(|s| a.contains(s))
+}
+
+/// `"a", "b"` for messages.
+pub(crate) fn quoted<S: AsRef<str>>(items: &[S]) -> String {
+    items
+        .iter()
+        .map(|s| format!("\"{}\"", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
