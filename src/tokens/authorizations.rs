@@ -149,8 +149,9 @@ FROM summary";
 ///
 /// End users may only take scopes away: a scope that no live token of the pair holds is
 /// [`AppError::Invalid`] (field `scopes`) and nothing changes; their spent tokens are left as
-/// they are. Staff and the API may set any scope the client may hold; others are dropped. A pair
-/// without tokens is [`AppError::NotFound`].
+/// they are. Staff and the API may set any scope the client may hold; others are dropped for
+/// the API and refused for staff (field `scopes`), whose changes also leave spent tokens as they
+/// are. A pair without tokens is [`AppError::NotFound`].
 pub fn update_pair_scopes(
     conn: &mut PgConnection,
     client_id: i64,
@@ -163,6 +164,7 @@ pub fn update_pair_scopes(
     let reason = policy::reason_for(actor, reason)?;
     let requested = dedup_scopes(scopes.iter().cloned());
     let is_user = actor.kind == ActorKind::User;
+    let staff = super::is_staff(actor.kind);
     crate::db::transaction(conn, |c| {
         let (effective, dropped, narrow) = if is_user {
             let held: HeldRow = diesel::sql_query(HELD_SQL)
@@ -194,13 +196,17 @@ pub fn update_pair_scopes(
         } else {
             let allowed = policy::allowed_among(c, client_id, &requested)?;
             let (kept, dropped) = policy::partition_allowed(&requested, &allowed);
+            if staff {
+                super::staff::pair_scope_refusal(&dropped)?;
+            }
             (kept, dropped, mode == ScopeMode::Narrow)
         };
         let row: PairRow = diesel::sql_query(PAIR_UPDATE_SQL)
             .bind::<BigInt, _>(client_id)
             .bind::<Text, _>(subject)
             .bind::<Array<Text>, _>(&effective)
-            .bind::<Bool, _>(is_user)
+            // End users and staff leave spent tokens as they are (read-only for both).
+            .bind::<Bool, _>(is_user || staff)
             .bind::<Bool, _>(narrow)
             .bind::<Text, _>(actor.kind.as_str())
             .bind::<Text, _>(&actor.id)
