@@ -37,7 +37,8 @@ pub struct AppCard {
 }
 
 impl AppCard {
-    fn from(app: &ConnectedApp) -> Self {
+    /// The card of `app`, as its user sees it.
+    pub fn from(app: &ConnectedApp) -> Self {
         AppCard {
             client_id: app.client_id,
             name: app.name.clone(),
