@@ -17,17 +17,18 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::AppError;
 
+use super::csrf::{CheckedForm, FormRejected};
+use super::forms::FormFields;
 use super::paths;
 use super::session::{CurrentUser, CurrentUserError};
 
-/// A signed-in member of staff (support or admin). Taking it as a handler argument is what
-/// makes a route staff-only; it must come before [`super::csrf::CheckedForm`] so that an end
-/// user's POST is a 404 whatever its CSRF token.
+/// A signed-in member of staff (support or admin). Taking it (or [`StaffForm`], for a POST) as
+/// a handler argument is what makes a route staff-only.
 #[derive(Debug, Clone)]
 pub struct StaffUser(pub CurrentUser);
 
@@ -44,6 +45,60 @@ impl FromRequest for StaffUser {
             } else {
                 Err(CurrentUserError::App(AppError::NotFound))
             }
+        })
+    }
+}
+
+/// A staff member's form: [`StaffUser`] first, then the CSRF-checked fields
+/// ([`CheckedForm`]). The two are awaited in this order (actix polls a handler's extractors
+/// together and answers the first failure, whichever it is), so that an end user's POST is a
+/// 404 and an anonymous one a sign-in redirect, whatever the CSRF token.
+#[derive(Debug)]
+pub struct StaffForm(pub CurrentUser, pub FormFields);
+
+/// Why a [`StaffForm`] was refused.
+#[derive(Debug)]
+pub enum StaffFormError {
+    User(CurrentUserError),
+    Form(FormRejected),
+}
+
+impl std::fmt::Display for StaffFormError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaffFormError::User(e) => e.fmt(f),
+            StaffFormError::Form(e) => e.fmt(f),
+        }
+    }
+}
+
+impl ResponseError for StaffFormError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            StaffFormError::User(e) => e.status_code(),
+            StaffFormError::Form(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            StaffFormError::User(e) => e.error_response(),
+            StaffFormError::Form(e) => e.error_response(),
+        }
+    }
+}
+
+impl FromRequest for StaffForm {
+    type Error = StaffFormError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = StaffUser::from_request(req, payload);
+        let form = CheckedForm::from_request(req, payload);
+        Box::pin(async move {
+            let StaffUser(user) = user.await.map_err(StaffFormError::User)?;
+            let CheckedForm(fields) = form.await.map_err(StaffFormError::Form)?;
+            Ok(StaffForm(user, fields))
         })
     }
 }

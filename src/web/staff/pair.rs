@@ -19,14 +19,13 @@ use crate::db::PgPool;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::tokens::{self, ScopeMode};
 use crate::web::apps::AppCard;
-use crate::web::csrf::CheckedForm;
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
 use crate::web::view::{count_of, page_number, Layout, Pager, When};
 use crate::web::{paths, render};
 
 use super::token_edit::ScopeChoice;
-use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffUser};
+use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
 
 /// Tokens on one page of the pair.
 pub const TOKENS_PER_PAGE: i64 = 20;
@@ -230,10 +229,9 @@ enum ScopeStep {
 pub async fn set_scopes(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
-    CheckedForm(form): CheckedForm,
+    StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
     let client_id = id_of(&client)?;
@@ -347,10 +345,9 @@ pub async fn set_scopes(
 pub async fn revoke_app(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
-    CheckedForm(form): CheckedForm,
+    StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
     let client_id = id_of(&client)?;

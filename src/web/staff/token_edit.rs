@@ -21,13 +21,12 @@ use crate::db::PgPool;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::staff::audit_log::{change_lines, parse_utc_datetime};
 use crate::tokens::{self, TokenRef, TokenUpdate};
-use crate::web::csrf::CheckedForm;
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
 use crate::web::view::{Layout, When};
 use crate::web::{paths, render};
 
-use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffUser};
+use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
 
 /// Empty property rows offered for adding properties without JavaScript.
 const BLANK_PROPERTY_ROWS: usize = 2;
@@ -375,10 +374,9 @@ fn form_field(field: &str) -> String {
 pub async fn save(
     req: HttpRequest,
     path: web::Path<String>,
-    StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
-    CheckedForm(fields): CheckedForm,
+    StaffForm(staff, fields): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let id = id_of(&path)?;
     let actor = staff.actor(&req);
@@ -449,10 +447,9 @@ fn capitalized(s: &str) -> String {
 pub async fn revoke(
     req: HttpRequest,
     path: web::Path<String>,
-    StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
-    CheckedForm(fields): CheckedForm,
+    StaffForm(staff, fields): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let id = id_of(&path)?;
     let actor = staff.actor(&req);

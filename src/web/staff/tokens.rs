@@ -16,13 +16,12 @@ use crate::crypto::fingerprint;
 use crate::db::PgPool;
 use crate::error::{AppError, FieldError};
 use crate::staff::token_search::{self, FoundToken, TokenFilter};
-use crate::web::csrf::CheckedForm;
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
 use crate::web::view::{page_number, Layout, Pager, When};
 use crate::web::{paths, render};
 
-use super::{query_of, see_other, token_path, user_path, Errors, StaffUser};
+use super::{query_of, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
 
 /// Tokens on one page of results.
 pub const TOKENS_PER_PAGE: i64 = 25;
@@ -200,10 +199,9 @@ pub async fn search_page(
 /// `POST /staff/tokens/lookup`: the token whose value was pasted, or the search page with a
 /// message beside the (emptied) field.
 pub async fn lookup(
-    StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
-    CheckedForm(form): CheckedForm,
+    StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let value = form.text("value").trim().to_string();
     let outcome = if value.is_empty() {
