@@ -95,6 +95,7 @@ pub fn app(
         .app_data(aw::FormConfig::default().limit(64 * 1024))
         .configure(web::configure)
         .default_service(aw::to(web::errors::not_found))
+        .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
         .wrap(security_headers())
         .wrap(from_fn(metrics::record))

@@ -112,73 +112,66 @@ impl Sentence {
     }
 }
 
-/// Describes `event` for the user whose subject is `subject`.
+/// Describes `event` for the user whose subject is `subject`, from the actions the domain
+/// writes (`crate::tokens`): `authorization.update` / `.delete` for a whole app,
+/// `token.update` / `.revoke` / `.delete` / `.create` / `.replace` / `.sweep` for tokens.
 pub fn describe(event: &ActivityEvent, subject: &str) -> ActivityEntry {
     let who = match event.actor_kind.as_str() {
-        "user" if event.actor_id == subject => "You".to_string(),
-        "user" => "Someone".to_string(),
-        "support" | "admin" => "Support".to_string(),
-        "api" => "The sign-in service".to_string(),
-        _ => "tokendesk".to_string(),
+        "user" if event.actor_id == subject => "You",
+        "user" => "Another user",
+        "support" | "admin" => "Support",
+        "api" => "The sign-in service",
+        _ => "tokendesk",
     };
     let app = event
         .client_name
         .clone()
         .or_else(|| event.client_id.map(|id| format!("app {id}")))
         .unwrap_or_else(|| "an app".to_string());
-    let tokens = |n: i64| {
-        if n == 1 {
-            "1 token".to_string()
-        } else {
-            format!("{n} tokens")
-        }
-    };
     let count = event.affected_count.unwrap_or(1);
-    let (before, after) = (
-        scopes_in(&event.state_before),
-        scopes_in(&event.state_after),
-    );
-    let removed: Vec<String> = match (&event.state_after, &before) {
-        (Some(after_state), _) if after_state.get("removedScopes").is_some() => {
-            strings(after_state.get("removedScopes"))
-        }
-        (_, Some(b)) => b
-            .iter()
-            .filter(|s| !after.as_ref().is_some_and(|a| a.contains(s)))
-            .cloned()
-            .collect(),
-        _ => Vec::new(),
-    };
+    let before = scopes_in(event.state_before.as_ref());
+    let after = scopes_in(event.state_after.as_ref());
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|s| !after.contains(s))
+        .cloned()
+        .collect();
+    let added: Vec<String> = after
+        .iter()
+        .filter(|s| !before.contains(s))
+        .cloned()
+        .collect();
+    let one_token = event.token_hash.is_some() && count <= 1;
     let s = Sentence::default().text(format!("{who} "));
     let s = match event.action.as_str() {
-        a if is_scope_change(a) && !removed.is_empty() => {
-            let s = s.text("removed ").list(&removed).text(" from ");
-            let s = if event.token_hash.is_some() {
-                s.text("a token of ")
-            } else {
-                s.text(format!("{} of ", tokens(count)))
-            };
-            s.em(app)
+        "authorization.update" => {
+            // The tokens whose scopes changed; the domain also counts the ones left as they were.
+            let changed = event
+                .state_after
+                .as_ref()
+                .and_then(|a| a.get("changedTokens"))
+                .and_then(|c| c.as_i64())
+                .unwrap_or(count);
+            scope_change(s, &removed, &added, &tokens(changed), &app)
         }
-        a if is_scope_change(a) => match (&after, event.token_hash.is_some()) {
-            (Some(after), true) => s
-                .text("changed the permissions of a token of ")
-                .em(app)
-                .text(" to ")
-                .list(after),
-            _ => s.text("changed the permissions of ").em(app),
-        },
-        a if a.ends_with(".revoke") || a.ends_with(".delete") => {
-            if event.token_hash.is_some() {
-                s.text("revoked a token of ").em(app)
-            } else {
-                s.text(format!("revoked {} of ", tokens(count))).em(app)
-            }
+        "token.update" if removed.is_empty() && added.is_empty() => {
+            s.text("changed a token of ").em(app)
         }
+        "token.update" => scope_change(s, &removed, &added, "a token", &app),
+        "authorization.delete" => s
+            .text("revoked ")
+            .em(app)
+            .text(format!(" ({})", tokens(count))),
+        "token.revoke" | "token.delete" if one_token => s.text("revoked a token of ").em(app),
+        "token.revoke" | "token.delete" => s.text(format!("revoked {} of ", tokens(count))).em(app),
         "token.create" => s.text("issued a new token to ").em(app),
+        "token.replace" => s.text(format!("replaced {} of ", tokens(count))).em(app),
+        "token.sweep" => Sentence::default()
+            .text(format!("{} of ", tokens(count)))
+            .em(app)
+            .text(" that had long expired were cleared away"),
         "account.create" => Sentence::default().text("Your account was created"),
-        a if a.starts_with("token.") => s.text("changed a token of ").em(app),
-        _ => s.text(format!("did \"{}\"", event.action)),
+        other => s.text(format!("made a change ({other}) about ")).em(app),
     };
     ActivityEntry {
         occurred_at: event.occurred_at,
@@ -187,23 +180,44 @@ pub fn describe(event: &ActivityEvent, subject: &str) -> ActivityEntry {
     }
 }
 
-fn is_scope_change(action: &str) -> bool {
-    matches!(
-        action,
-        "token.update" | "token.scopes" | "authorization.update" | "pair.update" | "pair.scopes"
-    )
+/// "removed *write* from 2 tokens of *Photo Printer*" (and what was added, for staff changes).
+fn scope_change(
+    s: Sentence,
+    removed: &[String],
+    added: &[String],
+    what: &str,
+    app: &str,
+) -> Sentence {
+    let s = match (removed.is_empty(), added.is_empty()) {
+        (false, true) => s
+            .text("removed ")
+            .list(removed)
+            .text(format!(" from {what} of ")),
+        (true, false) => s.text("added ").list(added).text(format!(" to {what} of ")),
+        (false, false) => s
+            .text("removed ")
+            .list(removed)
+            .text(" and added ")
+            .list(added)
+            .text(format!(" on {what} of ")),
+        (true, true) => s.text(format!("left the permissions of {what} of ")),
+    };
+    s.em(app)
 }
 
-fn scopes_in(state: &Option<serde_json::Value>) -> Option<Vec<String>> {
+fn tokens(n: i64) -> String {
+    if n == 1 {
+        "1 token".to_string()
+    } else {
+        format!("{n} tokens")
+    }
+}
+
+/// The `scopes` list of an audit state (`state_before` / `state_after`).
+fn scopes_in(state: Option<&serde_json::Value>) -> Vec<String> {
     state
-        .as_ref()
         .and_then(|s| s.get("scopes"))
-        .filter(|v| v.is_array())
-        .map(|v| strings(Some(v)))
-}
-
-fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
-    v.and_then(|v| v.as_array())
+        .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
                 .filter_map(|s| s.as_str().map(str::to_string))

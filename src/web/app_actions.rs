@@ -96,7 +96,10 @@ pub async fn narrow_app(
     match outcome {
         Ok((update, app)) => {
             let flash = if update.removed.is_empty() {
-                Flash::ok().text("Nothing changed: ").em(app).text(" keeps the same permissions.")
+                Flash::ok()
+                    .text("Nothing changed: ")
+                    .em(app)
+                    .text(" keeps the same permissions.")
             } else {
                 Flash::ok()
                     .text("Removed ")
@@ -172,7 +175,11 @@ pub async fn narrow_token(
             ..Default::default()
         };
         let after = tokens::update_token(conn, TokenRef::Id(token_id), changes, &actor)?;
-        Ok((before, after.token.scopes, dashboard::client_name(conn, client_id)?))
+        Ok((
+            before,
+            after.token.scopes,
+            dashboard::client_name(conn, client_id)?,
+        ))
     })
     .await;
     match outcome {
@@ -200,7 +207,10 @@ pub async fn narrow_token(
                     .text(".")
             };
             flash.set(&session)?;
-            Ok(see_other(&format!("{}#token-{token_id}", paths::app(client_id))))
+            Ok(see_other(&format!(
+                "{}#token-{token_id}",
+                paths::app(client_id)
+            )))
         }
         Err(AppError::Invalid(fields)) => {
             let message = scopes_message(&fields);
@@ -237,20 +247,25 @@ pub async fn revoke_token(
         let token = dashboard::owned_token(conn, &subject, client_id, token_id)?;
         tokens::revoke_token(conn, &token.access_token_hash, Some(&subject), &actor, None)?;
         let left = dashboard::pair_token_count(conn, &subject, client_id)?;
-        Ok((token.access_token_hash, left, dashboard::client_name(conn, client_id)?))
+        Ok((
+            token.access_token_hash,
+            left,
+            dashboard::client_name(conn, client_id)?,
+        ))
     })
     .await?;
-    Flash::ok()
+    let flash = Flash::ok()
         .text("Revoked token ")
         .em(crate::crypto::fingerprint(&hash))
         .text(" of ")
         .em(app.clone())
-        .text(if left == 0 {
-            format!(". {app} has no token left.")
-        } else {
-            ".".to_string()
-        })
-        .set(&session)?;
+        .text(".");
+    let flash = if left == 0 {
+        flash.text(" ").em(app).text(" has no token left.")
+    } else {
+        flash
+    };
+    flash.set(&session)?;
     // The app's page exists while the app has tokens; after the last one, back to the list.
     Ok(see_other(&if left == 0 {
         paths::APPS.to_string()

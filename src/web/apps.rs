@@ -11,6 +11,7 @@ use crate::dashboard::{self, ConnectedApp, HeldScope};
 use crate::db::models::AccessToken;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::tokens::is_spent;
 
 use super::forms::FormFields;
 use super::paths;
@@ -328,9 +329,4 @@ pub async fn revoke_app_page(
         layout: Layout::new(&user, &session, paths::APPS)?,
         app: AppCard::from(&app),
     })
-}
-
-// TEMP until the api branch lands `tokens::is_spent`.
-fn is_spent(t: &AccessToken, now: chrono::DateTime<Utc>) -> bool {
-    t.access_token_expires_at <= now && t.refresh_token_expires_at.is_none_or(|r| r <= now)
 }

@@ -2,6 +2,7 @@
 //! domain modules; no rule about tokens lives here.
 
 pub mod activity;
+pub mod app_actions;
 pub mod apps;
 pub mod assets;
 pub mod auth;
@@ -68,8 +69,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::APPS, web::get().to(apps::connected_apps))
         .route("/apps/{client_id}", web::get().to(apps::app_page))
         .route(
+            "/apps/{client_id}/scopes",
+            web::post().to(app_actions::narrow_app),
+        )
+        .route(
             "/apps/{client_id}/revoke",
             web::get().to(apps::revoke_app_page),
+        )
+        .route(
+            "/apps/{client_id}/revoke",
+            web::post().to(app_actions::revoke_app),
+        )
+        .route(
+            "/apps/{client_id}/tokens/{token_id}/scopes",
+            web::post().to(app_actions::narrow_token),
+        )
+        .route(
+            "/apps/{client_id}/tokens/{token_id}/revoke",
+            web::post().to(app_actions::revoke_token),
         )
         .route(paths::ACTIVITY, web::get().to(activity::activity_page))
         .configure(staff::configure);

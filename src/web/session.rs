@@ -9,8 +9,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
-use actix_web::dev::Payload;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
 use diesel::prelude::*;
@@ -249,6 +251,29 @@ impl FromRequest for CurrentUser {
             })
         })
     }
+}
+
+/// Strips the error from sign-in redirects, so that request logs do not report every visit of a
+/// signed-out visitor as a failed request (the redirect itself is unchanged).
+pub async fn quiet_sign_in_redirects(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let is_sign_in = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<CurrentUserError>())
+        .is_some_and(|e| matches!(e, CurrentUserError::SignIn(_)));
+    if !is_sign_in {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, response) = res.into_parts();
+    let mut plain = HttpResponse::SeeOther();
+    for (name, value) in response.headers() {
+        plain.append_header((name.clone(), value.clone()));
+    }
+    Ok(ServiceResponse::new(req, plain.finish()))
 }
 
 fn missing(what: &str) -> AppError {

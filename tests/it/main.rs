@@ -4,9 +4,12 @@
 mod fixtures;
 mod harness;
 
+mod browser;
+mod browser_driver;
 mod ops;
+mod pages_actions;
+mod pages_apps;
 mod pages_auth;
 mod pages_client;
-mod pages_apps;
 mod sql_count;
 mod tokens_domain;

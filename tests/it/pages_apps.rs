@@ -19,7 +19,13 @@ async fn the_list_shows_each_app_of_the_user_with_its_scopes_and_counts() {
     assert_eq!(page.status, 200);
     let body = &page.body;
     assert!(body.contains("5 apps"), "{body}");
-    for name in ["Photo Printer", "Travel Journal", "Budget Buddy", "Meeting Planner", "Backup Vault"] {
+    for name in [
+        "Photo Printer",
+        "Travel Journal",
+        "Budget Buddy",
+        "Meeting Planner",
+        "Backup Vault",
+    ] {
         assert!(body.contains(name), "{name}");
     }
     assert!(!body.contains("Family Album"), "bob's app is not alice's");
@@ -45,11 +51,18 @@ async fn the_list_filters_by_name_and_pages() {
     let mut v = Visitor::new();
     v.sign_in(&app, "alice", "demo-alice").await;
     let page = v.get(&app, "/apps?q=PHOTO").await;
-    assert!(page.body.contains("1 app whose name contains “PHOTO”"), "{}", page.body);
+    assert!(
+        page.body.contains("1 app whose name contains “PHOTO”"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("value=\"PHOTO\""), "the filter is kept");
     assert!(!page.body.contains("Travel Journal"));
     let none = v.get(&app, "/apps?q=%25").await;
-    assert!(none.body.contains("No app whose name contains “%”"), "% matches itself only");
+    assert!(
+        none.body.contains("No app whose name contains “%”"),
+        "% matches itself only"
+    );
 
     let mut conn = t.conn();
     seed_sized(
@@ -68,11 +81,17 @@ async fn the_list_filters_by_name_and_pages() {
     let mut b = Visitor::new();
     b.sign_in(&app, "bench-user-0000001", BENCH_PASSWORD).await;
     let first = b.get(&app, "/apps").await;
-    assert_eq!(first.body.matches("<article class=\"card app\"").count(), 20);
+    assert_eq!(
+        first.body.matches("<article class=\"card app\"").count(),
+        20
+    );
     assert!(first.body.contains("Page 1 of 2"));
     assert!(first.body.contains("href=\"/apps?page=2\" rel=\"next\""));
     let second = b.get(&app, "/apps?page=2").await;
-    assert_eq!(second.body.matches("<article class=\"card app\"").count(), 5);
+    assert_eq!(
+        second.body.matches("<article class=\"card app\"").count(),
+        5
+    );
     let filtered = b.get(&app, "/apps?q=Bench+App+1&page=1").await;
     assert!(filtered.body.contains("11 apps"), "1 and 10 to 19");
     assert_eq!(b.get(&app, "/apps?page=banana").await.status, 200);
@@ -87,11 +106,19 @@ async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerp
     let page = v.get(&app, "/apps/1001").await;
     assert_eq!(page.status, 200);
     let body = &page.body;
-    let form_at = body.find("id=\"permissions-form\"").expect("permissions form");
-    assert!(form_at < body.find("id=\"tokens\"").unwrap(), "the permissions form comes first");
+    let form_at = body
+        .find("id=\"permissions-form\"")
+        .expect("permissions form");
+    assert!(
+        form_at < body.find("id=\"tokens\"").unwrap(),
+        "the permissions form comes first"
+    );
     assert!(body.contains("name=\"scopes\" value=\"read\" checked"));
     assert!(body.contains("name=\"scopes\" value=\"write\" checked"));
-    assert!(!body.contains("value=\"payments\""), "only the scopes the app holds");
+    assert!(
+        !body.contains("value=\"payments\""),
+        "only the scopes the app holds"
+    );
 
     let hashes: Vec<String> = access_tokens::table
         .filter(access_tokens::subject.eq("alice"))
@@ -105,8 +132,16 @@ async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerp
         assert!(!body.contains(hash.as_str()), "never the whole hash");
     }
     // The expired token is marked and has no narrowing form; each token can be revoked.
-    assert_eq!(body.matches("<span class=\"badge expired\">expired</span>").count(), 1);
-    assert_eq!(body.matches("/scopes\" class=\"form\"").count(), 3, "pair + 2 live tokens");
+    assert_eq!(
+        body.matches("<span class=\"badge expired\">expired</span>")
+            .count(),
+        1
+    );
+    assert_eq!(
+        body.matches("/scopes\" class=\"form\"").count(),
+        3,
+        "pair + 2 live tokens"
+    );
     assert_eq!(body.matches("/revoke\" class=\"inline\"").count(), 3);
     assert!(body.contains("This token has expired; its permissions can no longer be changed."));
     assert!(body.contains("Authorization code"));
@@ -116,18 +151,25 @@ async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerp
 #[actix_web::test]
 async fn visible_properties_are_shown_and_hidden_ones_are_not() {
     let t = TestApp::with_demo();
-    diesel::update(access_tokens::table.filter(access_tokens::subject.eq("alice")).filter(access_tokens::client_id.eq(1005)))
-        .set(access_tokens::properties.eq(serde_json::json!([
-            {"key": "device", "value": "Kitchen tablet", "hidden": false},
-            {"key": "internal_ref", "value": "SECRET-REF-42", "hidden": true},
-        ])))
-        .execute(&mut t.conn())
-        .unwrap();
+    diesel::update(
+        access_tokens::table
+            .filter(access_tokens::subject.eq("alice"))
+            .filter(access_tokens::client_id.eq(1005)),
+    )
+    .set(access_tokens::properties.eq(serde_json::json!([
+        {"key": "device", "value": "Kitchen tablet", "hidden": false},
+        {"key": "internal_ref", "value": "SECRET-REF-42", "hidden": true},
+    ])))
+    .execute(&mut t.conn())
+    .unwrap();
     let app = t.service().await;
     let mut v = Visitor::new();
     v.sign_in(&app, "alice", "demo-alice").await;
     let body = v.get(&app, "/apps/1005").await.body;
-    assert!(body.contains("<dt>device</dt><dd>Kitchen tablet</dd>"), "{body}");
+    assert!(
+        body.contains("<dt>device</dt><dd>Kitchen tablet</dd>"),
+        "{body}"
+    );
     assert!(!body.contains("SECRET-REF-42"));
     assert!(!body.contains("internal_ref"));
 }
@@ -138,7 +180,13 @@ async fn another_users_app_is_404_like_an_app_that_does_not_exist() {
     let app = t.service().await;
     let mut v = Visitor::new();
     v.sign_in(&app, "bob", "demo-bob").await;
-    for path in ["/apps/1005", "/apps/1005/revoke", "/apps/424242", "/apps/abc", "/apps/-1"] {
+    for path in [
+        "/apps/1005",
+        "/apps/1005/revoke",
+        "/apps/424242",
+        "/apps/abc",
+        "/apps/-1",
+    ] {
         let res = v.get(&app, path).await;
         assert_eq!(res.status, 404, "{path}");
         assert!(res.body.contains("Page not found"), "{path}");
@@ -150,7 +198,11 @@ async fn a_client_named_like_a_script_renders_as_text() {
     let t = TestApp::with_demo();
     let evil = "<script>alert(1)</script>";
     diesel::update(clients::table.find(1001))
-        .set((clients::name.eq(evil), clients::description.eq(evil), clients::developer.eq(evil)))
+        .set((
+            clients::name.eq(evil),
+            clients::description.eq(evil),
+            clients::developer.eq(evil),
+        ))
         .execute(&mut t.conn())
         .unwrap();
     let app = t.service().await;
@@ -159,7 +211,10 @@ async fn a_client_named_like_a_script_renders_as_text() {
     for path in ["/apps", "/apps/1001", "/apps/1001/revoke"] {
         let body = v.get(&app, path).await.body;
         assert!(!body.contains("<script"), "{path}: {body}");
-        assert!(body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{path}: {body}");
+        assert!(
+            body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}: {body}"
+        );
     }
 }
 
@@ -209,7 +264,15 @@ async fn the_app_page_costs_a_fixed_number_of_statements() {
     let t = TestApp::with_demo();
     seed_sized(
         &mut t.conn(),
-        &SizedSeed { users: 1, clients: 1, apps_per_user: 1, tokens_per_app: 1, heavy_tokens_per_app: 200, expired_ratio: 0.1, seed: 2 },
+        &SizedSeed {
+            users: 1,
+            clients: 1,
+            apps_per_user: 1,
+            tokens_per_app: 1,
+            heavy_tokens_per_app: 200,
+            expired_ratio: 0.1,
+            seed: 2,
+        },
     )
     .unwrap();
     let app = t.service().await;

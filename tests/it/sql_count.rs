@@ -36,7 +36,10 @@ impl Instrumentation for Counter {
             InstrumentationEvent::StartQuery { .. } if !self.establishing => {
                 if let Some(db) = &self.database {
                     let mut counts = COUNTS.lock().unwrap();
-                    *counts.get_or_insert_with(HashMap::new).entry(db.clone()).or_default() += 1;
+                    *counts
+                        .get_or_insert_with(HashMap::new)
+                        .entry(db.clone())
+                        .or_default() += 1;
                 }
             }
             _ => {}
