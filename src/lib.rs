@@ -7,6 +7,7 @@
 //! `cli` parses the command line; `cluster` runs the embedded PostgreSQL.
 
 pub mod accounts;
+pub mod api;
 pub mod api_keys;
 pub mod audit;
 pub mod catalog;

@@ -162,6 +162,9 @@ pub fn update_pair_scopes(
     reason: Option<&str>,
 ) -> AppResult<PairUpdate> {
     let reason = policy::reason_for(actor, reason)?;
+    if subject.contains('\0') {
+        return Err(AppError::NotFound);
+    }
     let requested = dedup_scopes(scopes.iter().cloned());
     let is_user = actor.kind == ActorKind::User;
     let staff = super::is_staff(actor.kind);
@@ -265,6 +268,9 @@ pub fn delete_pair(
     reason: Option<&str>,
 ) -> AppResult<u64> {
     let reason = policy::reason_for(actor, reason)?;
+    if subject.contains('\0') {
+        return Err(AppError::NotFound);
+    }
     crate::db::transaction(conn, |c| {
         let row: DeletedRow = diesel::sql_query(PAIR_DELETE_SQL)
             .bind::<BigInt, _>(client_id)

@@ -13,9 +13,15 @@ use crate::error::{AppError, AppResult, FieldError};
 pub const MAX_WINDOW: i64 = 100;
 
 /// Checks a `start`/`end` window: `start ≥ 0` and at most [`MAX_WINDOW`] wide. An empty window
-/// (`end ≤ start`) is allowed and asks for the count only.
-fn check_window(start: i64, end: i64) -> AppResult<()> {
+/// (`end ≤ start`) is allowed and asks for the count only. Also refuses filters PostgreSQL text
+/// cannot hold (U+0000).
+fn check_window(start: i64, end: i64, filters: &[(&str, Option<&str>)]) -> AppResult<()> {
     let mut errors = Vec::new();
+    for (field, value) in filters {
+        if value.is_some_and(|v| v.contains('\0')) {
+            errors.push(FieldError::new(*field, "contains a NUL character"));
+        }
+    }
     if start < 0 {
         errors.push(FieldError::new("start", "must be 0 or more"));
     }
@@ -125,7 +131,15 @@ pub fn list_authorized_clients(
     conn: &mut PgConnection,
     query: &AuthorizedClientQuery,
 ) -> AppResult<ClientPage> {
-    check_window(query.start, query.end)?;
+    check_window(
+        query.start,
+        query.end,
+        &[
+            ("subject", Some(query.subject.as_str())),
+            ("developer", query.developer.as_deref()),
+            ("name", query.name_contains.as_deref()),
+        ],
+    )?;
     let pattern = query
         .name_contains
         .as_deref()
@@ -285,7 +299,7 @@ fn token_filter(
 
 /// Tokens by client, subject and status, newest first.
 pub fn list_tokens(conn: &mut PgConnection, query: &TokenListQuery) -> AppResult<TokenPage> {
-    check_window(query.start, query.end)?;
+    check_window(query.start, query.end, &[("subject", query.subject.as_deref())])?;
     let now = Utc::now();
     crate::db::transaction(conn, |c| {
         let total: i64 = token_filter(query, now).count().get_result(c)?;

@@ -74,6 +74,12 @@ impl TokenRef {
         conn: &mut PgConnection,
     ) -> QueryResult<Option<AccessToken>> {
         use access_tokens::dsl as t;
+        if let TokenRef::Value(s) | TokenRef::Hash(s) | TokenRef::ValueOrHash(s) = self {
+            if s.contains('\0') {
+                // No stored hash holds U+0000, and PostgreSQL text cannot even compare with it.
+                return Ok(None);
+            }
+        }
         let locked = || {
             t::access_tokens
                 .select(AccessToken::as_select())
@@ -102,6 +108,9 @@ pub fn is_spent(token: &AccessToken, now: DateTime<Utc>) -> bool {
 /// Finds a client by its number or its alias (aliases are never all digits).
 pub fn find_client(conn: &mut PgConnection, identifier: &str) -> QueryResult<Option<Client>> {
     let identifier = identifier.trim();
+    if identifier.contains('\0') {
+        return Ok(None);
+    }
     let query = clients::table.select(Client::as_select()).into_boxed();
     let query = match identifier.parse::<i64>() {
         Ok(id) => query.filter(clients::client_id.eq(id)),

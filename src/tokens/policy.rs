@@ -59,6 +59,10 @@ pub(crate) fn reason_for(actor: &Actor, reason: Option<&str>) -> AppResult<Optio
             "reason",
             format!("must be at most {MAX_REASON_LEN} characters"),
         )),
+        Some(r) if r.contains('\0') => Err(AppError::invalid(
+            "reason",
+            "contains a NUL character",
+        )),
         other => Ok(other.map(str::to_string)),
     }
 }
@@ -74,12 +78,17 @@ pub(crate) struct AllowedScope {
 }
 
 /// Which of `requested` the client may hold (they exist in `scopes` and in the client's
-/// `client_scopes`), with their lifetimes. One query.
+/// `client_scopes`), with their lifetimes. One query. Names that are not scope tokens (RFC 6749
+/// §3.3) cannot be held and are not even sent to the database.
 pub(crate) fn allowed_among(
     conn: &mut PgConnection,
     client_id: i64,
     requested: &[String],
 ) -> QueryResult<Vec<AllowedScope>> {
+    let requested: Vec<&String> = requested
+        .iter()
+        .filter(|s| crate::validate::is_scope_token(s))
+        .collect();
     client_scopes::table
         .inner_join(scopes::table)
         .filter(client_scopes::client_id.eq(client_id))

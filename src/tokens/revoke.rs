@@ -129,6 +129,10 @@ pub fn revoke_tokens(
             RevokeTarget::Client(client_id) => ("client_id = $8", None, None, Some(*client_id)),
             RevokeTarget::Subject(subject) => ("subject = $6", Some(subject.clone()), None, None),
         };
+    if [&a, &b].into_iter().flatten().any(|s| s.contains('\0')) {
+        // Nothing stored holds U+0000, and PostgreSQL text cannot even compare with it.
+        return Ok(0);
+    }
     let single = matches!(
         target,
         RevokeTarget::AccessToken(_) | RevokeTarget::RefreshToken(_)

@@ -89,7 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(app_actions::revoke_token),
         )
         .route(paths::ACTIVITY, web::get().to(activity::activity_page))
-        .configure(staff::configure);
+        .configure(staff::configure)
+        .configure(crate::api::configure);
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).

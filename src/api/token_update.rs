@@ -1,0 +1,214 @@
+//! `POST /api/auth/token/update`: change one token (Authlete's `/auth/token/update`).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::ApiCaller;
+use super::codes::Code;
+use super::dto::{millis, properties_of, PropertyDto};
+use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
+use super::input::{self, field, Field, Kind};
+use crate::db::{self, PgPool};
+use crate::tokens::{self, TokenRef, TokenUpdate};
+
+/// The request, as Authlete's client libraries send it.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TokenUpdateRequest {
+    /// The access token value. Either it or `accessTokenHash` is required; it wins.
+    pub access_token: Option<String>,
+    /// The access token's hash, when the value is not known.
+    pub access_token_hash: Option<String>,
+    /// New expiry (ms since the epoch); 0, negative or null: unchanged.
+    pub access_token_expires_at: Option<i64>,
+    /// New refresh token expiry (ms); 0, negative or null: unchanged.
+    pub refresh_token_expires_at: Option<i64>,
+    /// New scopes; null: unchanged. Scopes the client may not hold are dropped; the response
+    /// shows the scopes actually set.
+    pub scopes: Option<Vec<String>>,
+    /// New properties, replacing the set; null: unchanged. Reserved keys are ignored.
+    pub properties: Option<Vec<PropertyDto>>,
+    /// When the scopes really change and no expiry is given, the access token expires after
+    /// the smallest per-scope lifetime of the new scopes.
+    pub access_token_expires_at_updated_on_scope_update: Option<bool>,
+    /// The same for the refresh token.
+    pub refresh_token_expires_at_updated_on_scope_update: Option<bool>,
+    /// The access token never expires; wins over `accessTokenExpiresAt`.
+    pub access_token_persistent: Option<bool>,
+    /// Give the token a new value, returned once in `accessToken`.
+    pub access_token_value_updated: Option<bool>,
+}
+
+const FIELDS: &[Field] = &[
+    field("accessToken", Kind::Str),
+    field("accessTokenHash", Kind::Str),
+    field("accessTokenExpiresAt", Kind::Int),
+    field("refreshTokenExpiresAt", Kind::Int),
+    field("scopes", Kind::Scopes),
+    field("properties", Kind::Json),
+    field("accessTokenExpiresAtUpdatedOnScopeUpdate", Kind::Bool),
+    field("refreshTokenExpiresAtUpdatedOnScopeUpdate", Kind::Bool),
+    field("accessTokenPersistent", Kind::Bool),
+    field("accessTokenValueUpdated", Kind::Bool),
+];
+
+/// The answer: always 200 once authenticated and parsed, the outcome in `action`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUpdateResponse {
+    #[schema(example = "A135001")]
+    pub result_code: String,
+    #[schema(example = "[A135001] Updated the access token successfully.")]
+    pub result_message: String,
+    /// `OK`, `BAD_REQUEST`, `NOT_FOUND` (unknown or expired token), `FORBIDDEN`.
+    pub action: Action,
+    /// The value the request named the token by, or the new value when
+    /// `accessTokenValueUpdated` (shown only here, once); null when named by hash.
+    pub access_token: Option<String>,
+    /// tokendesk's addition: the token's hash (new after a value update).
+    pub access_token_hash: Option<String>,
+    pub token_type: Option<String>,
+    pub access_token_expires_at: Option<i64>,
+    pub refresh_token_expires_at: Option<i64>,
+    pub scopes: Option<Vec<String>>,
+    /// All properties, with their hidden flag.
+    pub properties: Option<Vec<PropertyDto>>,
+}
+
+impl From<Refusal> for TokenUpdateResponse {
+    fn from(r: Refusal) -> Self {
+        TokenUpdateResponse {
+            result_code: r.code.id().into(),
+            result_message: r.code.message(&r.text),
+            action: r.action,
+            ..Default::default()
+        }
+    }
+}
+
+/// Update one access token.
+#[utoipa::path(
+    post,
+    path = "/api/auth/token/update",
+    tag = "tokens",
+    request_body(content(
+        (TokenUpdateRequest = "application/json"),
+        (TokenUpdateRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Outcome in `action`", body = TokenUpdateResponse),
+        (status = 400, description = "Malformed body or wrong field type", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong API credentials", body = super::error::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = super::error::ErrorBody),
+        (status = 415, description = "Unsupported content type", body = super::error::ErrorBody),
+    ),
+    security(("basic" = []))
+)]
+pub async fn update(
+    caller: ApiCaller,
+    req: HttpRequest,
+    payload: web::Payload,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, ApiError> {
+    let input = input::read::<TokenUpdateRequest>(&req, payload, FIELDS, &[]).await?;
+    let response = match run(input, caller, &pool).await? {
+        Ok(r) => r,
+        Err(refusal) => refusal.into(),
+    };
+    Ok(HttpResponse::Ok().json(response))
+}
+
+async fn run(
+    input: input::Input<TokenUpdateRequest>,
+    caller: ApiCaller,
+    pool: &PgPool,
+) -> Result<Result<TokenUpdateResponse, Refusal>, ApiError> {
+    if !input.unsupported.is_empty() {
+        return Ok(Err(Refusal::bad_request(
+            Code::UnsupportedField,
+            unsupported_text(&input.unsupported),
+        )));
+    }
+    let r = input.value;
+    let named_by_value = r.access_token.clone().filter(|v| !v.is_empty());
+    let token = match (
+        &named_by_value,
+        r.access_token_hash.clone().filter(|h| !h.is_empty()),
+    ) {
+        (Some(v), _) => TokenRef::Value(v.clone()),
+        (None, Some(h)) => TokenRef::Hash(h),
+        (None, None) => {
+            return Ok(Err(Refusal::bad_request(
+                Code::MissingField,
+                missing_text("accessToken"),
+            )))
+        }
+    };
+    let changes = match changes_of(&r) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(Refusal::from_app(e, Code::NoSuchToken)?)),
+    };
+    let rotate = changes.rotate_access_token;
+    let actor = caller.actor;
+    let outcome = db::run(pool, move |c| {
+        tokens::update_token(c, token, changes, &actor)
+    })
+    .await;
+    let updated = match outcome {
+        Ok(u) => u,
+        Err(e) => return Ok(Err(Refusal::from_app(e, Code::NoSuchToken)?)),
+    };
+    let t = &updated.token;
+    Ok(Ok(TokenUpdateResponse {
+        result_code: Code::TokenUpdated.id().into(),
+        result_message: Code::TokenUpdated.message("Updated the access token successfully."),
+        action: Action::Ok,
+        access_token: if rotate {
+            updated.new_access_token.clone()
+        } else {
+            named_by_value
+        },
+        access_token_hash: Some(t.access_token_hash.clone()),
+        token_type: Some("Bearer".into()),
+        access_token_expires_at: Some(millis(t.access_token_expires_at)),
+        refresh_token_expires_at: t.refresh_token_expires_at.map(millis),
+        scopes: Some(t.scopes.clone()),
+        properties: Some(properties_of(t)),
+    }))
+}
+
+/// The request as a domain change; ≤ 0 times mean "unchanged", as in Authlete.
+fn changes_of(r: &TokenUpdateRequest) -> crate::error::AppResult<TokenUpdate> {
+    let time = |field: &str, v: Option<i64>| {
+        v.filter(|m| *m > 0)
+            .map(|m| tokens::from_millis(field, m))
+            .transpose()
+    };
+    Ok(TokenUpdate {
+        access_token_expires_at: time("accessTokenExpiresAt", r.access_token_expires_at)?,
+        refresh_token_expires_at: time("refreshTokenExpiresAt", r.refresh_token_expires_at)?,
+        access_token_persistent: r.access_token_persistent.unwrap_or(false),
+        scopes: r.scopes.clone(),
+        access_token_expires_at_updated_on_scope_update: r
+            .access_token_expires_at_updated_on_scope_update
+            .unwrap_or(false),
+        refresh_token_expires_at_updated_on_scope_update: r
+            .refresh_token_expires_at_updated_on_scope_update
+            .unwrap_or(false),
+        properties: r
+            .properties
+            .clone()
+            .map(|p| p.into_iter().map(Into::into).collect()),
+        rotate_access_token: r.access_token_value_updated.unwrap_or(false),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_field_table_matches_the_request() {
+        super::super::assert_fields_match::<super::TokenUpdateRequest>(super::FIELDS);
+    }
+}
