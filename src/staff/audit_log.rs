@@ -45,10 +45,15 @@ pub struct AuditFilter {
 /// A `datetime-local` value (`2026-12-01T10:00`, seconds optional) read as UTC.
 pub fn parse_utc_datetime(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|n| n.and_utc())
+    [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|n| n.and_utc())
 }
 
 /// The raw text of each filter field, as typed (kept to show the form again).
@@ -73,15 +78,23 @@ impl AuditFilterInput {
             .as_deref()
             .is_some_and(|k| !ACTOR_KINDS.contains(&k))
         {
-            errors.push(FieldError::new("actor_kind", "choose one of the listed kinds"));
+            errors.push(FieldError::new(
+                "actor_kind",
+                "choose one of the listed kinds",
+            ));
         }
         let action = text(&self.action);
         if action.as_deref().is_some_and(|a| {
             a.len() > 64
                 || !a.starts_with(|c: char| c.is_ascii_lowercase())
-                || !a.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
+                || !a
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
         }) {
-            errors.push(FieldError::new("action", "choose one of the listed actions"));
+            errors.push(FieldError::new(
+                "action",
+                "choose one of the listed actions",
+            ));
         }
         let client_id = match text(&self.client) {
             None => None,
@@ -172,17 +185,11 @@ pub struct LoggedEvent {
 /// order. Keyset pagination, so that deep pages and exports cost the same as the first.
 pub type Cursor = (DateTime<Utc>, i64);
 
-/// Up to `limit` events matching `filter`, newest first, starting after `after` and skipping
-/// `offset` more. One statement, served by the index of the most selective filter (subject, client, actor, action
-/// or time, each with `occurred_at DESC`).
-pub fn list_events(
-    conn: &mut PgConnection,
-    filter: &AuditFilter,
-    after: Option<Cursor>,
-    offset: i64,
-    limit: i64,
-) -> AppResult<Vec<LoggedEvent>> {
-    // Fixed conditions; every value is a bound parameter.
+/// The statement of [`list_events`]: fixed conditions, every value a bound parameter (`$1`
+/// actor, `$2` actor kind, `$3` subject, `$4` client, `$5` action, `$6` from, `$7` to, `$8`
+/// and `$9` the cursor, `$10` limit, `$11` offset). Public so that tests (and operators) can
+/// `EXPLAIN` it.
+pub fn list_events_sql(filter: &AuditFilter, after: Option<Cursor>) -> String {
     let mut conditions = vec!["TRUE"];
     let checks = [
         (filter.actor.is_some(), "e.actor_id = $1"),
@@ -195,7 +202,7 @@ pub fn list_events(
         (after.is_some(), "(e.occurred_at, e.id) < ($8, $9)"),
     ];
     conditions.extend(checks.iter().filter(|(on, _)| *on).map(|(_, c)| *c));
-    let sql = format!(
+    format!(
         "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_id, e.action, e.client_id,
                 c.name AS client_name, e.subject, e.token_hash, e.affected_count,
                 e.state_before, e.state_after, e.reason, e.request_id, e.client_ip
@@ -204,7 +211,20 @@ pub fn list_events(
          ORDER BY e.occurred_at DESC, e.id DESC
          LIMIT $10 OFFSET $11",
         conditions.join(" AND ")
-    );
+    )
+}
+
+/// Up to `limit` events matching `filter`, newest first, starting after `after` and skipping
+/// `offset` more. One statement, served by the index of the most selective filter (subject, client, actor, action
+/// or time, each with `occurred_at DESC`).
+pub fn list_events(
+    conn: &mut PgConnection,
+    filter: &AuditFilter,
+    after: Option<Cursor>,
+    offset: i64,
+    limit: i64,
+) -> AppResult<Vec<LoggedEvent>> {
+    let sql = list_events_sql(filter, after);
     Ok(diesel::sql_query(sql)
         .bind::<Nullable<Text>, _>(filter.actor.clone())
         .bind::<Nullable<Text>, _>(filter.actor_kind.clone())
@@ -311,8 +331,7 @@ pub fn change_lines(before: Option<&Value>, after: Option<&Value>) -> Vec<String
             get(after, "properties").as_ref(),
         ));
     }
-    if let Some(hash) = get(after, "accessTokenHash").and_then(|h| h.as_str().map(str::to_string))
-    {
+    if let Some(hash) = get(after, "accessTokenHash").and_then(|h| h.as_str().map(str::to_string)) {
         lines.push(format!(
             "token value: replaced (new fingerprint {})",
             crate::crypto::fingerprint(&hash)
@@ -386,8 +405,14 @@ fn property_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<String
                 a.iter()
                     .map(|p| {
                         (
-                            p.get("key").and_then(Value::as_str).unwrap_or("").to_string(),
-                            p.get("value").and_then(Value::as_str).unwrap_or("").to_string(),
+                            p.get("key")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            p.get("value")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
                             p.get("hidden").and_then(Value::as_bool).unwrap_or(false),
                         )
                     })
@@ -422,7 +447,10 @@ fn property_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<String
     }
     for (key, value, hidden) in &a {
         if !b.iter().any(|(k, _, _)| k == key) {
-            lines.push(format!("property {key}: (none) → {}", shown(value, *hidden)));
+            lines.push(format!(
+                "property {key}: (none) → {}",
+                shown(value, *hidden)
+            ));
         }
     }
     lines
@@ -445,7 +473,12 @@ pub fn csv_line(e: &LoggedEvent) -> String {
         e.client_id.map(|c| c.to_string()).unwrap_or_default(),
         text_cell(e.client_name.as_deref().unwrap_or("")),
         text_cell(e.subject.as_deref().unwrap_or("")),
-        text_cell(e.token_hash.as_deref().map(crate::crypto::fingerprint).unwrap_or("")),
+        text_cell(
+            e.token_hash
+                .as_deref()
+                .map(crate::crypto::fingerprint)
+                .unwrap_or(""),
+        ),
         e.affected_count.map(|c| c.to_string()).unwrap_or_default(),
         text_cell(&words.summary),
         text_cell(&words.changes.join("; ")),
@@ -503,12 +536,17 @@ mod tests {
             json!({"scopes": ["read", "write"], "accessTokenExpiresAt": "2026-12-01T10:00:00.123Z",
                    "properties": [{"key": "plan", "value": "gold", "hidden": false},
                                   {"key": "pin", "value": "***", "hidden": true}]}),
-            Some(json!({"scopes": ["read"], "accessTokenExpiresAt": "2026-12-31T10:00:00Z",
+            Some(
+                json!({"scopes": ["read"], "accessTokenExpiresAt": "2026-12-31T10:00:00Z",
                         "properties": [{"key": "plan", "value": "silver", "hidden": false},
-                                       {"key": "note", "value": "***", "hidden": true}]})),
+                                       {"key": "note", "value": "***", "hidden": true}]}),
+            ),
         );
         let w = describe(&e);
-        assert_eq!(w.summary, "changed token AbCdEfGhIj of Photo Printer for alice");
+        assert_eq!(
+            w.summary,
+            "changed token AbCdEfGhIj of Photo Printer for alice"
+        );
         assert_eq!(
             w.changes,
             vec![
@@ -535,7 +573,10 @@ mod tests {
     fn revocations_say_what_went() {
         let e = event("token.revoke", json!({"scopes": ["read"]}), None);
         let w = describe(&e);
-        assert_eq!(w.summary, "revoked token AbCdEfGhIj of Photo Printer for alice");
+        assert_eq!(
+            w.summary,
+            "revoked token AbCdEfGhIj of Photo Printer for alice"
+        );
         assert_eq!(w.changes, vec!["scopes: read → (revoked)"]);
     }
 
@@ -554,7 +595,9 @@ mod tests {
     #[test]
     fn datetime_local_values_are_utc() {
         assert_eq!(
-            parse_utc_datetime("2026-12-01T10:00").map(utc_words).as_deref(),
+            parse_utc_datetime("2026-12-01T10:00")
+                .map(utc_words)
+                .as_deref(),
             Some("2026-12-01 10:00 UTC")
         );
         assert!(parse_utc_datetime("tomorrow").is_none());

@@ -102,7 +102,10 @@ impl TokenFilter {
                 }
             },
             _ => {
-                errors.push(FieldError::new("expiry", "choose one of the listed options"));
+                errors.push(FieldError::new(
+                    "expiry",
+                    "choose one of the listed options",
+                ));
                 ExpiryFilter::Any
             }
         };
@@ -144,16 +147,11 @@ pub struct FoundToken {
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
-/// One page of tokens matching `filter`: `limit + 1` rows, so that the caller knows whether
-/// another page follows (no total: counting millions of expired tokens is not worth its cost).
-pub fn search_tokens(
-    conn: &mut PgConnection,
-    filter: &TokenFilter,
-    now: DateTime<Utc>,
-    limit: i64,
-    offset: i64,
-) -> AppResult<Vec<FoundToken>> {
-    // Every condition is a fixed string; every value is a bound parameter ($1 … $6).
+/// The statement of [`search_tokens`] for `filter`: every condition is a fixed string and
+/// every value a bound parameter (`$1` hash pattern, `$2` client, `$3` subject, `$4` now, `$5`
+/// the end of the expiry window, `$6` limit, `$7` offset). Public so that tests (and operators)
+/// can `EXPLAIN` it.
+pub fn search_tokens_sql(filter: &TokenFilter) -> String {
     let mut conditions = vec!["TRUE"];
     if filter.hash_prefix.is_some() {
         conditions.push("t.access_token_hash LIKE $1");
@@ -164,21 +162,18 @@ pub fn search_tokens(
     if filter.subject.is_some() {
         conditions.push("t.subject = $3");
     }
-    let (upper, order) = match filter.expiry {
-        ExpiryFilter::Any => (None, "t.access_token_expires_at DESC, t.id DESC"),
-        ExpiryFilter::ExpiringWithin(days) => {
+    let order = match filter.expiry {
+        ExpiryFilter::Any => "t.access_token_expires_at DESC, t.id DESC",
+        ExpiryFilter::ExpiringWithin(_) => {
             conditions.push("t.access_token_expires_at > $4 AND t.access_token_expires_at <= $5");
-            (
-                Some(now + Duration::days(days)),
-                "t.access_token_expires_at, t.id",
-            )
+            "t.access_token_expires_at, t.id"
         }
         ExpiryFilter::Expired => {
             conditions.push("t.access_token_expires_at <= $4");
-            (None, "t.access_token_expires_at DESC, t.id DESC")
+            "t.access_token_expires_at DESC, t.id DESC"
         }
     };
-    let sql = format!(
+    format!(
         "SELECT t.id, t.access_token_hash, t.client_id, c.name AS client_name, t.subject,
                 t.scopes, t.created_at, t.access_token_expires_at, t.refresh_token_expires_at
          FROM access_tokens t JOIN clients c ON c.client_id = t.client_id
@@ -186,7 +181,23 @@ pub fn search_tokens(
          ORDER BY {order}
          LIMIT $6 OFFSET $7",
         conditions.join(" AND ")
-    );
+    )
+}
+
+/// One page of tokens matching `filter`: `limit + 1` rows, so that the caller knows whether
+/// another page follows (no total: counting millions of expired tokens is not worth its cost).
+pub fn search_tokens(
+    conn: &mut PgConnection,
+    filter: &TokenFilter,
+    now: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<FoundToken>> {
+    let upper = match filter.expiry {
+        ExpiryFilter::ExpiringWithin(days) => Some(now + Duration::days(days)),
+        _ => None,
+    };
+    let sql = search_tokens_sql(filter);
     let pattern = filter
         .hash_prefix
         .as_deref()

@@ -22,6 +22,14 @@ pub struct FoundUser {
     pub disabled: bool,
 }
 
+/// The user search: `$1` a `LIKE` prefix pattern in lower case, `$2` limit, `$3` offset.
+/// Public so that tests (and operators) can `EXPLAIN` it.
+pub const SEARCH_USERS_SQL: &str = "SELECT subject, login, display_name, role, disabled
+     FROM accounts
+     WHERE lower(login) LIKE $1 OR lower(subject) LIKE $1 OR lower(display_name) LIKE $1
+     ORDER BY lower(login), id
+     LIMIT $2 OFFSET $3";
+
 /// Accounts whose login, subject or display name starts with `query` (any case), by login;
 /// `limit + 1` rows so that the caller knows whether another page follows. Each of the three
 /// conditions is served by its own `lower(…) text_pattern_ops` index (a bitmap OR).
@@ -32,17 +40,11 @@ pub fn search_users(
     offset: i64,
 ) -> AppResult<Vec<FoundUser>> {
     let pattern = format!("{}%", super::like_escape(&query.trim().to_lowercase()));
-    Ok(diesel::sql_query(
-        "SELECT subject, login, display_name, role, disabled
-         FROM accounts
-         WHERE lower(login) LIKE $1 OR lower(subject) LIKE $1 OR lower(display_name) LIKE $1
-         ORDER BY lower(login), id
-         LIMIT $2 OFFSET $3",
-    )
-    .bind::<Text, _>(pattern)
-    .bind::<BigInt, _>(limit + 1)
-    .bind::<BigInt, _>(offset)
-    .load(conn)?)
+    Ok(diesel::sql_query(SEARCH_USERS_SQL)
+        .bind::<Text, _>(pattern)
+        .bind::<BigInt, _>(limit + 1)
+        .bind::<BigInt, _>(offset)
+        .load(conn)?)
 }
 
 /// Who a subject is: their account if they have one. A subject known only from its tokens

@@ -299,7 +299,11 @@ fn token_filter(
 
 /// Tokens by client, subject and status, newest first.
 pub fn list_tokens(conn: &mut PgConnection, query: &TokenListQuery) -> AppResult<TokenPage> {
-    check_window(query.start, query.end, &[("subject", query.subject.as_deref())])?;
+    check_window(
+        query.start,
+        query.end,
+        &[("subject", query.subject.as_deref())],
+    )?;
     let now = Utc::now();
     crate::db::transaction(conn, |c| {
         let total: i64 = token_filter(query, now).count().get_result(c)?;

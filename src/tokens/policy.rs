@@ -59,10 +59,7 @@ pub(crate) fn reason_for(actor: &Actor, reason: Option<&str>) -> AppResult<Optio
             "reason",
             format!("must be at most {MAX_REASON_LEN} characters"),
         )),
-        Some(r) if r.contains('\0') => Err(AppError::invalid(
-            "reason",
-            "contains a NUL character",
-        )),
+        Some(r) if r.contains('\0') => Err(AppError::invalid("reason", "contains a NUL character")),
         other => Ok(other.map(str::to_string)),
     }
 }

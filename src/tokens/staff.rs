@@ -31,8 +31,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::validate::dedup_scopes;
 
 /// The words of a refused change to a spent token.
-pub const READ_ONLY: &str =
-    "this token has expired and is read-only now; revoke it if it must go";
+pub const READ_ONLY: &str = "this token has expired and is read-only now; revoke it if it must go";
 
 /// Checks a staff change against the locked row and turns it into the change to apply: the
 /// version is checked ([`AppError::Conflict`]), a spent token refused, every field refusal

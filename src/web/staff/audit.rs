@@ -10,9 +10,7 @@ use futures_util::stream;
 
 use crate::db::PgPool;
 use crate::error::AppError;
-use crate::staff::audit_log::{
-    self, AuditFilterInput, LoggedEvent, ACTOR_KINDS, KNOWN_ACTIONS,
-};
+use crate::staff::audit_log::{self, AuditFilterInput, LoggedEvent, ACTOR_KINDS, KNOWN_ACTIONS};
 use crate::web::forms::FormFields;
 use crate::web::view::{page_number, Layout, Pager, When};
 use crate::web::{paths, render};
@@ -56,9 +54,10 @@ impl EventRow {
             request_id: e.request_id.clone().filter(|r| r != "-"),
             client_ip: e.client_ip.clone(),
             user_href: e.subject.as_deref().map(user_path),
-            token_href: e.token_hash.as_deref().map(|h| {
-                format!("{}?{}", paths::STAFF_TOKENS, query_of(&[("hash", h)]))
-            }),
+            token_href: e
+                .token_hash
+                .as_deref()
+                .map(|h| format!("{}?{}", paths::STAFF_TOKENS, query_of(&[("hash", h)]))),
         }
     }
 }
@@ -215,7 +214,10 @@ pub async fn audit_csv(
             }
             Err(e) => {
                 crate::error::log_internal(&e);
-                Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None))
+                Some((
+                    Err(actix_web::error::ErrorInternalServerError("export failed")),
+                    None,
+                ))
             }
         }
     });

@@ -296,12 +296,8 @@ pub async fn set_scopes(
                 action: format!("{back}/scopes"),
                 scopes: requested,
                 reason,
-                button: (preview.changing > 0).then(|| {
-                    format!(
-                        "Change {}",
-                        count_of(preview.changing, "token", "tokens")
-                    )
-                }),
+                button: (preview.changing > 0)
+                    .then(|| format!("Change {}", count_of(preview.changing, "token", "tokens"))),
                 danger: false,
                 back,
             };
@@ -393,7 +389,10 @@ pub async fn revoke_app(
                 action: format!("{back}/revoke"),
                 scopes: Vec::new(),
                 reason,
-                button: Some(format!("Revoke {app} ({})", count_of(count, "token", "tokens"))),
+                button: Some(format!(
+                    "Revoke {app} ({})",
+                    count_of(count, "token", "tokens")
+                )),
                 danger: true,
                 back,
             };

@@ -95,6 +95,13 @@ pub struct PropertyRow {
     pub remove: bool,
 }
 
+impl PropertyRow {
+    /// An empty row: nothing to add.
+    fn is_blank(&self) -> bool {
+        self.key.is_empty() && self.value.is_empty()
+    }
+}
+
 /// The edit form's fields, as stored or as typed.
 #[derive(Debug, Clone)]
 pub struct TokenForm {
@@ -159,7 +166,10 @@ impl TokenPage {
             audit_href: format!(
                 "{}?{}",
                 paths::STAFF_AUDIT,
-                super::query_of(&[("client", &t.client_id.to_string()), ("subject", t.subject.as_deref().unwrap_or(""))])
+                super::query_of(&[
+                    ("client", &t.client_id.to_string()),
+                    ("subject", t.subject.as_deref().unwrap_or(""))
+                ])
             ),
             subject: t.subject.clone(),
             grant_type: t.grant_type.clone(),
@@ -328,7 +338,7 @@ fn change_of(s: &Submitted) -> Result<TokenUpdate, Vec<FieldError>> {
             s.form
                 .properties
                 .iter()
-                .filter(|p| !p.remove && !(p.key.is_empty() && p.value.is_empty()))
+                .filter(|p| !p.remove && !p.is_blank())
                 .map(|p| Property {
                     key: p.key.clone(),
                     value: p.value.clone(),

@@ -209,11 +209,7 @@ pub async fn lookup(
     } else if value.len() > 4096 {
         Err(FieldError::new("value", "That is longer than any token."))
     } else {
-        match crate::db::run(&pool, move |conn| {
-            token_search::find_by_value(conn, &value)
-        })
-        .await?
-        {
+        match crate::db::run(&pool, move |conn| token_search::find_by_value(conn, &value)).await? {
             Some(id) => Ok(id),
             None => Err(FieldError::new(
                 "value",

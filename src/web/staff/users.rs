@@ -54,12 +54,7 @@ pub async fn search_page(
     } else {
         let q = query.clone();
         crate::db::run(&pool, move |conn| {
-            users::search_users(
-                conn,
-                &q,
-                USERS_PER_PAGE,
-                (page - 1) * USERS_PER_PAGE,
-            )
+            users::search_users(conn, &q, USERS_PER_PAGE, (page - 1) * USERS_PER_PAGE)
         })
         .await?
     };
