@@ -101,7 +101,7 @@ pub fn app(
         .wrap(security_headers())
         .wrap(from_fn(metrics::record))
         .wrap(from_fn(telemetry::request_id))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())
 }
 
 /// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site.

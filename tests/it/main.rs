@@ -2,19 +2,25 @@
 //! template on a real PostgreSQL.
 
 mod api_client;
+mod cli_support;
 mod fixtures;
 mod harness;
+mod pages_client;
+mod sql_count;
+mod staff_client;
 
 mod api_pair;
+mod bench_pages;
 mod browser;
 mod browser_driver;
+mod cli;
+mod cluster;
 mod ops;
 mod pages_actions;
 mod pages_apps;
 mod pages_auth;
-mod pages_client;
-mod sql_count;
-mod staff_client;
+mod schema;
+mod seed;
 mod staff_pair;
 mod staff_roles;
 mod staff_search;

@@ -2,7 +2,7 @@
 //! and what they cost.
 
 use diesel::prelude::*;
-use tokendesk::db::schema::{access_tokens, clients};
+use tokendesk::db::schema::{access_tokens, audit_events, clients};
 use tokendesk::seed::{seed_sized, SizedSeed, BENCH_PASSWORD};
 
 use crate::harness::TestApp;
@@ -283,4 +283,98 @@ async fn the_app_page_costs_a_fixed_number_of_statements() {
     assert_eq!(page.status, 200);
     assert_eq!(page.body.matches("<article class=\"card token").count(), 20);
     assert_eq!(sql_count::statements(&t.db.name) - before, 3);
+}
+
+#[actix_web::test]
+async fn the_activity_page_tells_what_support_did_and_why() {
+    let t = TestApp::with_demo();
+    let hash: String = access_tokens::table
+        .filter(access_tokens::subject.eq("alice"))
+        .filter(access_tokens::client_id.eq(1003))
+        .select(access_tokens::access_token_hash)
+        .first(&mut t.conn())
+        .unwrap();
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::actor_kind.eq("support"),
+            audit_events::actor_id.eq("sam"),
+            audit_events::action.eq("token.revoke"),
+            audit_events::client_id.eq(1003),
+            audit_events::subject.eq("alice"),
+            audit_events::token_hash.eq(&hash),
+            audit_events::affected_count.eq(1i64),
+            audit_events::reason.eq("Ticket 4521: card reported stolen"),
+        ))
+        .execute(&mut t.conn())
+        .unwrap();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    let body = v.get(&app, "/activity").await.body;
+    assert!(
+        body.contains("Support revoked a token of <em>Budget Buddy</em>."),
+        "{body}"
+    );
+    assert!(body.contains("Reason given: Ticket 4521: card reported stolen"));
+    assert!(!body.contains("sam"), "staff are not named to users");
+    // Bob sees none of it.
+    let mut b = Visitor::new();
+    b.sign_in(&app, "bob", "demo-bob").await;
+    assert!(!b
+        .get(&app, "/activity")
+        .await
+        .body
+        .contains("Budget Buddy</em>."));
+}
+
+#[actix_web::test]
+async fn signed_in_pages_carry_the_security_headers() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    let login = v.sign_in(&app, "alice", "demo-alice").await;
+    for res in [
+        login,
+        v.get(&app, "/apps").await,
+        v.get(&app, "/apps/1001").await,
+        v.post(&app, "/logout", &[]).await,
+    ] {
+        let csp = res
+            .headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(csp.starts_with("default-src 'self'"));
+        assert_eq!(res.headers.get("x-frame-options").unwrap(), "DENY");
+        assert_eq!(
+            res.headers.get("x-content-type-options").unwrap(),
+            "nosniff"
+        );
+        assert!(res.headers.get("referrer-policy").is_some());
+    }
+    let page = v.get(&app, "/apps").await.body;
+    assert!(page.contains("<a class=\"skip-link\" href=\"#main\">"));
+    assert!(!page.contains("<script"), "no JavaScript needed");
+}
+
+#[actix_web::test]
+async fn a_database_outage_shows_a_page_with_the_request_id() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    t.db.drop_now();
+    let res = v.get(&app, "/apps").await;
+    assert!(res.status >= 500, "{}", res.status);
+    let id = res.request_id.clone().unwrap();
+    assert!(
+        res.body.contains(&format!("Request id: <code>{id}</code>")),
+        "{}",
+        res.body
+    );
+    assert!(
+        !res.body.to_lowercase().contains("diesel"),
+        "no internal detail"
+    );
 }

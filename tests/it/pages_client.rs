@@ -13,6 +13,8 @@ use actix_web::test::{call_service, read_body, TestRequest};
 pub struct Reply {
     pub status: u16,
     pub location: Option<String>,
+    pub request_id: Option<String>,
+    pub headers: actix_web::http::header::HeaderMap,
     pub body: String,
 }
 
@@ -134,10 +136,17 @@ impl Visitor {
             .headers()
             .get(header::LOCATION)
             .map(|v| v.to_str().expect("location").to_string());
+        let request_id = res
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().expect("request id").to_string());
+        let headers = res.headers().clone();
         let body = String::from_utf8_lossy(&read_body(res).await).into_owned();
         Reply {
             status,
             location,
+            request_id,
+            headers,
             body,
         }
     }
