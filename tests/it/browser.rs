@@ -79,7 +79,7 @@ fn alices_tokens(t: &TestApp, client_id: i64) -> Vec<(i64, Vec<String>)> {
 async fn ticked(driver: &WebDriver, form: &str) -> Vec<String> {
     let mut out = Vec::new();
     for boxed in driver
-        .find_all(By::Css(&format!("{form} input[name=scopes]")))
+        .find_all(By::Css(format!("{form} input[name=scopes]")))
         .await
         .unwrap()
     {
@@ -160,7 +160,7 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
     driver.goto(format!("{base}/apps/1002")).await.unwrap();
     let form = format!("form[action='/apps/1002/tokens/{wide}/scopes']");
     driver
-        .find(By::Css(&format!("{form} input[value=profile]")))
+        .find(By::Css(format!("{form} input[value=profile]")))
         .await
         .unwrap()
         .click()
@@ -180,7 +180,7 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
     assert!(flash(driver).await.starts_with("Revoked token "));
     assert_eq!(alices_tokens(&t, 1002).len(), 1);
     assert!(driver
-        .find_all(By::Id(&format!("token-{other}")))
+        .find_all(By::Id(format!("token-{other}")))
         .await
         .unwrap()
         .is_empty());

@@ -8,12 +8,11 @@ use tokendesk::db::schema::{access_tokens, audit_events};
 use crate::harness::TestApp;
 use crate::pages_client::Visitor;
 
-/// (id, scopes, refresh scopes, expired) of `subject`'s tokens with `client_id`, by id.
-fn tokens(
-    t: &TestApp,
-    subject: &str,
-    client_id: i64,
-) -> Vec<(i64, Vec<String>, Option<Vec<String>>, bool)> {
+/// id, scopes, refresh scopes, expired.
+type TokenState = (i64, Vec<String>, Option<Vec<String>>, bool);
+
+/// The state of `subject`'s tokens with `client_id`, by id.
+fn tokens(t: &TestApp, subject: &str, client_id: i64) -> Vec<TokenState> {
     access_tokens::table
         .filter(access_tokens::subject.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
