@@ -286,6 +286,12 @@ pub fn describe(e: &LoggedEvent) -> EventWords {
             format!("revoked {client}{whose} ({})", tokens(count))
         }
         ("token.sweep", _) => format!("swept {} that had long expired", tokens(count)),
+        ("account.create", _) => format!("created the account of {}", subject_or(e, "a user")),
+        ("client.create", _) => format!("registered {client}"),
+        ("scope.create", _) => "added a scope".to_string(),
+        ("api_key.create", _) => "created an API key".to_string(),
+        ("seed.demo", _) => "loaded the demo data".to_string(),
+        ("seed.sized", _) => "loaded a benchmark data set".to_string(),
         (action, Some(t)) => format!("{action} on {t} of {client}{whose}"),
         (action, None) if e.client_id.is_some() => format!("{action} on {client}{whose}"),
         (action, None) => action.to_string(),
@@ -294,6 +300,10 @@ pub fn describe(e: &LoggedEvent) -> EventWords {
         summary,
         changes: change_lines(e.state_before.as_ref(), e.state_after.as_ref()),
     }
+}
+
+fn subject_or(e: &LoggedEvent, otherwise: &str) -> String {
+    e.subject.clone().unwrap_or_else(|| otherwise.to_string())
 }
 
 /// The before → after lines of two audit states (a token as `tokens` writes it to the trail).

@@ -288,7 +288,7 @@ fn token_row(
 }
 
 /// How a token was obtained, in words.
-fn grant_type_words(grant_type: &str) -> &str {
+pub fn grant_type_words(grant_type: &str) -> &str {
     match grant_type {
         "AUTHORIZATION_CODE" => "Authorization code",
         "IMPLICIT" => "Implicit",

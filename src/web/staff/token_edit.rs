@@ -172,7 +172,7 @@ impl TokenPage {
                 ])
             ),
             subject: t.subject.clone(),
-            grant_type: t.grant_type.clone(),
+            grant_type: crate::web::apps::grant_type_words(&t.grant_type).to_string(),
             created: When::new(t.created_at),
             expires: When::new(t.access_token_expires_at),
             expired: t.is_expired_at(now),
