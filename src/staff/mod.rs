@@ -4,6 +4,7 @@
 //! never through here.
 
 pub mod audit_log;
+pub mod audit_words;
 pub mod token_search;
 pub mod users;
 

@@ -26,4 +26,5 @@ mod staff_pair;
 mod staff_roles;
 mod staff_search;
 mod staff_token_edit;
+mod staff_token_rules;
 mod tokens_domain;

@@ -5,12 +5,13 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use tokendesk::db::models::{AccessToken, AuditEvent};
 use tokendesk::db::schema::{access_tokens, audit_events};
 
 use crate::harness::TestApp;
-use crate::pages_client::Visitor;
+use crate::pages_client::{Reply, Visitor};
 
 /// A visitor signed in as a demo account (`sam` is support, `ada` admin).
 pub async fn signed_in<S, B>(app: &S, login: &str) -> Visitor
@@ -90,4 +91,62 @@ pub fn input_value(body: &str, id: &str) -> String {
         + 7;
     let end = tag[v..].find('"').expect("closing quote") + v;
     tag[v..end].to_string()
+}
+
+/// The page's text with askama's escapes of quotes undone, to compare with messages.
+pub fn unescaped(body: &str) -> String {
+    body.replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+}
+
+pub fn local(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// The fields the edit form sends for `token` as it is shown (scopes ticked as held, the
+/// properties in their rows), with `changes` replacing or adding fields.
+pub fn form_of(
+    page: &Reply,
+    token: &AccessToken,
+    changes: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = vec![
+        ("csrf".into(), page.csrf()),
+        ("version".into(), input_value(&page.body, "token-version")),
+        (
+            "expires_was".into(),
+            input_value(&page.body, "token-expires-was"),
+        ),
+        ("expires".into(), input_value(&page.body, "expires")),
+        ("property_rows".into(), "0".into()),
+    ];
+    let replaced: Vec<&str> = changes.iter().map(|(k, _)| *k).collect();
+    if !replaced.contains(&"scopes") {
+        fields.extend(
+            token
+                .scopes
+                .iter()
+                .map(|s| ("scopes".to_string(), s.clone())),
+        );
+    }
+    fields.retain(|(k, _)| !replaced.contains(&k.as_str()) || k == "scopes");
+    fields.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    fields
+}
+
+pub async fn post<S, B>(v: &mut Visitor, app: &S, path: &str, fields: &[(String, String)]) -> Reply
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    v.post(app, path, &borrowed).await
 }

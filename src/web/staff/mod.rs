@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod pair;
 pub mod token_edit;
+pub mod token_form;
 pub mod tokens;
 pub mod users;
 

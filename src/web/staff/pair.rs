@@ -24,7 +24,7 @@ use crate::web::forms::FormFields;
 use crate::web::view::{count_of, page_number, Layout, Pager, When};
 use crate::web::{paths, render};
 
-use super::token_edit::ScopeChoice;
+use super::token_form::ScopeChoice;
 use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
 
 /// Tokens on one page of the pair.

@@ -11,32 +11,24 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use diesel::prelude::*;
 
 use crate::crypto::fingerprint;
-use crate::db::models::{AccessToken, Client, Property, ServiceSettings};
+use crate::db::models::{AccessToken, Client, ServiceSettings};
 use crate::db::schema::{access_tokens, client_scopes, clients, scopes};
 use crate::db::PgPool;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::staff::audit_log::{change_lines, parse_utc_datetime};
-use crate::tokens::{self, TokenRef, TokenUpdate};
+use crate::staff::audit_log::change_lines;
+use crate::tokens::{self, TokenRef};
 use crate::web::flash::Flash;
-use crate::web::forms::FormFields;
 use crate::web::view::{Layout, When};
 use crate::web::{paths, render};
 
+use super::token_form::{
+    change_of, form_field, local_value, read_form, stored_form, Submitted, TokenForm,
+};
 use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
-
-/// Empty property rows offered for adding properties without JavaScript.
-const BLANK_PROPERTY_ROWS: usize = 2;
-/// The most property rows a form may send.
-const MAX_PROPERTY_ROWS: usize = 60;
-
-/// The `datetime-local` value of a moment (UTC, to the second).
-fn local_value(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S").to_string()
-}
 
 /// What the page knows about the token, its client and the service.
 pub struct Loaded {
@@ -70,49 +62,6 @@ fn load(conn: &mut PgConnection, id: i64) -> AppResult<Loaded> {
         allowed,
         max_lifetime,
     })
-}
-
-/// A scope checkbox.
-#[derive(Debug, Clone)]
-pub struct ScopeChoice {
-    pub name: String,
-    pub description: Option<String>,
-    pub checked: bool,
-    /// `false`: the token holds it but the client may no longer hold it.
-    pub allowed: bool,
-}
-
-/// A row of the properties table.
-#[derive(Debug, Clone, Default)]
-pub struct PropertyRow {
-    pub index: usize,
-    pub key: String,
-    /// Empty for a stored hidden property: pages never show hidden values.
-    pub value: String,
-    pub hidden: bool,
-    /// The row shows a stored hidden property whose value is kept unless a new one is typed.
-    pub stored_hidden: bool,
-    pub remove: bool,
-}
-
-impl PropertyRow {
-    /// An empty row: nothing to add.
-    fn is_blank(&self) -> bool {
-        self.key.is_empty() && self.value.is_empty()
-    }
-}
-
-/// The edit form's fields, as stored or as typed.
-#[derive(Debug, Clone)]
-pub struct TokenForm {
-    pub version: i64,
-    /// The expiry when the form was opened (RFC 3339, to the microsecond): quick actions count
-    /// from it, and a date field left as it was means "unchanged".
-    pub expires_was: String,
-    pub expires: String,
-    pub scopes: Vec<ScopeChoice>,
-    pub properties: Vec<PropertyRow>,
-    pub reason: String,
 }
 
 /// `/staff/tokens/{id}`.
@@ -195,66 +144,6 @@ impl TokenPage {
     }
 }
 
-/// The form as the token is stored.
-fn stored_form(loaded: &Loaded) -> TokenForm {
-    let t = &loaded.token;
-    let properties = t
-        .property_list()
-        .into_iter()
-        .map(|p| PropertyRow {
-            key: p.key,
-            value: if p.hidden { String::new() } else { p.value },
-            stored_hidden: p.hidden,
-            hidden: p.hidden,
-            ..Default::default()
-        })
-        .collect();
-    TokenForm {
-        version: t.version,
-        expires_was: t
-            .access_token_expires_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        expires: local_value(t.access_token_expires_at),
-        scopes: scope_choices(loaded, &t.scopes),
-        properties: with_blank_rows(properties),
-        reason: String::new(),
-    }
-}
-
-fn scope_choices(loaded: &Loaded, ticked: &[String]) -> Vec<ScopeChoice> {
-    let mut choices: Vec<ScopeChoice> = loaded
-        .allowed
-        .iter()
-        .map(|(name, description)| ScopeChoice {
-            name: name.clone(),
-            description: Some(description.clone()),
-            checked: ticked.contains(name),
-            allowed: true,
-        })
-        .collect();
-    // Scopes the token holds that the client may no longer hold stay visible, so that saving
-    // the form never drops them unseen.
-    for name in loaded.token.scopes.iter().chain(ticked) {
-        if !choices.iter().any(|c| &c.name == name) {
-            choices.push(ScopeChoice {
-                name: name.clone(),
-                description: None,
-                checked: ticked.contains(name),
-                allowed: false,
-            });
-        }
-    }
-    choices
-}
-
-fn with_blank_rows(mut rows: Vec<PropertyRow>) -> Vec<PropertyRow> {
-    rows.extend((0..BLANK_PROPERTY_ROWS).map(|_| PropertyRow::default()));
-    for (i, row) in rows.iter_mut().enumerate() {
-        row.index = i;
-    }
-    rows
-}
-
 /// `GET /staff/tokens/{id}`.
 pub async fn token_page(
     path: web::Path<String>,
@@ -269,115 +158,6 @@ pub async fn token_page(
         &loaded,
         None,
     ))
-}
-
-/// The form as sent.
-struct Submitted {
-    form: TokenForm,
-    /// `plus1d`, `plus30d`, `expire` or empty (a plain save).
-    quick: String,
-    /// The expiry when the form was opened, read back.
-    expires_was: Option<DateTime<Utc>>,
-}
-
-fn read_form(fields: &FormFields, loaded: &Loaded) -> Submitted {
-    let count = fields
-        .get("property_rows")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(MAX_PROPERTY_ROWS);
-    let properties = (0..count)
-        .map(|i| {
-            let f = |name: &str| fields.text(&format!("prop-{i}-{name}"));
-            PropertyRow {
-                index: i,
-                key: f("key").trim().to_string(),
-                value: f("value"),
-                hidden: !f("hidden").is_empty(),
-                stored_hidden: !f("stored_hidden").is_empty(),
-                remove: !f("remove").is_empty(),
-            }
-        })
-        .collect();
-    let ticked = fields.all("scopes");
-    let expires_was = fields.text("expires_was");
-    Submitted {
-        quick: fields.text("quick"),
-        expires_was: DateTime::parse_from_rfc3339(&expires_was)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
-        form: TokenForm {
-            version: fields
-                .get("version")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            expires_was,
-            expires: fields.text("expires").trim().to_string(),
-            scopes: scope_choices(loaded, &ticked),
-            properties,
-            reason: fields.text("reason"),
-        },
-    }
-}
-
-/// The domain change the form asks for, or the refusals of what cannot even be read.
-fn change_of(s: &Submitted) -> Result<TokenUpdate, Vec<FieldError>> {
-    let mut update = TokenUpdate {
-        expected_version: Some(s.form.version),
-        reason: Some(s.form.reason.clone()),
-        keep_hidden_values: true,
-        scopes: Some(
-            s.form
-                .scopes
-                .iter()
-                .filter(|c| c.checked)
-                .map(|c| c.name.clone())
-                .collect(),
-        ),
-        properties: Some(
-            s.form
-                .properties
-                .iter()
-                .filter(|p| !p.remove && !p.is_blank())
-                .map(|p| Property {
-                    key: p.key.clone(),
-                    value: p.value.clone(),
-                    hidden: p.hidden,
-                })
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    let was = s.expires_was;
-    let plus = |days: i64| {
-        was.map(|w| w + Duration::days(days))
-            .ok_or_else(|| vec![FieldError::new("expires", "reload the page and try again")])
-    };
-    match s.quick.as_str() {
-        "plus1d" => update.access_token_expires_at = Some(plus(1)?),
-        "plus30d" => update.access_token_expires_at = Some(plus(30)?),
-        "expire" => update.expire_now = true,
-        _ if was.is_some_and(|w| local_value(w) == s.form.expires) => {}
-        _ => match parse_utc_datetime(&s.form.expires) {
-            Some(at) => update.access_token_expires_at = Some(at),
-            None => {
-                return Err(vec![FieldError::new(
-                    "expires",
-                    "give a date and time such as 2026-12-01T10:00 (UTC)",
-                )])
-            }
-        },
-    }
-    Ok(update)
-}
-
-/// The domain's field names as the form's.
-fn form_field(field: &str) -> String {
-    match field {
-        "accessTokenExpiresAt" | "refreshTokenExpiresAt" | "accessTokenPersistent" => "expires",
-        other => other,
-    }
-    .to_string()
 }
 
 /// `POST /staff/tokens/{id}`: saves the form through `tokens::update_token`.
