@@ -21,6 +21,7 @@ mod pages_apps;
 mod pages_auth;
 mod schema;
 mod seed;
+mod staff_atomic;
 mod staff_browser;
 mod staff_pair;
 mod staff_roles;
