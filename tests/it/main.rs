@@ -9,7 +9,15 @@ mod pages_client;
 mod sql_count;
 mod staff_client;
 
+mod api_concurrency;
+mod api_create;
+mod api_errors;
+mod api_introspect;
+mod api_list;
+mod api_openapi;
 mod api_pair;
+mod api_revoke;
+mod api_update;
 mod bench_pages;
 mod browser;
 mod browser_driver;
