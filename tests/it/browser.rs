@@ -1,7 +1,8 @@
 //! The dashboard in a real browser (headless Chromium through WebDriver), with JavaScript
 //! playing no part: sign in, take `write` back from an app, narrow and revoke single tokens,
 //! revoke an app through its confirmation page, sign out; another user gets 404 for the first
-//! user's app. Screenshots of the main pages go to `docs/screenshots/`.
+//! user's app. Screenshots of the main pages are saved on the way (see
+//! `browser_driver::screenshot_dir`).
 
 use diesel::prelude::*;
 use thirtyfour::prelude::*;

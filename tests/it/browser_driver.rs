@@ -14,9 +14,15 @@ use nix::unistd::Pid;
 use thirtyfour::prelude::*;
 use thirtyfour::ChromiumLikeCapabilities;
 
-/// Where the committed screenshots go.
+/// Where screenshots go: `docs/screenshots/` (the committed ones) when
+/// `TOKENDESK_UPDATE_SCREENSHOTS=1`, else a folder under the target directory, so that an
+/// ordinary test run leaves the work tree as it was.
 pub fn screenshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    if std::env::var("TOKENDESK_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    }
 }
 
 fn program(var: &str, default: &str) -> String {
@@ -112,7 +118,7 @@ impl Browser {
         }
     }
 
-    /// Saves the whole page at `width` pixels as `docs/screenshots/{name}.png`.
+    /// Saves the whole page at `width` pixels as `{name}.png` in [`screenshot_dir`].
     pub async fn screenshot(&self, name: &str, width: u32) {
         let driver = self.driver();
         driver
