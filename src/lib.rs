@@ -15,11 +15,14 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod metrics;
 pub mod seed;
+pub mod staff;
 pub mod telemetry;
+pub mod throttle;
 pub mod tokens;
 pub mod validate;
 pub mod web;
@@ -93,6 +96,7 @@ pub fn app(
         .app_data(aw::FormConfig::default().limit(64 * 1024))
         .configure(web::configure)
         .default_service(aw::to(web::errors::not_found))
+        .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
         .wrap(security_headers())
         .wrap(from_fn(metrics::record))

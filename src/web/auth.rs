@@ -1,30 +1,209 @@
 //! Signing in and out.
+//!
+//! Sign-in checks the argon2id hash on the blocking pool (it is slow on purpose), counts
+//! failures per login and per address in PostgreSQL ([`crate::throttle`]), answers an unknown
+//! login exactly like a wrong password, and starts a new session. The return path is followed
+//! only when it is a local path.
 
-use actix_web::{http::header, HttpResponse};
+use actix_session::Session;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use askama_web::WebTemplate;
+use diesel::prelude::*;
 
-use super::paths;
+use crate::accounts::{verify_password, DUMMY_HASH};
+use crate::db::functions::lower;
+use crate::db::models::Account;
+use crate::db::schema::accounts;
+use crate::db::PgPool;
+use crate::error::AppError;
+use crate::throttle::{self, AttemptKeys};
+
+use super::csrf::{self, CheckedForm};
+use super::flash::Flash;
+use super::forms::FormFields;
+use super::session::{self, client_address, is_local_path, CurrentUser};
+use super::view::Layout;
+use super::{paths, render};
+
+/// The one message for an unknown login and a wrong password.
+const BAD_CREDENTIALS: &str = "That login and password do not match. Check them and try again.";
 
 /// The sign-in form.
 #[derive(Template, WebTemplate)]
 #[template(path = "auth/login.html")]
 pub struct LoginPage {
     pub login: String,
-    pub error: Option<String>,
     pub next: String,
+    pub csrf: String,
+    /// A message about the session (ended, expired).
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub login_error: Option<String>,
+    pub password_error: Option<String>,
+}
+
+/// The sign-out confirmation, for people who follow a link to `/logout`.
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/logout.html")]
+pub struct LogoutPage {
+    pub layout: Layout,
+}
+
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| is_local_path(n))
+        .unwrap_or(paths::APPS)
+        .to_string()
 }
 
 /// `GET /login`.
-pub async fn login_page() -> LoginPage {
-    LoginPage {
+pub async fn login_page(req: HttpRequest, session: Session) -> Result<LoginPage, AppError> {
+    let query = FormFields::parse(req.query_string().as_bytes());
+    let notice = match Flash::take(&session) {
+        Some(flash) => Some(flash.plain()),
+        None if query.get("expired") == Some("1") => {
+            Some("Your session has ended. Sign in again to continue.".to_string())
+        }
+        None => None,
+    };
+    Ok(LoginPage {
         login: String::new(),
+        next: safe_next(query.get("next")),
+        csrf: csrf::token(&session)?,
+        notice,
         error: None,
-        next: paths::APPS.to_string(),
+        login_error: None,
+        password_error: None,
+    })
+}
+
+/// What the first database step of a sign-in found.
+enum Lookup {
+    Locked,
+    Account(Option<Account>),
+}
+
+/// `POST /login`.
+pub async fn sign_in(
+    req: HttpRequest,
+    session: Session,
+    pool: web::Data<PgPool>,
+    CheckedForm(form): CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    let login = form.text("login").trim().to_string();
+    let password = form.text("password");
+    let next = safe_next(form.get("next"));
+    let page = |session: &Session| -> Result<LoginPage, AppError> {
+        Ok(LoginPage {
+            login: login.clone(),
+            next: next.clone(),
+            csrf: csrf::token(session)?,
+            notice: None,
+            error: None,
+            login_error: None,
+            password_error: None,
+        })
+    };
+    if login.is_empty() || password.is_empty() {
+        let mut p = page(&session)?;
+        p.login_error = login.is_empty().then(|| "Enter your login.".to_string());
+        p.password_error = password
+            .is_empty()
+            .then(|| "Enter your password.".to_string());
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    }
+
+    let keys = AttemptKeys::new(&login, &client_address(&req));
+    let lookup = {
+        let (keys, login) = (keys.clone(), login.clone());
+        crate::db::run(&pool, move |conn| {
+            if throttle::locked_until(conn, &keys)?.is_some() {
+                return Ok(Lookup::Locked);
+            }
+            Ok(Lookup::Account(
+                accounts::table
+                    .filter(lower(accounts::login).eq(login.to_lowercase()))
+                    .select(Account::as_select())
+                    .first(conn)
+                    .optional()?,
+            ))
+        })
+        .await?
+    };
+    let account = match lookup {
+        Lookup::Locked => {
+            let mut p = page(&session)?;
+            p.error = Some(format!(
+                "Too many failed sign-ins. Wait {} minutes, then try again.",
+                throttle::LOCK_MINUTES
+            ));
+            return render(StatusCode::TOO_MANY_REQUESTS, &p);
+        }
+        Lookup::Account(account) => account,
+    };
+
+    // Unknown logins are checked against a dummy hash so that both take the same time.
+    let hash = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_string());
+    let verified =
+        web::block(move || verify_password(&password, &hash)).await? && account.is_some();
+
+    let outcome_keys = keys.clone();
+    crate::db::run(&pool, move |conn| {
+        if verified {
+            throttle::record_success(conn, &outcome_keys)
+        } else {
+            throttle::record_failure(conn, &outcome_keys)
+        }
+    })
+    .await?;
+
+    match account {
+        Some(account) if verified && !account.disabled => {
+            session::start(&session, account.id)?;
+            tracing::info!(account = account.id, "signed in");
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .finish())
+        }
+        Some(_) if verified => {
+            let mut p = page(&session)?;
+            p.error = Some(
+                "This account is disabled, so it cannot sign in. Contact support if you think \
+                 this is a mistake."
+                    .to_string(),
+            );
+            render(StatusCode::FORBIDDEN, &p)
+        }
+        _ => {
+            let mut p = page(&session)?;
+            p.error = Some(BAD_CREDENTIALS.to_string());
+            render(StatusCode::UNAUTHORIZED, &p)
+        }
     }
 }
 
-/// `GET /`: the signed-in home, or the sign-in page.
+/// `GET /logout`: a confirmation with a sign-out button (signing out changes state, so it is a
+/// POST with a CSRF token, like every other change).
+pub async fn logout_page(user: CurrentUser, session: Session) -> Result<LogoutPage, AppError> {
+    Ok(LogoutPage {
+        layout: Layout::new(&user, &session, paths::LOGOUT)?,
+    })
+}
+
+/// `POST /logout`.
+pub async fn sign_out(session: Session, _form: CheckedForm) -> Result<HttpResponse, AppError> {
+    session::end(&session);
+    Flash::ok().text("You have signed out.").set(&session)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, paths::LOGIN))
+        .finish())
+}
+
+/// `GET /`: the connected apps (which send people who are not signed in to the sign-in page).
 pub async fn home() -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, paths::APPS))

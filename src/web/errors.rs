@@ -66,6 +66,18 @@ fn page(status: StatusCode, title: &str, message: String, request_id: String) ->
         .body(body)
 }
 
+/// 400 for a request whose body or query the server cannot read at all.
+pub fn render_bad_request() -> HttpResponse {
+    page(
+        StatusCode::BAD_REQUEST,
+        "That request could not be read",
+        "The browser sent something tokendesk does not understand. Nothing was changed. Go back, \
+         reload the page and try again."
+            .to_string(),
+        crate::telemetry::current_request_id(),
+    )
+}
+
 /// The default service: 404 as a page, or as JSON under `/api`.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {

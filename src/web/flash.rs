@@ -1,0 +1,94 @@
+//! Flash messages: set by a POST handler before its redirect, shown once by the next page
+//! (Post/Redirect/Get). They travel in the session.
+
+use actix_session::Session;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+const FLASH: &str = "flash";
+
+/// One message, made of plain and emphasized parts so that names (scopes, apps) stand out
+/// without putting markup into the session.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Flash {
+    /// `ok` or `error`.
+    pub kind: String,
+    pub parts: Vec<FlashPart>,
+}
+
+/// A run of text of a flash message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FlashPart {
+    pub text: String,
+    pub em: bool,
+}
+
+impl Flash {
+    /// A success message.
+    pub fn ok() -> Self {
+        Flash {
+            kind: "ok".into(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// Appends plain text.
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.parts.push(FlashPart {
+            text: text.into(),
+            em: false,
+        });
+        self
+    }
+
+    /// Appends emphasized text (a scope or app name).
+    pub fn em(mut self, text: impl Into<String>) -> Self {
+        self.parts.push(FlashPart {
+            text: text.into(),
+            em: true,
+        });
+        self
+    }
+
+    /// Appends a list of names, each emphasized: "*a*", "*a* and *b*", "*a*, *b* and *c*".
+    pub fn em_list(mut self, names: &[String]) -> Self {
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                self = self.text(if i + 1 == names.len() { " and " } else { ", " });
+            }
+            self = self.em(name.clone());
+        }
+        self
+    }
+
+    /// The message as plain text (for tests and logs).
+    pub fn plain(&self) -> String {
+        self.parts.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    /// Keeps the message for the next page.
+    pub fn set(self, session: &Session) -> Result<(), AppError> {
+        super::session::insert(session, FLASH, self)
+    }
+
+    /// The waiting message, removed from the session.
+    pub fn take(session: &Session) -> Option<Flash> {
+        session.remove_as::<Flash>(FLASH).and_then(Result::ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flash;
+
+    #[test]
+    fn lists_read_like_a_sentence() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let f = Flash::ok()
+            .text("Removed ")
+            .em_list(&names(&["write", "email", "profile"]));
+        assert_eq!(f.plain(), "Removed write, email and profile");
+        assert_eq!(Flash::ok().em_list(&names(&["a", "b"])).plain(), "a and b");
+    }
+}

@@ -1,0 +1,380 @@
+//! The connected-apps list, an app's page and the activity page: what they show, what they hide,
+//! and what they cost.
+
+use diesel::prelude::*;
+use tokendesk::db::schema::{access_tokens, audit_events, clients};
+use tokendesk::seed::{seed_sized, SizedSeed, BENCH_PASSWORD};
+
+use crate::harness::TestApp;
+use crate::pages_client::Visitor;
+use crate::sql_count;
+
+#[actix_web::test]
+async fn the_list_shows_each_app_of_the_user_with_its_scopes_and_counts() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    let page = v.get(&app, "/apps").await;
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    assert!(body.contains("5 apps"), "{body}");
+    for name in [
+        "Photo Printer",
+        "Travel Journal",
+        "Budget Buddy",
+        "Meeting Planner",
+        "Backup Vault",
+    ] {
+        assert!(body.contains(name), "{name}");
+    }
+    assert!(!body.contains("Family Album"), "bob's app is not alice's");
+    assert!(body.contains("by Lumen Print Co."));
+    assert!(body.contains("<code>write</code> <span>Upload, edit and delete your photos</span>"));
+    // Photo Printer: two live tokens and one expired.
+    let printer = &body[body.find("Photo Printer").unwrap()..];
+    let printer = &printer[..printer.find("</article>").unwrap()];
+    assert!(printer.contains("2 active tokens"), "{printer}");
+    assert!(printer.contains("1 expired token<"), "{printer}");
+    // Budget Buddy's only token expired: it holds nothing now.
+    let buddy = &body[body.find("Budget Buddy").unwrap()..];
+    assert!(buddy[..buddy.find("</article>").unwrap()].contains("Holds no active permission"));
+    // Times carry their zone in a machine-readable element.
+    assert!(body.contains("<time datetime=\"20"), "{body}");
+    assert!(body.contains(" UTC</time>"));
+}
+
+#[actix_web::test]
+async fn the_list_filters_by_name_and_pages() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    let page = v.get(&app, "/apps?q=PHOTO").await;
+    assert!(
+        page.body.contains("1 app whose name contains “PHOTO”"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"PHOTO\""), "the filter is kept");
+    assert!(!page.body.contains("Travel Journal"));
+    let none = v.get(&app, "/apps?q=%25").await;
+    assert!(
+        none.body.contains("No app whose name contains “%”"),
+        "% matches itself only"
+    );
+
+    let mut conn = t.conn();
+    seed_sized(
+        &mut conn,
+        &SizedSeed {
+            users: 1,
+            clients: 25,
+            apps_per_user: 25,
+            tokens_per_app: 1,
+            heavy_tokens_per_app: 0,
+            expired_ratio: 0.0,
+            seed: 3,
+        },
+    )
+    .unwrap();
+    let mut b = Visitor::new();
+    b.sign_in(&app, "bench-user-0000001", BENCH_PASSWORD).await;
+    let first = b.get(&app, "/apps").await;
+    assert_eq!(
+        first.body.matches("<article class=\"card app\"").count(),
+        20
+    );
+    assert!(first.body.contains("Page 1 of 2"));
+    assert!(first.body.contains("href=\"/apps?page=2\" rel=\"next\""));
+    let second = b.get(&app, "/apps?page=2").await;
+    assert_eq!(
+        second.body.matches("<article class=\"card app\"").count(),
+        5
+    );
+    let filtered = b.get(&app, "/apps?q=Bench+App+1&page=1").await;
+    assert!(filtered.body.contains("11 apps"), "1 and 10 to 19");
+    assert_eq!(b.get(&app, "/apps?page=banana").await.status, 200);
+}
+
+#[actix_web::test]
+async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerprint() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    let page = v.get(&app, "/apps/1001").await;
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    let form_at = body
+        .find("id=\"permissions-form\"")
+        .expect("permissions form");
+    assert!(
+        form_at < body.find("id=\"tokens\"").unwrap(),
+        "the permissions form comes first"
+    );
+    assert!(body.contains("name=\"scopes\" value=\"read\" checked"));
+    assert!(body.contains("name=\"scopes\" value=\"write\" checked"));
+    assert!(
+        !body.contains("value=\"payments\""),
+        "only the scopes the app holds"
+    );
+
+    let hashes: Vec<String> = access_tokens::table
+        .filter(access_tokens::subject.eq("alice"))
+        .filter(access_tokens::client_id.eq(1001))
+        .select(access_tokens::access_token_hash)
+        .load(&mut t.conn())
+        .unwrap();
+    assert_eq!(hashes.len(), 3);
+    for hash in &hashes {
+        assert!(body.contains(&format!("Token <code>{}</code>", &hash[..10])));
+        assert!(!body.contains(hash.as_str()), "never the whole hash");
+    }
+    // The expired token is marked and has no narrowing form; each token can be revoked.
+    assert_eq!(
+        body.matches("<span class=\"badge expired\">expired</span>")
+            .count(),
+        1
+    );
+    assert_eq!(
+        body.matches("/scopes\" class=\"form\"").count(),
+        3,
+        "pair + 2 live tokens"
+    );
+    assert_eq!(body.matches("/revoke\" class=\"inline\"").count(), 3);
+    assert!(body.contains("This token has expired; its permissions can no longer be changed."));
+    assert!(body.contains("Authorization code"));
+    assert!(body.contains("href=\"/apps/1001/revoke\""));
+}
+
+#[actix_web::test]
+async fn visible_properties_are_shown_and_hidden_ones_are_not() {
+    let t = TestApp::with_demo();
+    diesel::update(
+        access_tokens::table
+            .filter(access_tokens::subject.eq("alice"))
+            .filter(access_tokens::client_id.eq(1005)),
+    )
+    .set(access_tokens::properties.eq(serde_json::json!([
+        {"key": "device", "value": "Kitchen tablet", "hidden": false},
+        {"key": "internal_ref", "value": "SECRET-REF-42", "hidden": true},
+    ])))
+    .execute(&mut t.conn())
+    .unwrap();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    let body = v.get(&app, "/apps/1005").await.body;
+    assert!(
+        body.contains("<dt>device</dt><dd>Kitchen tablet</dd>"),
+        "{body}"
+    );
+    assert!(!body.contains("SECRET-REF-42"));
+    assert!(!body.contains("internal_ref"));
+}
+
+#[actix_web::test]
+async fn another_users_app_is_404_like_an_app_that_does_not_exist() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "bob", "demo-bob").await;
+    for path in [
+        "/apps/1005",
+        "/apps/1005/revoke",
+        "/apps/424242",
+        "/apps/abc",
+        "/apps/-1",
+    ] {
+        let res = v.get(&app, path).await;
+        assert_eq!(res.status, 404, "{path}");
+        assert!(res.body.contains("Page not found"), "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn a_client_named_like_a_script_renders_as_text() {
+    let t = TestApp::with_demo();
+    let evil = "<script>alert(1)</script>";
+    diesel::update(clients::table.find(1001))
+        .set((
+            clients::name.eq(evil),
+            clients::description.eq(evil),
+            clients::developer.eq(evil),
+        ))
+        .execute(&mut t.conn())
+        .unwrap();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    for path in ["/apps", "/apps/1001", "/apps/1001/revoke"] {
+        let body = v.get(&app, path).await.body;
+        assert!(!body.contains("<script"), "{path}: {body}");
+        assert!(
+            body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_connected_apps_page_costs_the_same_statements_for_one_app_or_fifty_heavy_ones() {
+    sql_count::install();
+    let t = TestApp::with_demo();
+    seed_sized(
+        &mut t.conn(),
+        &SizedSeed {
+            users: 1,
+            clients: 50,
+            apps_per_user: 1,
+            tokens_per_app: 1,
+            heavy_tokens_per_app: 200,
+            expired_ratio: 0.1,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    let app = t.service().await;
+    let mut cost = Vec::new();
+    for (login, password) in [("carol", "demo-carol"), ("bench-heavy", BENCH_PASSWORD)] {
+        let mut v = Visitor::new();
+        assert_eq!(v.sign_in(&app, login, password).await.status, 303);
+        for path in ["/apps", "/apps?page=2"] {
+            let before = sql_count::statements(&t.db.name);
+            let page = v.get(&app, path).await;
+            assert_eq!(page.status, 200);
+            cost.push((login, path, sql_count::statements(&t.db.name) - before));
+        }
+        if login == "bench-heavy" {
+            let page = v.get(&app, "/apps").await;
+            assert!(page.body.contains("50 apps"), "{}", page.body);
+            assert!(page.body.contains("Page 1 of 3"));
+        }
+    }
+    // One statement checks the account, one builds the page.
+    for (login, path, n) in &cost {
+        assert_eq!(*n, 2, "{login} {path}: {cost:?}");
+    }
+}
+
+#[actix_web::test]
+async fn the_app_page_costs_a_fixed_number_of_statements() {
+    sql_count::install();
+    let t = TestApp::with_demo();
+    seed_sized(
+        &mut t.conn(),
+        &SizedSeed {
+            users: 1,
+            clients: 1,
+            apps_per_user: 1,
+            tokens_per_app: 1,
+            heavy_tokens_per_app: 200,
+            expired_ratio: 0.1,
+            seed: 2,
+        },
+    )
+    .unwrap();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "bench-heavy", BENCH_PASSWORD).await;
+    let before = sql_count::statements(&t.db.name);
+    let page = v.get(&app, "/apps/100001?page=3").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("<article class=\"card token").count(), 20);
+    assert_eq!(sql_count::statements(&t.db.name) - before, 3);
+}
+
+#[actix_web::test]
+async fn the_activity_page_tells_what_support_did_and_why() {
+    let t = TestApp::with_demo();
+    let hash: String = access_tokens::table
+        .filter(access_tokens::subject.eq("alice"))
+        .filter(access_tokens::client_id.eq(1003))
+        .select(access_tokens::access_token_hash)
+        .first(&mut t.conn())
+        .unwrap();
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::actor_kind.eq("support"),
+            audit_events::actor_id.eq("sam"),
+            audit_events::action.eq("token.revoke"),
+            audit_events::client_id.eq(1003),
+            audit_events::subject.eq("alice"),
+            audit_events::token_hash.eq(&hash),
+            audit_events::affected_count.eq(1i64),
+            audit_events::reason.eq("Ticket 4521: card reported stolen"),
+        ))
+        .execute(&mut t.conn())
+        .unwrap();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    let body = v.get(&app, "/activity").await.body;
+    assert!(
+        body.contains("Support revoked a token of <em>Budget Buddy</em>."),
+        "{body}"
+    );
+    assert!(body.contains("Reason given: Ticket 4521: card reported stolen"));
+    assert!(!body.contains("sam"), "staff are not named to users");
+    // Bob sees none of it.
+    let mut b = Visitor::new();
+    b.sign_in(&app, "bob", "demo-bob").await;
+    assert!(!b
+        .get(&app, "/activity")
+        .await
+        .body
+        .contains("Budget Buddy</em>."));
+}
+
+#[actix_web::test]
+async fn signed_in_pages_carry_the_security_headers() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    let login = v.sign_in(&app, "alice", "demo-alice").await;
+    for res in [
+        login,
+        v.get(&app, "/apps").await,
+        v.get(&app, "/apps/1001").await,
+        v.post(&app, "/logout", &[]).await,
+    ] {
+        let csp = res
+            .headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(csp.starts_with("default-src 'self'"));
+        assert_eq!(res.headers.get("x-frame-options").unwrap(), "DENY");
+        assert_eq!(
+            res.headers.get("x-content-type-options").unwrap(),
+            "nosniff"
+        );
+        assert!(res.headers.get("referrer-policy").is_some());
+    }
+    let page = v.get(&app, "/apps").await.body;
+    assert!(page.contains("<a class=\"skip-link\" href=\"#main\">"));
+    assert!(!page.contains("<script"), "no JavaScript needed");
+}
+
+#[actix_web::test]
+async fn a_database_outage_shows_a_page_with_the_request_id() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = Visitor::new();
+    v.sign_in(&app, "alice", "demo-alice").await;
+    t.db.drop_now();
+    let res = v.get(&app, "/apps").await;
+    assert!(res.status >= 500, "{}", res.status);
+    let id = res.request_id.clone().unwrap();
+    assert!(
+        res.body.contains(&format!("Request id: <code>{id}</code>")),
+        "{}",
+        res.body
+    );
+    assert!(
+        !res.body.to_lowercase().contains("diesel"),
+        "no internal detail"
+    );
+}

@@ -1,0 +1,71 @@
+//! Counts the SQL statements each test database receives, through diesel's instrumentation,
+//! so that a test can assert that a page costs a fixed number of statements whatever the
+//! number of apps and tokens. Statements run while a connection is being set up are not
+//! counted: they happen once per pooled connection, not per page.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, Once};
+
+use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
+
+static COUNTS: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+static INSTALL: Once = Once::new();
+
+struct Counter {
+    database: Option<String>,
+    establishing: bool,
+}
+
+/// The database named by a connection string in URL or keyword form (the last `dbname` wins).
+fn database_of(url: &str) -> Option<String> {
+    if let Some(i) = url.rfind("dbname=") {
+        return url[i + 7..].split_whitespace().next().map(str::to_string);
+    }
+    let path = url.split('?').next()?;
+    path.rsplit('/').next().map(str::to_string)
+}
+
+impl Instrumentation for Counter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartEstablishConnection { url, .. } => {
+                self.database = database_of(url);
+                self.establishing = true;
+            }
+            InstrumentationEvent::FinishEstablishConnection { .. } => self.establishing = false,
+            InstrumentationEvent::StartQuery { .. } if !self.establishing => {
+                if let Some(db) = &self.database {
+                    let mut counts = COUNTS.lock().unwrap();
+                    *counts
+                        .get_or_insert_with(HashMap::new)
+                        .entry(db.clone())
+                        .or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Starts counting for connections opened from now on (call before creating the `TestApp`).
+pub fn install() {
+    INSTALL.call_once(|| {
+        set_default_instrumentation(|| {
+            Some(Box::new(Counter {
+                database: None,
+                establishing: false,
+            }))
+        })
+        .expect("instrumentation");
+    });
+}
+
+/// Statements `database` has received so far.
+pub fn statements(database: &str) -> u64 {
+    COUNTS
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|c| c.get(database).copied())
+        .unwrap_or(0)
+}
