@@ -20,6 +20,7 @@ pub mod db;
 pub mod error;
 pub mod metrics;
 pub mod seed;
+pub mod staff;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

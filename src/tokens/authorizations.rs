@@ -70,7 +70,7 @@ struct PairRow {
     after: Vec<String>,
 }
 
-/// `$3` true: only the tokens that are not spent (end users), else all.
+/// `$3` true: only the tokens that are not spent (end users and staff), else all.
 const IN_SCOPE: &str =
     "(NOT $3 OR access_token_expires_at > now() OR refresh_token_expires_at > now())";
 
@@ -172,8 +172,9 @@ fn update_sql() -> String {
 ///
 /// End users may only take scopes away: a scope that no live token of the pair holds is
 /// [`AppError::Invalid`] (field `scopes`) and nothing changes; their spent tokens are left as
-/// they are. Staff and the API may set any scope the client may hold; others are dropped. A pair
-/// without tokens is [`AppError::NotFound`].
+/// they are. Staff and the API may set any scope the client may hold; others are dropped for
+/// the API and refused for staff (field `scopes`), whose changes also leave spent tokens as they
+/// are. A pair without tokens is [`AppError::NotFound`].
 ///
 /// Three statements whatever the number of tokens: lock and read the pair, read the client's
 /// allowed scopes (not for end users), update with the audit row.
@@ -192,11 +193,13 @@ pub fn update_pair_scopes(
     }
     let requested = dedup_scopes(scopes.iter().cloned());
     let is_user = actor.kind == ActorKind::User;
+    let staff = super::is_staff(actor.kind);
+    let live_only = is_user || staff;
     crate::db::transaction(conn, |c| {
         let locked: LockedRow = diesel::sql_query(lock_sql())
             .bind::<BigInt, _>(client_id)
             .bind::<Text, _>(subject)
-            .bind::<Bool, _>(is_user)
+            .bind::<Bool, _>(live_only)
             .get_result(c)?;
         if locked.total == 0 {
             return Err(AppError::NotFound);
@@ -224,12 +227,16 @@ pub fn update_pair_scopes(
         } else {
             let allowed = policy::allowed_among(c, client_id, &requested)?;
             let (kept, dropped) = policy::partition_allowed(&requested, &allowed);
+            if staff {
+                super::staff::pair_scope_refusal(&dropped)?;
+            }
             (kept, dropped, mode == ScopeMode::Narrow)
         };
         let row: PairRow = diesel::sql_query(update_sql())
             .bind::<BigInt, _>(client_id)
             .bind::<Text, _>(subject)
-            .bind::<Bool, _>(is_user)
+            // End users and staff leave spent tokens as they are (read-only for both).
+            .bind::<Bool, _>(live_only)
             .bind::<Array<Text>, _>(&effective)
             .bind::<Bool, _>(narrow)
             .bind::<Text, _>(actor.kind.as_str())

@@ -9,7 +9,7 @@
 //! | actor | scopes | expiry, properties, new value | spent tokens | reason |
 //! |---|---|---|---|---|
 //! | `User` (own tokens only) | remove only | no ([`AppError::Forbidden`]) | untouchable | optional |
-//! | `Support`, `Admin` | any scope the client is allowed | yes, expiry up to the service's maximum | may edit | required |
+//! | `Support`, `Admin` | any scope the client is allowed; others refused | yes, a future expiry up to the service's maximum, or "expire now"; reserved property keys refused | read-only (revoke only) | required |
 //! | `Api`, `System` | any scope the client is allowed | yes | expired access tokens refused | optional |
 //!
 //! A token is *spent* when its access token has expired and it has no refresh token that is still
@@ -22,6 +22,7 @@ mod introspect;
 mod list;
 mod policy;
 mod revoke;
+mod staff;
 mod sweep;
 mod update;
 
@@ -37,6 +38,7 @@ pub use policy::{
     RESERVED_PROPERTY_KEYS,
 };
 pub use revoke::{delete_token, revoke_token, revoke_tokens, RevokeTarget};
+pub use staff::{preview_delete_pair, preview_pair_scopes, PairPreview};
 pub use sweep::sweep_expired;
 pub use update::{update_token, TokenUpdate, UpdatedToken};
 

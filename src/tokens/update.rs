@@ -45,6 +45,12 @@ pub struct TokenUpdate {
     pub expected_subject: Option<String>,
     /// Why; required from support staff, kept in the audit trail.
     pub reason: Option<String>,
+    /// End the token now: the access token (and a refresh token that still lives) expire at
+    /// once. Staff's "expire now"; wins over the other expiry fields.
+    pub expire_now: bool,
+    /// A hidden property given with an empty value keeps its current value: pages never show
+    /// hidden values, so a form cannot send them back (staff only).
+    pub keep_hidden_values: bool,
 }
 
 /// The token after the change.
@@ -61,9 +67,27 @@ pub struct UpdatedToken {
 
 /// Applies `changes` to one token: locks its row, checks who may do what, writes the new state
 /// with `version + 1` and one audit event (before and after) in the same transaction.
+///
+/// Support staff have rules of their own, checked first against the locked row, all refusals
+/// at once (see `tokens::staff`).
 pub fn update_token(
     conn: &mut PgConnection,
     token: TokenRef,
+    changes: TokenUpdate,
+    actor: &Actor,
+) -> AppResult<UpdatedToken> {
+    if is_staff(actor.kind) {
+        return crate::db::transaction(conn, |c| {
+            let checked = super::staff::checked_update(c, &token, changes.clone(), actor)?;
+            apply_update(c, &token, checked, actor)
+        });
+    }
+    apply_update(conn, &token, changes, actor)
+}
+
+fn apply_update(
+    conn: &mut PgConnection,
+    token: &TokenRef,
     changes: TokenUpdate,
     actor: &Actor,
 ) -> AppResult<UpdatedToken> {
@@ -73,6 +97,7 @@ pub fn update_token(
         && (changes.access_token_expires_at.is_some()
             || changes.refresh_token_expires_at.is_some()
             || changes.access_token_persistent
+            || changes.expire_now
             || changes.properties.is_some()
             || changes.rotate_access_token)
     {
@@ -273,6 +298,11 @@ fn apply_expiries(
             _ => Ok(at),
         }
     };
+    if changes.expire_now {
+        next.access_token_expires_at = current.access_token_expires_at.min(now);
+        next.refresh_token_expires_at = current.refresh_token_expires_at.map(|r| r.min(now));
+        return Ok(());
+    }
     if changes.access_token_persistent {
         next.access_token_expires_at = within("accessTokenPersistent", policy::PERSISTENT_EXPIRY)?;
     } else if let Some(at) = changes.access_token_expires_at {

@@ -38,7 +38,8 @@ pub struct AppCard {
 }
 
 impl AppCard {
-    fn from(app: &ConnectedApp) -> Self {
+    /// The card of `app`, as its user sees it.
+    pub fn from(app: &ConnectedApp) -> Self {
         AppCard {
             client_id: app.client_id,
             name: app.name.clone(),
@@ -287,7 +288,7 @@ fn token_row(
 }
 
 /// How a token was obtained, in words.
-fn grant_type_words(grant_type: &str) -> &str {
+pub fn grant_type_words(grant_type: &str) -> &str {
     match grant_type {
         "AUTHORIZATION_CODE" => "Authorization code",
         "IMPLICIT" => "Implicit",

@@ -12,6 +12,7 @@ pub mod flash;
 pub mod forms;
 pub mod ops;
 pub mod session;
+pub mod staff;
 pub mod view;
 
 use actix_web::http::StatusCode;
@@ -29,22 +30,27 @@ pub mod paths {
     pub const STAFF_USERS: &str = "/staff/users";
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
+    pub const STAFF_AUDIT_CSV: &str = "/staff/audit.csv";
 
     /// `/apps/{clientId}`.
     pub fn app(client_id: i64) -> String {
         format!("{APPS}/{client_id}")
     }
 
-    /// The page a form posted to `path` lives on: `/apps/{id}/…` forms are on `/apps/{id}`;
-    /// everything else comes back to the connected apps.
+    /// The page a form posted to `path` lives on: `/apps/{id}/…` forms are on `/apps/{id}`,
+    /// `/staff/tokens/{id}/…` on `/staff/tokens/{id}`, `/staff/users/{s}/apps/{id}/…` on
+    /// `/staff/users/{s}/apps/{id}`; everything else comes back to the connected apps.
     pub fn page_of_form(path: &str) -> String {
-        let mut segments = path.trim_start_matches('/').split('/');
-        match (segments.next(), segments.next()) {
-            (Some("apps"), Some(id))
-                if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                format!("{APPS}/{id}")
+        let is_id = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["apps", id, ..] if is_id(id) => format!("{APPS}/{id}"),
+            ["staff", "tokens", id, ..] if is_id(id) => format!("{STAFF_TOKENS}/{id}"),
+            ["staff", "tokens", ..] => STAFF_TOKENS.to_string(),
+            ["staff", "users", subject, "apps", id, ..] if !subject.is_empty() && is_id(id) => {
+                format!("{STAFF_USERS}/{subject}/apps/{id}")
             }
+            ["staff", ..] => STAFF_USERS.to_string(),
             _ => APPS.to_string(),
         }
     }
@@ -83,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(app_actions::revoke_token),
         )
         .route(paths::ACTIVITY, web::get().to(activity::activity_page))
+        .configure(staff::configure)
         .configure(crate::api::configure);
 }
 
@@ -105,5 +112,11 @@ mod tests {
         assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
+        assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");
+        assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
+        assert_eq!(
+            page_of_form("/staff/users/a%20b/apps/1001/scopes"),
+            "/staff/users/a%20b/apps/1001"
+        );
     }
 }

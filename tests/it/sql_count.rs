@@ -9,6 +9,8 @@ use std::sync::{Mutex, Once};
 use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
 
 static COUNTS: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+/// The text of every statement, per database, for the query-plan checks (`query_plans.rs`).
+static TEXTS: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
 static INSTALL: Once = Once::new();
 
 struct Counter {
@@ -33,13 +35,22 @@ impl Instrumentation for Counter {
                 self.establishing = true;
             }
             InstrumentationEvent::FinishEstablishConnection { .. } => self.establishing = false,
-            InstrumentationEvent::StartQuery { .. } if !self.establishing => {
+            InstrumentationEvent::StartQuery { query, .. } if !self.establishing => {
                 if let Some(db) = &self.database {
                     let mut counts = COUNTS.lock().unwrap();
                     *counts
                         .get_or_insert_with(HashMap::new)
                         .entry(db.clone())
                         .or_default() += 1;
+                    // diesel shows a query as `SQL -- binds: [...]`.
+                    let sql = query.to_string();
+                    TEXTS
+                        .lock()
+                        .unwrap()
+                        .get_or_insert_with(HashMap::new)
+                        .entry(db.clone())
+                        .or_default()
+                        .push(sql);
                 }
             }
             _ => {}
@@ -68,4 +79,15 @@ pub fn statements(database: &str) -> u64 {
         .as_ref()
         .and_then(|c| c.get(database).copied())
         .unwrap_or(0)
+}
+
+/// Every statement `database` has received so far, in order, as diesel shows it:
+/// `SQL -- binds: [...]` (the binds in Rust's debug notation).
+pub fn texts(database: &str) -> Vec<String> {
+    TEXTS
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|t| t.get(database).cloned())
+        .unwrap_or_default()
 }

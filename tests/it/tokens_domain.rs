@@ -133,7 +133,8 @@ fn staff_must_give_a_reason_and_may_add_allowed_scopes_only() {
     );
     assert_eq!(snapshot(c), before);
 
-    let done = tokens::update_pair_scopes(
+    // Staff are told, never silently dropped: a scope the client may not hold is refused.
+    let err = tokens::update_pair_scopes(
         c,
         PRINTER,
         "alice",
@@ -142,12 +143,41 @@ fn staff_must_give_a_reason_and_may_add_allowed_scopes_only() {
         &actor(ActorKind::Support, "sam"),
         Some("customer asked"),
     )
+    .unwrap_err();
+    assert!(
+        matches!(&err, AppError::Invalid(f) if f[0].field == "scopes" && f[0].message.contains("\"admin\"")),
+        "{err:?}"
+    );
+    assert_eq!(snapshot(c), before);
+
+    let done = tokens::update_pair_scopes(
+        c,
+        PRINTER,
+        "alice",
+        &strings(&["read", "write"]),
+        ScopeMode::Set,
+        &actor(ActorKind::Support, "sam"),
+        Some("customer asked"),
+    )
     .expect("set");
-    assert_eq!(done.dropped, strings(&["admin"]));
     assert_eq!(done.added, strings(&["write"]));
     assert_eq!(token(c, "one").unwrap().scopes, strings(&["read", "write"]));
     let events = fixtures::events(c, "authorization.update");
     assert_eq!(events[0].reason.as_deref(), Some("customer asked"));
+
+    // The API keeps Authlete's behaviour: scopes the client may not hold are dropped.
+    let done = tokens::update_pair_scopes(
+        c,
+        PRINTER,
+        "alice",
+        &strings(&["read", "admin"]),
+        ScopeMode::Set,
+        &actor(ActorKind::Api, "as"),
+        None,
+    )
+    .expect("set by the API");
+    assert_eq!(done.dropped, strings(&["admin"]));
+    assert_eq!(token(c, "one").unwrap().scopes, strings(&["read"]));
 }
 
 #[test]

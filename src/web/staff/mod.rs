@@ -1,0 +1,234 @@
+//! The support console under `/staff`: users, their apps and tokens, token search and edit,
+//! changes to every token of a user's app, and the audit log.
+//!
+//! Every route takes [`StaffUser`], the one place where roles are checked: anonymous visitors
+//! are sent to sign in, end users get **404** (never 403, so that the console's existence and
+//! its contents are no oracle), support and admin get the page. Admins may do everything
+//! support may. The rules about what staff may change live in [`crate::tokens`]; handlers here
+//! read forms, call the domain and render.
+
+pub mod audit;
+pub mod pair;
+pub mod token_edit;
+pub mod token_form;
+pub mod tokens;
+pub mod users;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+
+use crate::error::AppError;
+
+use super::csrf::{CheckedForm, FormRejected};
+use super::forms::FormFields;
+use super::paths;
+use super::session::{CurrentUser, CurrentUserError};
+
+/// A signed-in member of staff (support or admin). Taking it (or [`StaffForm`], for a POST) as
+/// a handler argument is what makes a route staff-only.
+#[derive(Debug, Clone)]
+pub struct StaffUser(pub CurrentUser);
+
+impl FromRequest for StaffUser {
+    type Error = CurrentUserError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            if user.role.is_staff() {
+                Ok(StaffUser(user))
+            } else {
+                Err(CurrentUserError::App(AppError::NotFound))
+            }
+        })
+    }
+}
+
+/// A staff member's form: [`StaffUser`] first, then the CSRF-checked fields
+/// ([`CheckedForm`]). The two are awaited in this order (actix polls a handler's extractors
+/// together and answers the first failure, whichever it is), so that an end user's POST is a
+/// 404 and an anonymous one a sign-in redirect, whatever the CSRF token.
+#[derive(Debug)]
+pub struct StaffForm(pub CurrentUser, pub FormFields);
+
+/// Why a [`StaffForm`] was refused.
+#[derive(Debug)]
+pub enum StaffFormError {
+    User(CurrentUserError),
+    Form(FormRejected),
+}
+
+impl std::fmt::Display for StaffFormError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaffFormError::User(e) => e.fmt(f),
+            StaffFormError::Form(e) => e.fmt(f),
+        }
+    }
+}
+
+impl ResponseError for StaffFormError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            StaffFormError::User(e) => e.status_code(),
+            StaffFormError::Form(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            StaffFormError::User(e) => e.error_response(),
+            StaffFormError::Form(e) => e.error_response(),
+        }
+    }
+}
+
+impl FromRequest for StaffForm {
+    type Error = StaffFormError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = StaffUser::from_request(req, payload);
+        let form = CheckedForm::from_request(req, payload);
+        Box::pin(async move {
+            let StaffUser(user) = user.await.map_err(StaffFormError::User)?;
+            let CheckedForm(fields) = form.await.map_err(StaffFormError::Form)?;
+            Ok(StaffForm(user, fields))
+        })
+    }
+}
+
+/// Every route of the console.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/staff", web::get().to(home))
+        .route(paths::STAFF_USERS, web::get().to(users::search_page))
+        .route("/staff/users/{subject}", web::get().to(users::user_page))
+        .route(
+            "/staff/users/{subject}/apps/{client_id}",
+            web::get().to(pair::pair_page),
+        )
+        .route(
+            "/staff/users/{subject}/apps/{client_id}/scopes",
+            web::post().to(pair::set_scopes),
+        )
+        .route(
+            "/staff/users/{subject}/apps/{client_id}/revoke",
+            web::post().to(pair::revoke_app),
+        )
+        .route(paths::STAFF_TOKENS, web::get().to(tokens::search_page))
+        .route("/staff/tokens/lookup", web::post().to(tokens::lookup))
+        .route("/staff/tokens/{id}", web::get().to(token_edit::token_page))
+        .route("/staff/tokens/{id}", web::post().to(token_edit::save))
+        .route(
+            "/staff/tokens/{id}/revoke",
+            web::post().to(token_edit::revoke),
+        )
+        .route(paths::STAFF_AUDIT, web::get().to(audit::audit_page))
+        .route(paths::STAFF_AUDIT_CSV, web::get().to(audit::audit_csv));
+}
+
+/// `GET /staff`: the console starts at the user search.
+async fn home(_staff: StaffUser) -> HttpResponse {
+    see_other(paths::STAFF_USERS)
+}
+
+/// A 303 redirect (after a POST, or to the canonical page).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}
+
+/// A path segment, percent-encoded (subjects may hold spaces, `/`, `?` …).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `/staff/users/{subject}`.
+pub fn user_path(subject: &str) -> String {
+    format!("{}/{}", paths::STAFF_USERS, segment(subject))
+}
+
+/// `/staff/users/{subject}/apps/{clientId}`.
+pub fn pair_path(subject: &str, client_id: i64) -> String {
+    format!("{}/apps/{client_id}", user_path(subject))
+}
+
+/// `/staff/tokens/{id}`.
+pub fn token_path(id: i64) -> String {
+    format!("{}/{id}", paths::STAFF_TOKENS)
+}
+
+/// A positive number from a path, or 404.
+pub fn id_of(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(AppError::NotFound)
+}
+
+/// A query string built from pairs, empty values left out.
+pub fn query_of(pairs: &[(&str, &str)]) -> String {
+    let kept: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .copied()
+        .collect();
+    serde_urlencoded::to_string(kept).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_escaped_in_paths() {
+        assert_eq!(user_path("alice"), "/staff/users/alice");
+        assert_eq!(
+            pair_path("a b/c?d", 1001),
+            "/staff/users/a%20b%2Fc%3Fd/apps/1001"
+        );
+        assert_eq!(query_of(&[("q", "x y"), ("page", "")]), "q=x+y");
+    }
+}
+
+/// The refusals of a form, by field, for the messages beside the fields.
+#[derive(Debug, Clone, Default)]
+pub struct Errors(pub Vec<crate::error::FieldError>);
+
+impl Errors {
+    /// The message for `field`, if it was refused (several are joined).
+    pub fn get(&self, field: &str) -> Option<String> {
+        let messages: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.as_str())
+            .collect();
+        (!messages.is_empty()).then(|| messages.join(" "))
+    }
+
+    /// Whether nothing was refused.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many fields were refused.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}

@@ -1,0 +1,234 @@
+//! The token edit form: its fields as stored or as typed, and the domain change they ask for.
+//! No rule lives here: the form is read as it was sent, and `tokens::update_token` decides.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::db::models::Property;
+use crate::error::FieldError;
+use crate::staff::audit_log::parse_utc_datetime;
+use crate::tokens::TokenUpdate;
+use crate::web::forms::FormFields;
+
+use super::token_edit::Loaded;
+
+/// Empty property rows offered for adding properties without JavaScript.
+const BLANK_PROPERTY_ROWS: usize = 2;
+/// The most property rows a form may send.
+const MAX_PROPERTY_ROWS: usize = 60;
+
+/// The `datetime-local` value of a moment (UTC, to the second).
+pub fn local_value(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// A scope checkbox.
+#[derive(Debug, Clone)]
+pub struct ScopeChoice {
+    pub name: String,
+    pub description: Option<String>,
+    pub checked: bool,
+    /// `false`: the token holds it but the client may no longer hold it.
+    pub allowed: bool,
+}
+
+/// A row of the properties table.
+#[derive(Debug, Clone, Default)]
+pub struct PropertyRow {
+    pub index: usize,
+    pub key: String,
+    /// Empty for a stored hidden property: pages never show hidden values.
+    pub value: String,
+    pub hidden: bool,
+    /// The row shows a stored hidden property whose value is kept unless a new one is typed.
+    pub stored_hidden: bool,
+    pub remove: bool,
+}
+
+impl PropertyRow {
+    /// An empty row: nothing to add.
+    fn is_blank(&self) -> bool {
+        self.key.is_empty() && self.value.is_empty()
+    }
+}
+
+/// The edit form's fields, as stored or as typed.
+#[derive(Debug, Clone)]
+pub struct TokenForm {
+    pub version: i64,
+    /// The expiry when the form was opened (RFC 3339, to the microsecond): quick actions count
+    /// from it, and a date field left as it was means "unchanged".
+    pub expires_was: String,
+    pub expires: String,
+    pub scopes: Vec<ScopeChoice>,
+    pub properties: Vec<PropertyRow>,
+    pub reason: String,
+}
+
+/// The form as the token is stored.
+pub fn stored_form(loaded: &Loaded) -> TokenForm {
+    let t = &loaded.token;
+    let properties = t
+        .property_list()
+        .into_iter()
+        .map(|p| PropertyRow {
+            key: p.key,
+            value: if p.hidden { String::new() } else { p.value },
+            stored_hidden: p.hidden,
+            hidden: p.hidden,
+            ..Default::default()
+        })
+        .collect();
+    TokenForm {
+        version: t.version,
+        expires_was: t
+            .access_token_expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        expires: local_value(t.access_token_expires_at),
+        scopes: scope_choices(loaded, &t.scopes),
+        properties: with_blank_rows(properties),
+        reason: String::new(),
+    }
+}
+
+pub fn scope_choices(loaded: &Loaded, ticked: &[String]) -> Vec<ScopeChoice> {
+    let mut choices: Vec<ScopeChoice> = loaded
+        .allowed
+        .iter()
+        .map(|(name, description)| ScopeChoice {
+            name: name.clone(),
+            description: Some(description.clone()),
+            checked: ticked.contains(name),
+            allowed: true,
+        })
+        .collect();
+    // Scopes the token holds that the client may no longer hold stay visible, so that saving
+    // the form never drops them unseen.
+    for name in loaded.token.scopes.iter().chain(ticked) {
+        if !choices.iter().any(|c| &c.name == name) {
+            choices.push(ScopeChoice {
+                name: name.clone(),
+                description: None,
+                checked: ticked.contains(name),
+                allowed: false,
+            });
+        }
+    }
+    choices
+}
+
+fn with_blank_rows(mut rows: Vec<PropertyRow>) -> Vec<PropertyRow> {
+    rows.extend((0..BLANK_PROPERTY_ROWS).map(|_| PropertyRow::default()));
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.index = i;
+    }
+    rows
+}
+
+/// The form as sent.
+pub struct Submitted {
+    pub form: TokenForm,
+    /// `plus1d`, `plus30d`, `expire` or empty (a plain save).
+    pub quick: String,
+    /// The expiry when the form was opened, read back.
+    pub expires_was: Option<DateTime<Utc>>,
+}
+
+pub fn read_form(fields: &FormFields, loaded: &Loaded) -> Submitted {
+    let count = fields
+        .get("property_rows")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_PROPERTY_ROWS);
+    let properties = (0..count)
+        .map(|i| {
+            let f = |name: &str| fields.text(&format!("prop-{i}-{name}"));
+            PropertyRow {
+                index: i,
+                key: f("key").trim().to_string(),
+                value: f("value"),
+                hidden: !f("hidden").is_empty(),
+                stored_hidden: !f("stored_hidden").is_empty(),
+                remove: !f("remove").is_empty(),
+            }
+        })
+        .collect();
+    let ticked = fields.all("scopes");
+    let expires_was = fields.text("expires_was");
+    Submitted {
+        quick: fields.text("quick"),
+        expires_was: DateTime::parse_from_rfc3339(&expires_was)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        form: TokenForm {
+            version: fields
+                .get("version")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            expires_was,
+            expires: fields.text("expires").trim().to_string(),
+            scopes: scope_choices(loaded, &ticked),
+            properties,
+            reason: fields.text("reason"),
+        },
+    }
+}
+
+/// The domain change the form asks for, or the refusals of what cannot even be read.
+pub fn change_of(s: &Submitted) -> Result<TokenUpdate, Vec<FieldError>> {
+    let mut update = TokenUpdate {
+        expected_version: Some(s.form.version),
+        reason: Some(s.form.reason.clone()),
+        keep_hidden_values: true,
+        scopes: Some(
+            s.form
+                .scopes
+                .iter()
+                .filter(|c| c.checked)
+                .map(|c| c.name.clone())
+                .collect(),
+        ),
+        properties: Some(
+            s.form
+                .properties
+                .iter()
+                .filter(|p| !p.remove && !p.is_blank())
+                .map(|p| Property {
+                    key: p.key.clone(),
+                    value: p.value.clone(),
+                    hidden: p.hidden,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let was = s.expires_was;
+    let plus = |days: i64| {
+        was.map(|w| w + Duration::days(days))
+            .ok_or_else(|| vec![FieldError::new("expires", "reload the page and try again")])
+    };
+    match s.quick.as_str() {
+        "plus1d" => update.access_token_expires_at = Some(plus(1)?),
+        "plus30d" => update.access_token_expires_at = Some(plus(30)?),
+        "expire" => update.expire_now = true,
+        _ if was.is_some_and(|w| local_value(w) == s.form.expires) => {}
+        _ => match parse_utc_datetime(&s.form.expires) {
+            Some(at) => update.access_token_expires_at = Some(at),
+            None => {
+                return Err(vec![FieldError::new(
+                    "expires",
+                    "give a date and time such as 2026-12-01T10:00 (UTC)",
+                )])
+            }
+        },
+    }
+    Ok(update)
+}
+
+/// The domain's field names as the form's.
+pub fn form_field(field: &str) -> String {
+    match field {
+        "accessTokenExpiresAt" | "refreshTokenExpiresAt" | "accessTokenPersistent" => "expires",
+        other => other,
+    }
+    .to_string()
+}

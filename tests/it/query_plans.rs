@@ -1,0 +1,368 @@
+//! Every statement the hot pages and API calls send to PostgreSQL uses an index on the tokens
+//! and audit tables, checked on a data set of 100,000 tokens and 100,000 audit events.
+//!
+//! The statements are not listed by hand: the test drives the real pages and endpoints,
+//! captures every statement with its bind values through diesel's instrumentation
+//! (`sql_count.rs`), and asks PostgreSQL for the plan of each one with those values put back
+//! (`EXPLAIN (FORMAT JSON)`, nothing executed). A sequential scan of `access_tokens` or
+//! `audit_events` anywhere in a plan fails the test and prints the statement.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::Json;
+use serde_json::{json, Value};
+use tokendesk::accounts::{create_account, AccountInput};
+use tokendesk::audit::Actor;
+use tokendesk::db::models::Role;
+use tokendesk::seed::{seed_sized, SizedSeed, BENCH_PASSWORD};
+
+use crate::api_client::{post_json, request, send};
+use crate::harness::TestApp;
+use crate::pages_client::Visitor;
+use crate::{fixtures, sql_count};
+
+const WATCHED: [&str; 2] = ["access_tokens", "audit_events"];
+
+#[derive(QueryableByName)]
+struct Plan {
+    #[diesel(sql_type = Json, column_name = "QUERY PLAN")]
+    plan: Value,
+}
+
+/// The relations a plan scans sequentially.
+fn seq_scans(node: &Value, found: &mut Vec<String>) {
+    if node["Node Type"] == "Seq Scan" {
+        if let Some(rel) = node["Relation Name"].as_str() {
+            found.push(rel.to_string());
+        }
+    }
+    if let Some(children) = node["Plans"].as_array() {
+        for child in children {
+            seq_scans(child, found);
+        }
+    }
+}
+
+/// A bind value as diesel's debug notation shows it.
+#[derive(Debug, Clone, PartialEq)]
+enum Bind {
+    Str(String),
+    Bare(String),
+    List(Vec<Bind>),
+    /// A `serde_json::Value` array (`Array [...]`).
+    JsonArray(Vec<Bind>),
+    Null,
+}
+
+/// Parses `["a", 1, Some("b"), None, ["c"], 2026-11-26T10:00:00Z]`.
+fn parse_binds(text: &str) -> Result<Vec<Bind>, String> {
+    let chars: Vec<char> = text.trim().chars().collect();
+    let mut pos = 0;
+    let value = parse_value(&chars, &mut pos)?;
+    match value {
+        Bind::List(items) => Ok(items),
+        other => Err(format!("not a list: {other:?}")),
+    }
+}
+
+fn parse_value(c: &[char], pos: &mut usize) -> Result<Bind, String> {
+    while c.get(*pos) == Some(&' ') {
+        *pos += 1;
+    }
+    match c.get(*pos) {
+        Some('"') => {
+            *pos += 1;
+            let mut out = String::new();
+            while let Some(&ch) = c.get(*pos) {
+                *pos += 1;
+                match ch {
+                    '\\' => {
+                        let next = c.get(*pos).copied().ok_or("dangling escape")?;
+                        *pos += 1;
+                        out.push(match next {
+                            'n' => '\n',
+                            't' => '\t',
+                            other => other,
+                        });
+                    }
+                    '"' => return Ok(Bind::Str(out)),
+                    other => out.push(other),
+                }
+            }
+            Err("unterminated string".into())
+        }
+        Some('[') => {
+            *pos += 1;
+            let mut items = Vec::new();
+            loop {
+                while c.get(*pos) == Some(&' ') {
+                    *pos += 1;
+                }
+                if c.get(*pos) == Some(&']') {
+                    *pos += 1;
+                    return Ok(Bind::List(items));
+                }
+                items.push(parse_value(c, pos)?);
+                while c.get(*pos) == Some(&' ') {
+                    *pos += 1;
+                }
+                if c.get(*pos) == Some(&',') {
+                    *pos += 1;
+                }
+            }
+        }
+        Some(_) => {
+            let start = *pos;
+            while let Some(&ch) = c.get(*pos) {
+                if ch == ',' || ch == ']' || ch == '[' || ch == '(' || ch == ')' {
+                    break;
+                }
+                *pos += 1;
+            }
+            let word: String = c[start..*pos].iter().collect::<String>().trim().to_string();
+            if word == "Some" && c.get(*pos) == Some(&'(') {
+                *pos += 1;
+                let inner = parse_value(c, pos)?;
+                if c.get(*pos) == Some(&')') {
+                    *pos += 1;
+                }
+                return Ok(inner);
+            }
+            if word == "None" {
+                return Ok(Bind::Null);
+            }
+            if word == "Array" && c.get(*pos) == Some(&'[') {
+                return match parse_value(c, pos)? {
+                    Bind::List(items) => Ok(Bind::JsonArray(items)),
+                    other => Err(format!("unexpected JSON array: {other:?}")),
+                };
+            }
+            if c.get(*pos) == Some(&'(') || word.contains('{') {
+                return Err(format!("cannot replay a bind of this shape: {word}"));
+            }
+            Ok(Bind::Bare(word))
+        }
+        None => Err("unexpected end of binds".into()),
+    }
+}
+
+fn literal(bind: &Bind) -> Result<String, String> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    Ok(match bind {
+        Bind::Str(s) => quote(s),
+        Bind::Null => "NULL".into(),
+        Bind::Bare(w) if w.len() > 10 && w.as_bytes()[4] == b'-' && w.contains('T') => {
+            format!("{}::timestamptz", quote(w))
+        }
+        Bind::Bare(w) => w.clone(),
+        Bind::JsonArray(items) if items.is_empty() => "'[]'::jsonb".into(),
+        Bind::JsonArray(_) => return Err("cannot replay a non-empty JSON bind".into()),
+        Bind::List(items) if items.iter().all(|i| matches!(i, Bind::Str(_))) => {
+            let inner: Result<Vec<String>, String> = items.iter().map(literal).collect();
+            format!("ARRAY[{}]::text[]", inner?.join(", "))
+        }
+        Bind::List(items) => {
+            let inner: Result<Vec<String>, String> = items.iter().map(literal).collect();
+            format!("ARRAY[{}]::bigint[]", inner?.join(", "))
+        }
+    })
+}
+
+/// The statement with its bind values written in as literals.
+fn with_literals(captured: &str) -> Result<String, String> {
+    let (sql, binds) = captured
+        .split_once(" -- binds: ")
+        .ok_or("no binds section")?;
+    let binds = parse_binds(binds)?;
+    let mut sql = sql.to_string();
+    // Highest first, so that $1 never eats the start of $10.
+    for (i, bind) in binds.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), &literal(bind)?);
+    }
+    Ok(sql)
+}
+
+/// The plan of a captured statement, with its own bind values.
+fn plan_of(conn: &mut PgConnection, captured: &str) -> Result<Value, String> {
+    let sql = with_literals(captured)?;
+    let plan: Plan = diesel::sql_query(format!("EXPLAIN (FORMAT JSON) {sql}"))
+        .get_result(conn)
+        .map_err(|e| format!("EXPLAIN failed: {e}"))?;
+    Ok(plan.plan[0]["Plan"].clone())
+}
+
+#[actix_web::test]
+async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
+    sql_count::install();
+    let t = TestApp::new();
+    let mut conn = t.conn();
+    let seeded = seed_sized(
+        &mut conn,
+        &SizedSeed {
+            users: 1800,
+            clients: 100,
+            apps_per_user: 10,
+            tokens_per_app: 5,
+            heavy_tokens_per_app: 200,
+            expired_ratio: 0.1,
+            seed: 1,
+        },
+    )
+    .expect("seed");
+    assert_eq!(seeded.tokens, 100_000);
+    conn.batch_execute(
+        "INSERT INTO audit_events (occurred_at, actor_kind, actor_id, action, client_id, subject,
+                                   affected_count)
+         SELECT now() - make_interval(mins => g), 'api', 'bench', 'token.update',
+                100001 + g % 100, 'bench-user-' || lpad((1 + g % 1800)::text, 7, '0'), 1
+         FROM generate_series(1, 100000) AS g",
+    )
+    .expect("audit trail");
+    conn.batch_execute("VACUUM ANALYZE access_tokens")
+        .expect("statistics");
+    conn.batch_execute("VACUUM ANALYZE audit_events")
+        .expect("statistics");
+    create_account(
+        &mut conn,
+        &AccountInput {
+            login: "sam-plans".into(),
+            subject: "sam-plans".into(),
+            display_name: "Sam".into(),
+            role: Role::Support,
+            password: BENCH_PASSWORD.into(),
+        },
+        &Actor::system("test"),
+    )
+    .expect("support account");
+    let auth = fixtures::api_key(&mut conn, "plans");
+    let heavy_client: i64 = tokendesk::db::schema::access_tokens::table
+        .filter(tokendesk::db::schema::access_tokens::subject.eq("bench-heavy"))
+        .select(diesel::dsl::min(
+            tokendesk::db::schema::access_tokens::client_id,
+        ))
+        .first::<Option<i64>>(&mut conn)
+        .expect("heavy client")
+        .expect("the heavy user has apps");
+    let app = t.service().await;
+    let first = sql_count::texts(&t.db.name).len();
+
+    // The end user's pages, and taking a scope back from an app.
+    let mut user = Visitor::new();
+    assert_eq!(
+        user.sign_in(&app, "bench-heavy", BENCH_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    for path in [
+        "/apps".to_string(),
+        "/apps?q=Bench&page=2".to_string(),
+        format!("/apps/{heavy_client}"),
+        "/activity".to_string(),
+    ] {
+        assert_eq!(user.get(&app, &path).await.status, 200, "{path}");
+    }
+    let page = format!("/apps/{heavy_client}");
+    let narrowed = user
+        .submit(
+            &app,
+            &page,
+            &format!("{page}/scopes"),
+            &[("scopes", "read")],
+        )
+        .await;
+    assert_eq!(narrowed.status, 303, "{}", narrowed.body);
+
+    // The support console.
+    let mut staff = Visitor::from_address("127.0.0.2:40000");
+    assert_eq!(
+        staff
+            .sign_in(&app, "sam-plans", BENCH_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    for path in [
+        "/staff/users?q=bench-user-00001".to_string(),
+        "/staff/users/bench-user-0000007".to_string(),
+        format!("/staff/tokens?client={heavy_client}"),
+        "/staff/tokens?subject=bench-user-0000009".to_string(),
+        "/staff/tokens?expiry=expiring&days=3".to_string(),
+        "/staff/tokens?hash=AAAAAAAA".to_string(),
+        "/staff/audit?subject=bench-user-0000011".to_string(),
+        format!("/staff/audit?client={heavy_client}"),
+        "/staff/audit".to_string(),
+    ] {
+        assert_eq!(staff.get(&app, &path).await.status, 200, "{path}");
+    }
+
+    // The JSON API.
+    let calls = [
+        (
+            "/api/auth/token/update",
+            json!({"accessToken": "seed-1-1-1-1", "scopes": ["read"]}),
+        ),
+        (
+            "/api/client/authorization/update/100012",
+            json!({"subject": "bench-user-0000002", "scopes": ["read"]}),
+        ),
+        (
+            "/api/auth/introspection",
+            json!({"token": "seed-1-3-1-1", "scopes": ["read"]}),
+        ),
+        (
+            "/api/auth/token/revoke",
+            json!({"accessTokenIdentifier": "seed-1-4-1-1"}),
+        ),
+        (
+            "/api/auth/token/create",
+            json!({
+            "grantType": "AUTHORIZATION_CODE", "clientId": 100001,
+            "subject": "bench-user-0000005", "scopes": ["read"]}),
+        ),
+    ];
+    for (uri, body) in calls {
+        let answer = send(&app, post_json(uri, &auth, &body)).await;
+        assert_eq!(answer.status, 200, "{uri}: {}", answer.body);
+    }
+    for uri in [
+        "/api/auth/token/get/list?subject=bench-user-0000006&end=10",
+        "/api/client/authorization/get/list?subject=bench-user-0000006",
+    ] {
+        let answer = send(&app, request(actix_web::http::Method::GET, uri, &auth)).await;
+        assert_eq!(answer.status, 200, "{uri}: {}", answer.body);
+    }
+
+    let mut statements = sql_count::texts(&t.db.name).split_off(first);
+    statements.sort();
+    statements.dedup();
+    // Inserts of single rows (audit events, new tokens) scan nothing.
+    statements.retain(|s| !s.starts_with("INSERT INTO \"audit_events\""));
+    let watched: Vec<&String> = statements
+        .iter()
+        .filter(|s| {
+            let sql = s.split(" -- binds: ").next().unwrap_or("");
+            WATCHED.iter().any(|t| sql.contains(t))
+        })
+        .collect();
+    assert!(
+        watched.len() >= 15,
+        "too few statements captured: {watched:#?}"
+    );
+
+    let mut failures = Vec::new();
+    for sql in &watched {
+        match plan_of(&mut conn, sql) {
+            Ok(plan) => {
+                let mut scans = Vec::new();
+                seq_scans(&plan, &mut scans);
+                scans.retain(|rel| WATCHED.contains(&rel.as_str()));
+                if !scans.is_empty() {
+                    failures.push(format!("sequential scan of {scans:?} in:\n{sql}\n"));
+                }
+            }
+            Err(e) => failures.push(format!("{e}\n{sql}\n")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
