@@ -97,9 +97,14 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     ))?;
     say("Press Ctrl-C to stop.")?;
 
+    limit_malloc_arenas();
+    // A database call needs a pooled connection anyway: more blocking threads than connections
+    // would only wait, and every idle thread keeps memory.
+    let blocking_threads = (args.pool_size as usize / workers).max(2);
     let served = actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || crate::app(state.clone()))
             .workers(workers)
+            .worker_max_blocking_threads(blocking_threads)
             .shutdown_timeout(5)
             .listen(listener)?
             .run()
@@ -112,4 +117,16 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     served.map_err(|e| anyhow!("server failed: {e}"))?;
     stopped?;
     say("tokendesk stopped")
+}
+
+/// glibc gives every thread that allocates its own malloc arena (up to 8 per core), and each
+/// arena keeps freed memory: under load the server's resident memory grew from 42 MB to
+/// 100 MB that way. Two arenas keep it flat at no measurable cost in throughput.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator setting; it is called before the worker
+    // threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
