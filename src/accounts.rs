@@ -3,6 +3,7 @@
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use diesel::prelude::*;
+use std::sync::{Condvar, Mutex};
 
 use crate::audit::{self, Actor};
 use crate::db::functions::lower;
@@ -14,10 +15,33 @@ use crate::validate;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
+/// At most this many argon2 computations run at once. Each takes 19 MiB of memory and a core
+/// for tens of milliseconds: unbounded, a burst of sign-ins would grow the server's memory by
+/// 19 MiB per concurrent attempt and starve every other request of CPU.
+const MAX_CONCURRENT_HASHES: usize = 2;
+
+static HASH_SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Runs `f` once one of the [`MAX_CONCURRENT_HASHES`] slots is free.
+fn with_hash_slot<T>(f: impl FnOnce() -> T) -> T {
+    let (count, freed) = &HASH_SLOTS;
+    {
+        let mut busy = count.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= MAX_CONCURRENT_HASHES {
+            busy = freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+    }
+    let result = f();
+    let mut busy = count.lock().unwrap_or_else(|e| e.into_inner());
+    *busy -= 1;
+    freed.notify_one();
+    result
+}
+
 /// An argon2id hash in PHC form, with a fresh random salt.
 pub fn hash_password(password: &str) -> AppResult<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
+    with_hash_slot(|| Argon2::default().hash_password(password.as_bytes()))
         .map(|h| h.to_string())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
@@ -33,7 +57,10 @@ pub fn hash_password_with_salt(password: &str, salt: &[u8]) -> AppResult<String>
 /// Whether `password` matches the stored hash. Takes the same time whether the login exists or
 /// not when callers pass [`DUMMY_HASH`] for unknown logins.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordVerifier::<str>::verify_password(&Argon2::default(), password.as_bytes(), hash).is_ok()
+    with_hash_slot(|| {
+        PasswordVerifier::<str>::verify_password(&Argon2::default(), password.as_bytes(), hash)
+            .is_ok()
+    })
 }
 
 /// A valid argon2id hash of a random string, checked against when a login is unknown so that

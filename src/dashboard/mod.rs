@@ -11,8 +11,6 @@ mod activity;
 
 pub use activity::{activity, describe, ActivityEntry, ActivityEvent, Part};
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
@@ -92,10 +90,16 @@ coalesce((SELECT jsonb_agg(jsonb_build_object('name', g.name, 'description', sc.
                 WHERE s.client_id = p.client_id AND s.active) AS g
           LEFT JOIN scopes sc ON sc.name = g.name), '[]'::jsonb) AS held_scopes";
 
-/// The connected-apps statement. `$1` subject, `$2` name filter (already escaped for `ILIKE`),
-/// `$3` limit, `$4` offset.
-static CONNECTED_APPS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
+/// One page of the user's connected apps, by name; `filter` keeps apps whose name contains it
+/// (any case). One statement.
+pub fn connected_apps(
+    conn: &mut PgConnection,
+    subject: &str,
+    filter: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<ConnectedApp>> {
+    let sql = format!(
         "{aggregates}, page AS (
             SELECT a.*, c.name, c.developer, c.description, count(*) OVER () AS total
             FROM apps a JOIN clients c ON c.client_id = a.client_id
@@ -106,164 +110,36 @@ static CONNECTED_APPS_SQL: LazyLock<String> = LazyLock::new(|| {
         SELECT p.*, {HELD_SCOPES}
         FROM page p ORDER BY lower(p.name), p.client_id",
         aggregates = APP_AGGREGATES.replace("{client_filter}", ""),
-    )
-});
+    );
+    Ok(diesel::sql_query(sql)
+        .bind::<Text, _>(subject)
+        .bind::<Text, _>(like_escape(filter.trim()))
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(offset)
+        .load(conn)?)
+}
 
-/// One app's figures. `$1` subject, `$2` client id.
-static CONNECTED_APP_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
+/// One app of the user, with its figures; `NotFound` when the user has no token with it (or
+/// the app does not exist: the two are not told apart). One statement.
+pub fn connected_app(
+    conn: &mut PgConnection,
+    subject: &str,
+    client_id: i64,
+) -> AppResult<ConnectedApp> {
+    let sql = format!(
         "{aggregates}, page AS (
             SELECT a.*, c.name, c.developer, c.description, 1::bigint AS total
             FROM apps a JOIN clients c ON c.client_id = a.client_id
         )
         SELECT p.*, {HELD_SCOPES} FROM page p",
         aggregates = APP_AGGREGATES.replace("{client_filter}", "AND client_id = $2"),
-    )
-});
-
-/// One page of the user's connected apps, by name; `filter` keeps apps whose name contains it
-/// (any case). One statement, kept prepared per connection (see [`prepared`]).
-pub fn connected_apps(
-    conn: &mut PgConnection,
-    subject: &str,
-    filter: &str,
-    limit: i64,
-    offset: i64,
-) -> AppResult<Vec<ConnectedApp>> {
-    Ok(prepared::ConnectedApps {
-        subject,
-        filter: like_escape(filter.trim()),
-        limit,
-        offset,
-    }
-    .load(conn)?)
-}
-
-/// One app of the user, with its figures; `NotFound` when the user has no token with it (or
-/// the app does not exist: the two are not told apart). One statement, kept prepared.
-pub fn connected_app(
-    conn: &mut PgConnection,
-    subject: &str,
-    client_id: i64,
-) -> AppResult<ConnectedApp> {
-    prepared::ConnectedApp { subject, client_id }
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(subject)
+        .bind::<BigInt, _>(client_id)
         .get_result(conn)
         .optional()?
         .ok_or(AppError::NotFound)
-}
-
-/// The two aggregate statements as query types of their own. Diesel never keeps a raw
-/// `sql_query` prepared (its text could be anything), so PostgreSQL would plan the aggregate on
-/// every page view (≈ 0.7 ms of a ≈ 10 ms page for a user with 10,000 tokens). These types have
-/// a fixed text and a static query id: diesel prepares each once per pooled connection and
-/// PostgreSQL can reuse its plan.
-mod prepared {
-    use std::sync::LazyLock;
-
-    use diesel::pg::Pg;
-    use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-    use diesel::sql_types::{BigInt, Text, Untyped};
-    use diesel::{QueryResult, RunQueryDsl};
-
-    pub struct ConnectedApps<'a> {
-        pub subject: &'a str,
-        pub filter: String,
-        pub limit: i64,
-        pub offset: i64,
-    }
-
-    pub struct ConnectedApp<'a> {
-        pub subject: &'a str,
-        pub client_id: i64,
-    }
-
-    pub struct ConnectedAppsId;
-    pub struct ConnectedAppId;
-
-    impl QueryId for ConnectedApps<'_> {
-        type QueryId = ConnectedAppsId;
-        const HAS_STATIC_QUERY_ID: bool = true;
-    }
-
-    impl QueryId for ConnectedApp<'_> {
-        type QueryId = ConnectedAppId;
-        const HAS_STATIC_QUERY_ID: bool = true;
-    }
-
-    /// The statement's text cut at its placeholders: `(text before, placeholder number)`,
-    /// the last piece with number 0. diesel numbers binds itself as it writes them, so every
-    /// occurrence of a placeholder becomes a bind of its own, with the same value.
-    fn pieces(sql: &str) -> Vec<(String, usize)> {
-        let mut out = Vec::new();
-        let mut text = String::new();
-        let mut chars = sql.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-                let mut n = 0usize;
-                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-                    n = n * 10 + d as usize;
-                    chars.next();
-                }
-                out.push((std::mem::take(&mut text), n));
-            } else {
-                text.push(c);
-            }
-        }
-        out.push((text, 0));
-        out
-    }
-
-    static CONNECTED_APPS: LazyLock<Vec<(String, usize)>> =
-        LazyLock::new(|| pieces(&super::CONNECTED_APPS_SQL));
-    static CONNECTED_APP: LazyLock<Vec<(String, usize)>> =
-        LazyLock::new(|| pieces(&super::CONNECTED_APP_SQL));
-
-    fn bad_placeholder(n: usize) -> diesel::result::Error {
-        diesel::result::Error::QueryBuilderError(format!("no bind for ${n}").into())
-    }
-
-    impl QueryFragment<Pg> for ConnectedApps<'_> {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            for (text, n) in CONNECTED_APPS.iter() {
-                out.push_sql(text);
-                match n {
-                    0 => {}
-                    1 => out.push_bind_param::<Text, _>(&self.subject)?,
-                    2 => out.push_bind_param::<Text, _>(&self.filter)?,
-                    3 => out.push_bind_param::<BigInt, _>(&self.limit)?,
-                    4 => out.push_bind_param::<BigInt, _>(&self.offset)?,
-                    n => return Err(bad_placeholder(*n)),
-                }
-            }
-            Ok(())
-        }
-    }
-
-    impl QueryFragment<Pg> for ConnectedApp<'_> {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            for (text, n) in CONNECTED_APP.iter() {
-                out.push_sql(text);
-                match n {
-                    0 => {}
-                    1 => out.push_bind_param::<Text, _>(&self.subject)?,
-                    2 => out.push_bind_param::<BigInt, _>(&self.client_id)?,
-                    n => return Err(bad_placeholder(*n)),
-                }
-            }
-            Ok(())
-        }
-    }
-
-    impl Query for ConnectedApps<'_> {
-        type SqlType = Untyped;
-    }
-
-    impl Query for ConnectedApp<'_> {
-        type SqlType = Untyped;
-    }
-
-    impl<C> RunQueryDsl<C> for ConnectedApps<'_> {}
-    impl<C> RunQueryDsl<C> for ConnectedApp<'_> {}
 }
 
 /// One page of the user's tokens with one app, newest first. One statement.
