@@ -122,7 +122,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
 /// glibc keeps freed memory in per-thread arenas (up to 8 per core), and after the first
 /// large free it stops returning big blocks to the system: each sign-in's 19 MiB argon2 buffer
 /// then stayed resident, and peak memory climbed from 38 to 95 MB over a benchmark. Two arenas,
-/// and blocks of 1 MiB or more always mapped (so freeing them gives them back), keep the
+/// and blocks of 8 MiB or more always mapped (so freeing them gives them back), keep the
 /// server's memory flat.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -130,6 +130,6 @@ fn limit_malloc_arenas() {
     // exist.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
     }
 }
