@@ -61,6 +61,9 @@ pub struct CheckedForm(pub FormFields);
 pub enum FormRejected {
     /// The CSRF token is missing or wrong: the form expired (or was forged).
     Expired { back: String },
+    /// The session holds no token at all: it ended (time-out, sign-out in another tab) while
+    /// the form was open. The answer is the sign-in page with the way back, as for a page.
+    SessionEnded { back: String },
     /// The body is not a form, or too large.
     Malformed,
 }
@@ -69,6 +72,7 @@ impl std::fmt::Display for FormRejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FormRejected::Expired { .. } => f.write_str("the form's CSRF token did not match"),
+            FormRejected::SessionEnded { .. } => f.write_str("the session ended"),
             FormRejected::Malformed => f.write_str("the request body is not a form"),
         }
     }
@@ -85,6 +89,7 @@ impl ResponseError for FormRejected {
     fn status_code(&self) -> StatusCode {
         match self {
             FormRejected::Expired { .. } => StatusCode::FORBIDDEN,
+            FormRejected::SessionEnded { .. } => StatusCode::SEE_OTHER,
             FormRejected::Malformed => StatusCode::BAD_REQUEST,
         }
     }
@@ -98,6 +103,17 @@ impl ResponseError for FormRejected {
                 HttpResponse::build(self.status_code())
                     .content_type("text/html; charset=utf-8")
                     .body(body)
+            }
+            FormRejected::SessionEnded { back } => {
+                // The same answer as a page asked for without a session (`SignInRequired`).
+                let query =
+                    serde_urlencoded::to_string([("next", back.as_str())]).unwrap_or_default();
+                HttpResponse::SeeOther()
+                    .insert_header((
+                        actix_web::http::header::LOCATION,
+                        format!("{}?{query}", super::paths::LOGIN),
+                    ))
+                    .finish()
             }
             FormRejected::Malformed => super::errors::render_bad_request(),
         }
@@ -126,6 +142,13 @@ impl FromRequest for CheckedForm {
             }
             let fields = FormFields::parse(&body);
             let session = req.get_session();
+            let has_token = session.get::<String>(CSRF).ok().flatten().is_some();
+            if !has_token && req.path() != super::paths::LOGIN {
+                tracing::info!("form refused: the session ended while it was open");
+                return Err(FormRejected::SessionEnded {
+                    back: back_to(&req),
+                });
+            }
             if !matches(&session, fields.get(FIELD)) {
                 tracing::info!(path = %req.path(), "form refused: CSRF token missing or wrong");
                 return Err(FormRejected::Expired {

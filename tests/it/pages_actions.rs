@@ -414,3 +414,15 @@ async fn page_changes_are_audited_as_the_user_with_the_request_id_and_address() 
     assert_eq!(request_id.map(|r| r.len()), Some(36));
     assert_eq!(ip.as_deref(), Some("127.0.0.1"));
 }
+
+#[actix_web::test]
+async fn a_form_without_session_or_csrf_token_leads_to_sign_in_not_to_an_error() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut stranger = Visitor::new();
+    let sent = stranger
+        .post(&app, "/apps/1001/scopes", &[("scopes", "read")])
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert_eq!(sent.location.as_deref(), Some("/login?next=%2Fapps%2F1001"));
+}
