@@ -1,7 +1,10 @@
-//! Writing the audit trail. Every change to tokens writes its events through here, on the same
-//! connection and inside the same transaction as the change itself.
+//! Writing and reading the audit trail. Every change to tokens writes its events through here,
+//! on the same connection and inside the same transaction as the change itself; the user's
+//! activity page and the support console's audit log read them as [`NamedEvent`]s.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::db::models::{NewAuditEvent, Property};
 use crate::db::schema::audit_events;
@@ -82,3 +85,47 @@ pub fn redacted_properties(props: &[Property]) -> serde_json::Value {
             .collect(),
     )
 }
+
+/// One audit event with the name of its client, as the pages show it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct NamedEvent {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    pub occurred_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub actor_kind: String,
+    #[diesel(sql_type = Text)]
+    pub actor_id: String,
+    #[diesel(sql_type = Text)]
+    pub action: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub client_id: Option<i64>,
+    /// `None` when the event names no client, or the client is gone.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub client_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub subject: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub token_hash: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub affected_count: Option<i64>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub state_before: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub state_after: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub reason: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub request_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub client_ip: Option<String>,
+}
+
+/// The columns and join that read a [`NamedEvent`] (events as `e`); callers add their
+/// `WHERE`, `ORDER BY` and `LIMIT`.
+pub const NAMED_EVENT_SELECT: &str =
+    "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_id, e.action, e.client_id,
+            c.name AS client_name, e.subject, e.token_hash, e.affected_count,
+            e.state_before, e.state_after, e.reason, e.request_id, e.client_ip
+     FROM audit_events e LEFT JOIN clients c ON c.client_id = e.client_id";

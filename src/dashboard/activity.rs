@@ -3,39 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Text};
 
+use crate::audit::{NamedEvent, NAMED_EVENT_SELECT};
 use crate::error::AppResult;
-
-/// One audit event about the user, with the name of its app.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct ActivityEvent {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Timestamptz)]
-    pub occurred_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    pub actor_kind: String,
-    #[diesel(sql_type = Text)]
-    pub actor_id: String,
-    #[diesel(sql_type = Text)]
-    pub action: String,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub client_id: Option<i64>,
-    /// `None` when the event names no client, or the client is gone.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub client_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub token_hash: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub affected_count: Option<i64>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    pub state_before: Option<serde_json::Value>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    pub state_after: Option<serde_json::Value>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub reason: Option<String>,
-}
 
 /// One page of events whose subject is `subject`, newest first: `limit + 1` rows are read so
 /// that the caller knows whether another page follows. One statement.
@@ -44,16 +15,13 @@ pub fn activity(
     subject: &str,
     limit: i64,
     offset: i64,
-) -> AppResult<Vec<ActivityEvent>> {
-    Ok(diesel::sql_query(
-        "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_id, e.action, e.client_id,
-                c.name AS client_name, e.token_hash, e.affected_count, e.state_before,
-                e.state_after, e.reason
-         FROM audit_events e LEFT JOIN clients c ON c.client_id = e.client_id
+) -> AppResult<Vec<NamedEvent>> {
+    Ok(diesel::sql_query(format!(
+        "{NAMED_EVENT_SELECT}
          WHERE e.subject = $1
          ORDER BY e.occurred_at DESC, e.id DESC
-         LIMIT $2 OFFSET $3",
-    )
+         LIMIT $2 OFFSET $3"
+    ))
     .bind::<Text, _>(subject)
     .bind::<BigInt, _>(limit + 1)
     .bind::<BigInt, _>(offset)
@@ -115,7 +83,7 @@ impl Sentence {
 /// Describes `event` for the user whose subject is `subject`, from the actions the domain
 /// writes (`crate::tokens`): `authorization.update` / `.delete` for a whole app,
 /// `token.update` / `.revoke` / `.delete` / `.create` / `.replace` / `.sweep` for tokens.
-pub fn describe(event: &ActivityEvent, subject: &str) -> ActivityEntry {
+pub fn describe(event: &NamedEvent, subject: &str) -> ActivityEntry {
     let who = match event.actor_kind.as_str() {
         "user" if event.actor_id == subject => "You",
         "user" => "Another user",

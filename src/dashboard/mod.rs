@@ -9,7 +9,7 @@
 
 mod activity;
 
-pub use activity::{activity, describe, ActivityEntry, ActivityEvent, Part};
+pub use activity::{activity, describe, ActivityEntry, Part};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

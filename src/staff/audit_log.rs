@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
-use serde_json::Value;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
+pub use crate::audit::NamedEvent;
+use crate::audit::NAMED_EVENT_SELECT;
 use crate::error::{AppError, AppResult, FieldError};
 
 pub use super::audit_words::{change_lines, csv_line, describe, utc_words, EventWords, CSV_HEADER};
@@ -147,42 +148,6 @@ impl AuditFilterInput {
     }
 }
 
-/// One event with the name of its client.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct LoggedEvent {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Timestamptz)]
-    pub occurred_at: DateTime<Utc>,
-    #[diesel(sql_type = Text)]
-    pub actor_kind: String,
-    #[diesel(sql_type = Text)]
-    pub actor_id: String,
-    #[diesel(sql_type = Text)]
-    pub action: String,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub client_id: Option<i64>,
-    /// `None` when the event names no client, or the client is gone.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub client_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub subject: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub token_hash: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub affected_count: Option<i64>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    pub state_before: Option<Value>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    pub state_after: Option<Value>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub reason: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub request_id: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub client_ip: Option<String>,
-}
-
 /// Where a page of events starts: after the event at (`occurred_at`, `id`) in newest-first
 /// order. Keyset pagination, so that deep pages and exports cost the same as the first.
 pub type Cursor = (DateTime<Utc>, i64);
@@ -205,10 +170,7 @@ pub fn list_events_sql(filter: &AuditFilter, after: Option<Cursor>) -> String {
     ];
     conditions.extend(checks.iter().filter(|(on, _)| *on).map(|(_, c)| *c));
     format!(
-        "SELECT e.id, e.occurred_at, e.actor_kind, e.actor_id, e.action, e.client_id,
-                c.name AS client_name, e.subject, e.token_hash, e.affected_count,
-                e.state_before, e.state_after, e.reason, e.request_id, e.client_ip
-         FROM audit_events e LEFT JOIN clients c ON c.client_id = e.client_id
+        "{NAMED_EVENT_SELECT}
          WHERE {}
          ORDER BY e.occurred_at DESC, e.id DESC
          LIMIT $10 OFFSET $11",
@@ -225,7 +187,7 @@ pub fn list_events(
     after: Option<Cursor>,
     offset: i64,
     limit: i64,
-) -> AppResult<Vec<LoggedEvent>> {
+) -> AppResult<Vec<NamedEvent>> {
     let sql = list_events_sql(filter, after);
     Ok(diesel::sql_query(sql)
         .bind::<Nullable<Text>, _>(filter.actor.clone())

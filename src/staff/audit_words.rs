@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::audit_log::LoggedEvent;
+use crate::audit::NamedEvent;
 
 /// An event in words: what happened, and each change as "what: before → after".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub fn utc_words(t: DateTime<Utc>) -> String {
 }
 
 /// Describes `e` for support staff. Hidden property values are already `***` in the trail.
-pub fn describe(e: &LoggedEvent) -> EventWords {
+pub fn describe(e: &NamedEvent) -> EventWords {
     let client = e
         .client_name
         .clone()
@@ -68,7 +68,7 @@ pub fn describe(e: &LoggedEvent) -> EventWords {
     }
 }
 
-fn subject_or(e: &LoggedEvent, otherwise: &str) -> String {
+fn subject_or(e: &NamedEvent, otherwise: &str) -> String {
     e.subject.clone().unwrap_or_else(|| otherwise.to_string())
 }
 
@@ -238,7 +238,7 @@ subject,token_fingerprint,affected_count,summary,changes,reason,request_id,clien
 
 /// One event as a CSV line (RFC 4180, CRLF). Text cells that a spreadsheet would read as a
 /// formula are prefixed with `'`.
-pub fn csv_line(e: &LoggedEvent) -> String {
+pub fn csv_line(e: &NamedEvent) -> String {
     let words = describe(e);
     let cells = [
         e.occurred_at
@@ -285,8 +285,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn event(action: &str, before: Value, after: Option<Value>) -> LoggedEvent {
-        LoggedEvent {
+    fn event(action: &str, before: Value, after: Option<Value>) -> NamedEvent {
+        NamedEvent {
             id: 1,
             occurred_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
             actor_kind: "support".into(),

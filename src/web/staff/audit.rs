@@ -10,7 +10,7 @@ use futures_util::stream;
 
 use crate::db::PgPool;
 use crate::error::AppError;
-use crate::staff::audit_log::{self, AuditFilterInput, LoggedEvent, ACTOR_KINDS, KNOWN_ACTIONS};
+use crate::staff::audit_log::{self, AuditFilterInput, NamedEvent, ACTOR_KINDS, KNOWN_ACTIONS};
 use crate::web::forms::FormFields;
 use crate::web::view::{page_number, Layout, Pager, When};
 use crate::web::{paths, render};
@@ -41,7 +41,7 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    fn from(e: &LoggedEvent) -> Self {
+    fn from(e: &NamedEvent) -> Self {
         let words = audit_log::describe(e);
         EventRow {
             id: e.id,
