@@ -4,7 +4,7 @@
 //!
 //! Layers, outermost first: `web` (pages) and `api` (JSON) are thin doors onto the domain
 //! (`tokens`, `accounts`, `catalog`, `audit`), which works on `db` (diesel over PostgreSQL).
-//! `cli` parses the command line; `cluster` runs the embedded PostgreSQL.
+//! `cli` parses the command line; `cluster` runs the embedded PostgreSQL; `read_models` is what the pages read.
 
 pub mod accounts;
 pub mod api;
@@ -15,12 +15,11 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
-pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod metrics;
+pub mod read_models;
 pub mod seed;
-pub mod staff;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

@@ -5,9 +5,9 @@ use actix_web::{web, HttpRequest};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::dashboard::{self, Part};
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::read_models::activity::{self, Part};
 
 use super::forms::FormFields;
 use super::paths;
@@ -44,7 +44,7 @@ pub async fn activity_page(
     let page = page_number(FormFields::parse(req.query_string().as_bytes()).get("page"));
     let subject = user.subject.clone();
     let mut events = crate::db::run(&pool, move |conn| {
-        dashboard::activity(
+        activity::activity(
             conn,
             &subject,
             EVENTS_PER_PAGE,
@@ -57,7 +57,7 @@ pub async fn activity_page(
     let entries = events
         .iter()
         .map(|e| {
-            let entry = dashboard::describe(e, &user.subject);
+            let entry = activity::describe(e, &user.subject);
             ActivityLine {
                 when: When::new(entry.occurred_at),
                 sentence: entry.sentence,

@@ -8,9 +8,9 @@ use actix_session::Session;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::dashboard;
 use crate::db::PgPool;
 use crate::error::{AppError, FieldError};
+use crate::read_models::connected_apps;
 use crate::tokens::{self, ScopeMode, TokenRef, TokenUpdate};
 
 use super::apps::{build_app_page, client_id_of, Rejected};
@@ -90,7 +90,7 @@ pub async fn narrow_app(
             &actor,
             None,
         )?;
-        Ok((update, dashboard::client_name(conn, client_id)?))
+        Ok((update, connected_apps::client_name(conn, client_id)?))
     })
     .await;
     match outcome {
@@ -136,7 +136,7 @@ pub async fn revoke_app(
     let (actor, subject) = (user.actor(&req), user.subject.clone());
     let (count, app) = crate::db::run(&pool, move |conn| {
         let count = tokens::delete_pair(conn, client_id, &subject, &actor, None)?;
-        Ok((count, dashboard::client_name(conn, client_id)?))
+        Ok((count, connected_apps::client_name(conn, client_id)?))
     })
     .await?;
     Flash::ok()
@@ -168,7 +168,7 @@ pub async fn narrow_token(
     }
     let (actor, subject, requested) = (user.actor(&req), user.subject.clone(), scopes.clone());
     let outcome = crate::db::run(&pool, move |conn| {
-        let before = dashboard::owned_token(conn, &subject, client_id, token_id)?;
+        let before = connected_apps::owned_token(conn, &subject, client_id, token_id)?;
         let changes = TokenUpdate {
             scopes: Some(requested),
             expected_subject: Some(subject.clone()),
@@ -178,7 +178,7 @@ pub async fn narrow_token(
         Ok((
             before,
             after.token.scopes,
-            dashboard::client_name(conn, client_id)?,
+            connected_apps::client_name(conn, client_id)?,
         ))
     })
     .await;
@@ -244,13 +244,13 @@ pub async fn revoke_token(
     let token_id = token_id_of(&path.1)?;
     let (actor, subject) = (user.actor(&req), user.subject.clone());
     let (hash, left, app) = crate::db::run(&pool, move |conn| {
-        let token = dashboard::owned_token(conn, &subject, client_id, token_id)?;
+        let token = connected_apps::owned_token(conn, &subject, client_id, token_id)?;
         tokens::revoke_token(conn, &token.access_token_hash, Some(&subject), &actor, None)?;
-        let left = dashboard::pair_token_count(conn, &subject, client_id)?;
+        let left = connected_apps::pair_token_count(conn, &subject, client_id)?;
         Ok((
             token.access_token_hash,
             left,
-            dashboard::client_name(conn, client_id)?,
+            connected_apps::client_name(conn, client_id)?,
         ))
     })
     .await?;

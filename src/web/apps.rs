@@ -7,10 +7,10 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 
 use crate::crypto::fingerprint;
-use crate::dashboard::{self, ConnectedApp, HeldScope};
 use crate::db::models::AccessToken;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::read_models::connected_apps::{self, ConnectedApp, HeldScope};
 use crate::tokens::is_spent;
 
 use super::forms::FormFields;
@@ -87,7 +87,7 @@ pub async fn connected_apps(
     let page = page_number(query.get("page"));
     let (subject, f) = (user.subject.clone(), filter.clone());
     let apps = crate::db::run(&pool, move |conn| {
-        dashboard::connected_apps(
+        connected_apps::connected_apps(
             conn,
             &subject,
             &f,
@@ -209,9 +209,10 @@ pub async fn build_app_page(
 ) -> Result<AppPage, AppError> {
     let subject = user.subject.clone();
     let (app, tokens) = crate::db::run(pool, move |conn| {
-        let app = dashboard::connected_app(conn, &subject, client_id)?;
+        let app = connected_apps::connected_app(conn, &subject, client_id)?;
         let offset = (page - 1) * TOKENS_PER_PAGE;
-        let tokens = dashboard::app_tokens(conn, &subject, client_id, TOKENS_PER_PAGE, offset)?;
+        let tokens =
+            connected_apps::app_tokens(conn, &subject, client_id, TOKENS_PER_PAGE, offset)?;
         Ok((app, tokens))
     })
     .await?;
@@ -322,7 +323,7 @@ pub async fn revoke_app_page(
     let client_id = client_id_of(&path)?;
     let subject = user.subject.clone();
     let app = crate::db::run(&pool, move |conn| {
-        dashboard::connected_app(conn, &subject, client_id)
+        connected_apps::connected_app(conn, &subject, client_id)
     })
     .await?;
     Ok(RevokeAppPage {

@@ -54,8 +54,14 @@ async fn bench_connected_apps_page_of_the_heavy_user() {
     let mut sql = Vec::new();
     for i in 0..250 {
         let started = Instant::now();
-        let apps =
-            tokendesk::dashboard::connected_apps(&mut conn, "bench-heavy", "", 20, 0).unwrap();
+        let apps = tokendesk::read_models::connected_apps::connected_apps(
+            &mut conn,
+            "bench-heavy",
+            "",
+            20,
+            0,
+        )
+        .unwrap();
         if i >= 50 {
             sql.push(started.elapsed());
         }

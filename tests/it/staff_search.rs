@@ -5,9 +5,9 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use tokendesk::crypto::fingerprint;
-use tokendesk::staff::audit_log::{list_events_sql, AuditFilter};
-use tokendesk::staff::token_search::{search_tokens_sql, ExpiryFilter, TokenFilter};
-use tokendesk::staff::users::SEARCH_USERS_SQL;
+use tokendesk::read_models::audit_log::{list_events_sql, AuditFilter};
+use tokendesk::read_models::token_search::{search_tokens_sql, ExpiryFilter, TokenFilter};
+use tokendesk::read_models::users::SEARCH_USERS_SQL;
 
 use crate::fixtures::Tok;
 use crate::harness::TestApp;

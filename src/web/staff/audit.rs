@@ -10,7 +10,9 @@ use futures_util::stream;
 
 use crate::db::PgPool;
 use crate::error::AppError;
-use crate::staff::audit_log::{self, AuditFilterInput, NamedEvent, ACTOR_KINDS, KNOWN_ACTIONS};
+use crate::read_models::audit_log::{
+    self, AuditFilterInput, NamedEvent, ACTOR_KINDS, KNOWN_ACTIONS,
+};
 use crate::web::forms::FormFields;
 use crate::web::view::{page_number, Layout, Pager, When};
 use crate::web::{paths, render};

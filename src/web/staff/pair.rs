@@ -12,11 +12,11 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use crate::crypto::fingerprint;
-use crate::dashboard;
 use crate::db::models::AccessToken;
 use crate::db::schema::{client_scopes, scopes};
 use crate::db::PgPool;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::read_models::connected_apps;
 use crate::tokens::{self, ScopeMode};
 use crate::web::apps::AppCard;
 use crate::web::flash::Flash;
@@ -128,9 +128,9 @@ async fn build(
 ) -> Result<PairPage, AppError> {
     let s = subject.clone();
     let (app, tokens, allowed) = crate::db::run(pool, move |conn| {
-        let app = dashboard::connected_app(conn, &s, client_id)?;
+        let app = connected_apps::connected_app(conn, &s, client_id)?;
         let offset = (page - 1) * TOKENS_PER_PAGE;
-        let tokens = dashboard::app_tokens(conn, &s, client_id, TOKENS_PER_PAGE, offset)?;
+        let tokens = connected_apps::app_tokens(conn, &s, client_id, TOKENS_PER_PAGE, offset)?;
         Ok((app, tokens, allowed_scopes(conn, client_id)?))
     })
     .await?;
@@ -242,7 +242,7 @@ pub async fn set_scopes(
     let confirmed = form.get("confirm") == Some("1");
     let (s, r, scopes) = (subject.clone(), reason.clone(), requested.clone());
     let outcome = crate::db::run(&pool, move |conn| {
-        let name = dashboard::client_name(conn, client_id)?;
+        let name = connected_apps::client_name(conn, client_id)?;
         if confirmed {
             let done = tokens::update_pair_scopes(
                 conn,
@@ -353,7 +353,7 @@ pub async fn revoke_app(
     let confirmed = form.get("confirm") == Some("1");
     let (s, r) = (subject.clone(), reason.clone());
     let outcome = crate::db::run(&pool, move |conn| {
-        let name = dashboard::client_name(conn, client_id)?;
+        let name = connected_apps::client_name(conn, client_id)?;
         let count = if confirmed {
             tokens::delete_pair(conn, client_id, &s, &actor, Some(&r))? as i64
         } else {

@@ -19,7 +19,7 @@ use crate::db::models::{AccessToken, Client, ServiceSettings};
 use crate::db::schema::{access_tokens, client_scopes, clients, scopes};
 use crate::db::PgPool;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::staff::audit_log::change_lines;
+use crate::read_models::audit_log::change_lines;
 use crate::tokens::{self, TokenRef};
 use crate::web::flash::Flash;
 use crate::web::view::{Layout, When};

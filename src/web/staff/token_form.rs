@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::db::models::Property;
 use crate::error::FieldError;
-use crate::staff::audit_log::parse_utc_datetime;
+use crate::read_models::audit_log::parse_utc_datetime;
 use crate::tokens::TokenUpdate;
 use crate::web::forms::FormFields;
 

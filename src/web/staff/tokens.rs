@@ -2,7 +2,7 @@
 //! expiry.
 //!
 //! A pasted token value travels only in the body of a POST (never in a URL, which logs and
-//! browser history keep), is hashed on arrival by [`crate::staff::token_search::find_by_value`]
+//! browser history keep), is hashed on arrival by [`crate::read_models::token_search::find_by_value`]
 //! and is never echoed back, not even when no token has it.
 
 use actix_session::Session;
@@ -15,7 +15,7 @@ use chrono::Utc;
 use crate::crypto::fingerprint;
 use crate::db::PgPool;
 use crate::error::{AppError, FieldError};
-use crate::staff::token_search::{self, FoundToken, TokenFilter};
+use crate::read_models::token_search::{self, FoundToken, TokenFilter};
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
 use crate::web::view::{page_number, Layout, Pager, When};

@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::dashboard;
 use crate::db::models::Account;
 use crate::db::PgPool;
 use crate::error::AppError;
-use crate::staff::users::{self, FoundUser};
+use crate::read_models::connected_apps;
+use crate::read_models::users::{self, FoundUser};
 use crate::web::apps::AppCard;
 use crate::web::forms::FormFields;
 use crate::web::paths;
@@ -119,7 +119,7 @@ pub async fn user_page(
     let (account, apps) = crate::db::run(&pool, move |conn| {
         let account = users::find_user(conn, &s)?;
         let offset = (page - 1) * APPS_PER_PAGE;
-        let apps = dashboard::connected_apps(conn, &s, "", APPS_PER_PAGE, offset)?;
+        let apps = connected_apps::connected_apps(conn, &s, "", APPS_PER_PAGE, offset)?;
         Ok((account, apps))
     })
     .await?;

@@ -1,21 +1,18 @@
-//! The read side of the end-user pages: a user's connected apps, one app's tokens, the user's
-//! activity. Plain functions over `&mut PgConnection`; each page is one aggregate statement
-//! computed by PostgreSQL (GROUP BY, LIMIT/OFFSET), never one query per app or per token.
+//! What the end-user pages read: a user's connected apps and one app's tokens. Each page is one
+//! aggregate statement computed by PostgreSQL (GROUP BY, LIMIT/OFFSET), never one query per app
+//! or per token.
 //!
 //! The pages follow the domain's words (`crate::tokens`): a token is *active* while something
 //! can still use it — its access token has not expired, or its refresh token can renew it — and
 //! *expired* once it is spent. The scopes an app "holds" are the union of the access and refresh
 //! token scopes of its active tokens: exactly what the permissions form may take away.
 
-mod activity;
-
-pub use activity::{activity, describe, ActivityEntry, Part};
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 use serde::Deserialize;
 
+use super::like_escape;
 use crate::db::models::AccessToken;
 use crate::db::schema::{access_tokens, clients};
 use crate::error::{AppError, AppResult};
@@ -200,24 +197,4 @@ pub fn client_name(conn: &mut PgConnection, client_id: i64) -> AppResult<String>
         .find(client_id)
         .select(clients::name)
         .first(conn)?)
-}
-
-/// Escapes `%`, `_` and `\` so that a filter matches them literally in `ILIKE`.
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn filters_match_wildcards_literally() {
-        assert_eq!(super::like_escape("50%_off\\"), "50\\%\\_off\\\\");
-    }
 }
