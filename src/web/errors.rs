@@ -1,10 +1,10 @@
 //! Error pages: 404, 403, 422, 409, 503 and 500 with the request id.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
-use crate::error::{log_internal, AppError};
+use crate::error::{log_internal, AppError, Outage, RETRY_AFTER_SECONDS};
 
 /// The page shown for any error.
 #[derive(Template)]
@@ -37,11 +37,7 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
                 .join("; "),
         ),
         AppError::Conflict(m) => ("That changed meanwhile", m.clone()),
-        AppError::Unavailable(_) => (
-            "Temporarily unavailable",
-            "The service cannot reach its database right now. Please try again in a moment."
-                .to_string(),
-        ),
+        AppError::Unavailable(outage) => ("Temporarily unavailable", outage_text(outage)),
         AppError::Internal(_) => (
             "Something went wrong",
             "An unexpected error stopped this request. Nothing was changed. If it happens again, \
@@ -49,7 +45,36 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
                 .to_string(),
         ),
     };
-    page(status, title, message, request_id)
+    let mut res = page(status, title, message, request_id);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(RETRY_AFTER_SECONDS),
+        );
+    }
+    res
+}
+
+/// What an outage means to the person who saw it: whether anything changed, and what to do.
+fn outage_text(outage: &Outage) -> String {
+    match outage {
+        Outage::LostDuringCommit(_) => {
+            "tokendesk lost its database while saving this change, so it \
+            cannot tell whether the change was saved. In a moment, reload the page to see the \
+            current state before you try again."
+                .to_string()
+        }
+        Outage::ReadOnly(_) => "tokendesk's database accepts no changes right now (it is \
+            switching servers); nothing was changed. Try again in a moment."
+            .to_string(),
+        Outage::Timeout(_) => "tokendesk's database took too long to answer; nothing was \
+            changed. Try again in a moment."
+            .to_string(),
+        Outage::NoConnection(_) | Outage::ConnectionLost(_) | Outage::ShuttingDown => {
+            "tokendesk can't reach its database; nothing was changed. Try again in a moment."
+                .to_string()
+        }
+    }
 }
 
 fn page(status: StatusCode, title: &str, message: String, request_id: String) -> HttpResponse {

@@ -5,7 +5,9 @@ mod api_client;
 mod cli_support;
 mod fixtures;
 mod harness;
+mod http_client;
 mod pages_client;
+mod serve_process;
 mod sql_count;
 mod staff_client;
 
@@ -23,6 +25,8 @@ mod browser;
 mod browser_driver;
 mod cli;
 mod cluster;
+mod faults_outage;
+mod faults_pool;
 mod ops;
 mod pages_actions;
 mod pages_apps;
