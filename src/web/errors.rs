@@ -113,3 +113,60 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     }
     render_error_page(&AppError::NotFound)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(error: AppError) -> (u16, Option<String>, String) {
+        let res = render_error_page(&error);
+        let retry = res
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let status = res.status().as_u16();
+        let body = actix_web::body::to_bytes(res.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        (status, retry, body)
+    }
+
+    #[test]
+    fn every_outage_is_a_503_page_that_says_whether_anything_changed() {
+        let cases = [
+            (
+                Outage::NoConnection("refused".into()),
+                "nothing was changed",
+            ),
+            (
+                Outage::ConnectionLost("57P01".into()),
+                "nothing was changed",
+            ),
+            (
+                Outage::Timeout("57014".into()),
+                "took too long to answer; nothing was changed",
+            ),
+            (
+                Outage::ReadOnly("25006".into()),
+                "accepts no changes right now",
+            ),
+            (Outage::ShuttingDown, "nothing was changed"),
+            (
+                Outage::LostDuringCommit("closed".into()),
+                "cannot tell whether the change was saved",
+            ),
+        ];
+        for (outage, promise) in cases {
+            let (status, retry, body) = text(AppError::Unavailable(outage.clone()));
+            assert_eq!(status, 503, "{outage:?}");
+            assert_eq!(retry.as_deref(), Some("5"), "{outage:?}");
+            assert!(body.contains(promise), "{outage:?}: {body}");
+            assert!(
+                !body.contains("57P01") && !body.contains("refused"),
+                "{body}"
+            );
+        }
+    }
+}
