@@ -76,9 +76,16 @@ async fn sixty_concurrent_mixed_api_changes_on_one_pair_all_succeed_and_none_is_
         (20, 20, 10),
         "one audit row per change"
     );
+    // Scopes are a set: compare them sorted.
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
     let scopes_of = |e: &tokendesk::db::models::AuditEvent| -> Vec<String> {
-        serde_json::from_value(e.state_after.as_ref().expect("state after")["scopes"].clone())
-            .expect("scopes")
+        sorted(
+            serde_json::from_value(e.state_after.as_ref().expect("state after")["scopes"].clone())
+                .expect("scopes"),
+        )
     };
     // Pair updates lock every token that existed before, so they and the single-token updates
     // of each such token form one chain in commit order, which is audit id order here.
@@ -105,9 +112,13 @@ async fn sixty_concurrent_mixed_api_changes_on_one_pair_all_succeed_and_none_is_
         assert_eq!(tok.refresh_token_scopes, Some(tok.scopes.clone()), "{name}");
     }
     // New tokens hold their requested scopes, or those of a pair update committed after them.
-    let requested: Vec<Vec<String>> = SETS.iter().map(|s| strings(s)).collect();
+    let requested: Vec<Vec<String>> = SETS.iter().map(|s| sorted(strings(s))).collect();
     for e in &create_events {
         let tok = fixtures::by_hash(c, e.token_hash.as_deref().expect("hash")).expect("token");
-        assert!(requested.contains(&tok.scopes), "{:?}", tok.scopes);
+        assert!(
+            requested.contains(&sorted(tok.scopes.clone())),
+            "{:?}",
+            tok.scopes
+        );
     }
 }

@@ -23,6 +23,7 @@ mod api_pair;
 mod api_revoke;
 mod api_update;
 mod bench_pages;
+mod bench_pool;
 mod browser;
 mod browser_driver;
 mod cli;
