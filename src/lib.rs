@@ -12,6 +12,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod client_address;
 pub mod cluster;
 pub mod config;
 pub mod crypto;

@@ -91,11 +91,7 @@ impl RootSpanBuilder for RedactedRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_string());
-        let client_ip = request
-            .connection_info()
-            .realip_remote_addr()
-            .unwrap_or("")
-            .to_string();
+        let client_ip = crate::client_address::of_service_request(request);
         tracing::info_span!(
             target: "tokendesk::request",
             "request",
