@@ -33,7 +33,8 @@ use actix_session::SessionMiddleware;
 use actix_web::body::MessageBody;
 use actix_web::cookie::SameSite;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web as aw, App};
 use tracing_actix_web::TracingLogger;
 
@@ -99,9 +100,29 @@ pub fn app(
         .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
         .wrap(security_headers())
+        .wrap(from_fn(no_store))
         .wrap(from_fn(metrics::record))
         .wrap(from_fn(telemetry::request_id))
         .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())
+}
+
+/// `Cache-Control: no-store` on every response but the static assets: pages show a signed-in
+/// person's tokens and carry CSRF tokens, the CSV export is the audit trail, and API answers
+/// carry token values (`/api/auth/token/create`, `/update`) — no browser, proxy or shared cache
+/// may keep any of them. The assets (`/static/…`) keep the caching their handler gives them.
+async fn no_store(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let is_asset = req.path().starts_with("/static/");
+    let mut res = next.call(req).await?;
+    if !is_asset {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
 }
 
 /// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site.
