@@ -30,6 +30,8 @@ mod pages_apps;
 mod pages_auth;
 mod query_plans;
 mod schema;
+mod security_caching;
+mod security_metrics;
 mod security_throttle;
 mod seed;
 mod staff_atomic;
