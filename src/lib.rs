@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod input_rule;
 pub mod metrics;
 pub mod read_models;
 pub mod seed;
@@ -97,6 +98,7 @@ pub fn app(
         .app_data(aw::FormConfig::default().limit(64 * 1024))
         .configure(web::configure)
         .default_service(aw::to(web::errors::not_found))
+        .wrap(from_fn(web::input_guard::refuse_unreadable_input))
         .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
         .wrap(security_headers())

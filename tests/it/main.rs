@@ -31,6 +31,7 @@ mod pages_auth;
 mod query_plans;
 mod schema;
 mod security_caching;
+mod security_input;
 mod security_logs;
 mod security_metrics;
 mod security_throttle;

@@ -112,6 +112,16 @@ impl Visitor {
         .await
     }
 
+    /// Sends any request with this visitor's cookie, address and headers.
+    pub async fn send_request<S, B>(&mut self, app: &S, req: TestRequest) -> Reply
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        let req = self.with_cookie(req);
+        self.send(app, req).await
+    }
+
     fn with_cookie(&self, req: TestRequest) -> TestRequest {
         let mut req = req.peer_addr(self.peer);
         for (name, value) in &self.headers {
