@@ -35,6 +35,7 @@ mod security_input;
 mod security_logs;
 mod security_metrics;
 mod security_throttle;
+mod security_token_values;
 mod seed;
 mod staff_atomic;
 mod staff_browser;
