@@ -191,6 +191,22 @@ pub fn session_key(given: Option<&str>, data_dir: Option<&Path>) -> anyhow::Resu
     }
 }
 
+fn parse_key(text: &str) -> anyhow::Result<Key> {
+    let bytes = STANDARD.decode(text).map_err(|e| anyhow!("{e}"))?;
+    Key::try_from(bytes.as_slice()).map_err(|_| anyhow!("it has {} bytes", bytes.len()))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,20 +231,4 @@ mod tests {
         let long = "x".repeat(METRICS_TOKEN_MIN_LEN);
         assert_eq!(metrics_token(Some(&long), None).unwrap(), Some(long));
     }
-}
-
-fn parse_key(text: &str) -> anyhow::Result<Key> {
-    let bytes = STANDARD.decode(text).map_err(|e| anyhow!("{e}"))?;
-    Key::try_from(bytes.as_slice()).map_err(|_| anyhow!("it has {} bytes", bytes.len()))
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(contents)
 }
