@@ -1,15 +1,8 @@
 -- The sign-in throttle's claim (src/throttle.rs, `claim`): the two statements of one attempt
 -- in one transaction, for pgbench against a migrated tokendesk database:
---   pgbench -n -M prepared -f scripts/bench-throttle.sql -c 4 -j 2 -T 10 "$DATABASE_URL"
+--   pgbench -n -M prepared -f scripts/bench-throttle.sql -D logins=100000 -D addresses=5000 \
+--     -c 4 -j 2 -T 10 "$DATABASE_URL"
 -- `-D logins=1 -D addresses=1` puts every attempt on one login (they serialize on its rows).
-\if :{?logins}
-\else
-\set logins 100000
-\endif
-\if :{?addresses}
-\else
-\set addresses 5000
-\endif
 \set n random(1, :logins)
 \set a random(1, :addresses)
 BEGIN;
