@@ -5,8 +5,8 @@ mod api_client;
 mod cli_support;
 mod fixtures;
 mod harness;
-mod http_client;
 mod pages_client;
+mod parallel_http;
 mod sql_count;
 mod staff_client;
 

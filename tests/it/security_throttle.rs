@@ -9,8 +9,8 @@ use tokendesk::db::schema::sign_in_throttle;
 use tokendesk::throttle::{ADDRESS_LIMIT, LOGIN_FREE, PAIR_LIMIT};
 
 use crate::harness::TestApp;
-use crate::http_client::{client, post_sign_in, sign_in_form};
 use crate::pages_client::Visitor;
+use crate::parallel_http::{client, post_sign_in, sign_in_form};
 
 /// Statuses of `replies`, counted: (303 signed in, 401 checked and wrong, 429 refused, other).
 fn tally(statuses: &[u16]) -> (usize, usize, usize, usize) {

@@ -1,4 +1,4 @@
-//! A plain HTTP client against a real server (`TestApp::spawn_server`), for tests that need
+//! An async HTTP client against a real server (`TestApp::spawn_server`), for tests that need
 //! many requests in flight at once: it keeps no state, so each caller holds its own cookie.
 
 #![allow(dead_code)]
