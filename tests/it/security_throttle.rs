@@ -224,3 +224,28 @@ async fn successful_sign_ins_give_their_check_back_so_an_office_is_never_refused
         );
     }
 }
+
+#[test]
+fn sweeping_forgets_only_counters_whose_time_is_over() {
+    use diesel::connection::SimpleConnection;
+    let db = crate::harness::TestDb::new();
+    let mut c = db.conn();
+    c.batch_execute(
+        "INSERT INTO sign_in_throttle (kind, key, attempts, window_started_at, not_before) VALUES
+           ('pair', E'10.0.0.1\\nold', 5, now() - interval '16 minutes', NULL),
+           ('pair', E'10.0.0.1\\nnew', 5, now() - interval '14 minutes', NULL),
+           ('address', '10.0.0.9', 20, now() - interval '1 day', NULL),
+           ('login', 'slowed', 30, now() - interval '2 hours', now() + interval '1 minute'),
+           ('login', 'done', 30, now() - interval '2 hours', now() - interval '1 minute'),
+           ('known', E'10.0.0.1\\nalice', 3, now() - interval '31 days', NULL),
+           ('known', E'10.0.0.1\\nbob', 3, now() - interval '29 days', NULL)",
+    )
+    .unwrap();
+    assert_eq!(tokendesk::throttle::forget_stale(&mut c).unwrap(), 4);
+    let mut left: Vec<String> = sign_in_throttle::table
+        .select(sign_in_throttle::key)
+        .load(&mut c)
+        .unwrap();
+    left.sort();
+    assert_eq!(left, vec!["10.0.0.1\nbob", "10.0.0.1\nnew", "slowed"]);
+}
