@@ -30,6 +30,7 @@ mod pages_auth;
 mod query_plans;
 mod schema;
 mod seed;
+mod sessions_domain;
 mod staff_atomic;
 mod staff_browser;
 mod staff_pair;
