@@ -27,6 +27,7 @@ mod ops;
 mod pages_actions;
 mod pages_apps;
 mod pages_auth;
+mod pages_sessions;
 mod query_plans;
 mod schema;
 mod seed;
