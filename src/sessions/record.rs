@@ -173,13 +173,18 @@ pub fn check(conn: &mut PgConnection, session_id: &str, limits: &Limits) -> AppR
     if ended_at.is_some() {
         return Ok(Check::Ended);
     }
-    if at - last_seen_at > limits.idle || at - created_at > limits.absolute {
+    // Whole seconds, as the limits are minutes and hours (and a limit of 0 means "gone after the
+    // second it was last used").
+    let idle = (at - last_seen_at).num_seconds();
+    if idle > limits.idle.num_seconds()
+        || (at - created_at).num_seconds() > limits.absolute.num_seconds()
+    {
         return Ok(Check::Expired);
     }
     if account.disabled {
         return Ok(Check::Disabled);
     }
-    if (at - last_seen_at).num_seconds() >= SEEN_GRANULARITY_SECS {
+    if idle >= SEEN_GRANULARITY_SECS {
         diesel::update(sessions::table.find(id))
             .set(sessions::last_seen_at.eq(now))
             .execute(conn)?;
