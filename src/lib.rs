@@ -22,6 +22,7 @@ pub mod input_rule;
 pub mod metrics;
 pub mod read_models;
 pub mod seed;
+pub mod sessions;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

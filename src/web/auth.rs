@@ -1,9 +1,11 @@
-//! Signing in and out.
+//! Signing in and out, and signing out everywhere.
 //!
 //! Sign-in claims a password check from the throttle ([`crate::throttle`], in PostgreSQL)
 //! before anything else, checks the argon2id hash on the blocking pool (it is slow on purpose)
 //! only when the claim is granted, answers an unknown login exactly like a wrong password, and
-//! starts a new session. The return path is followed only when it is a local path.
+//! records a new session ([`crate::sessions`]) under a new id. The return path is followed only
+//! when it is a local path. Sign-out ends the session's record, so that a copy of the cookie
+//! stops working too.
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
@@ -13,12 +15,14 @@ use askama_web::WebTemplate;
 use diesel::prelude::*;
 
 use crate::accounts::{verify_password, DUMMY_HASH};
+use crate::config::Config;
 use crate::db::functions::lower;
 use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::sessions::{self as records, Proof};
 use crate::throttle::{self, AttemptKeys, Refusal, Verdict};
 
 use super::csrf::{self, CheckedForm};
@@ -90,6 +94,7 @@ pub async fn sign_in(
     req: HttpRequest,
     session: Session,
     pool: web::Data<PgPool>,
+    config: web::Data<Config>,
     metrics: web::Data<Metrics>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
@@ -162,23 +167,47 @@ pub async fn sign_in(
     let verified =
         web::block(move || verify_password(&password, &hash)).await? && account.is_some();
 
-    if verified {
-        let outcome_keys = keys.clone();
-        crate::db::run(&pool, move |conn| {
-            throttle::record_success(conn, &outcome_keys)
-        })
-        .await?;
-    }
+    // A verified, enabled account gets a new session record, checked against the very hash
+    // that was verified; the session this browser had before (if any) ends.
+    let start_for = account
+        .as_ref()
+        .filter(|a| verified && !a.disabled)
+        .map(|a| (a.id, a.password_hash.clone()));
+    let previous = session::session_id(&session);
+    let limits = config.session.limits();
+    let outcome_keys = keys.clone();
+    let started = crate::db::run(&pool, move |conn| {
+        // A failure needs no second write: its check was counted before it ran.
+        if !verified {
+            return Ok(None);
+        }
+        throttle::record_success(conn, &outcome_keys)?;
+        if let Some(previous) = previous {
+            records::end_session(conn, &previous)?;
+        }
+        match start_for {
+            Some((id, hash)) => records::start(
+                conn,
+                id,
+                Proof::Password {
+                    verified_hash: &hash,
+                },
+                &limits,
+            ),
+            None => Ok(None),
+        }
+    })
+    .await?;
 
-    match account {
-        Some(account) if verified && !account.disabled => {
-            session::start(&session, account.id)?;
+    match (account, started) {
+        (Some(account), Some(session_id)) => {
+            session::start(&session, &session_id)?;
             tracing::info!(account = account.id, "signed in");
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, next))
                 .finish())
         }
-        Some(_) if verified => {
+        (Some(account), None) if verified && account.disabled => {
             let mut p = page(&session)?;
             p.error = Some(
                 "This account is disabled, so it cannot sign in. Contact support if you think \
@@ -227,13 +256,75 @@ pub async fn logout_page(user: CurrentUser, session: Session) -> Result<LogoutPa
     })
 }
 
-/// `POST /logout`.
-pub async fn sign_out(session: Session, _form: CheckedForm) -> Result<HttpResponse, AppError> {
+/// `POST /logout`: the session's record ends (on every instance, for every copy of the
+/// cookie), then the cookie is emptied.
+pub async fn sign_out(
+    session: Session,
+    pool: web::Data<PgPool>,
+    _form: CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    if let Some(id) = session::session_id(&session) {
+        if crate::db::run(&pool, move |conn| records::end_session(conn, &id)).await? {
+            tracing::info!("signed out");
+        }
+    }
     session::end(&session);
     Flash::ok().text("You have signed out.").set(&session)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, paths::LOGIN))
         .finish())
+}
+
+/// `POST /logout/everywhere`: every other session of the account ends, on every instance, and
+/// this one gets a new id, so that a copy of this cookie stops working as well; the person stays
+/// signed in here. The flash says how many other sessions ended.
+pub async fn sign_out_everywhere(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: Session,
+    pool: web::Data<PgPool>,
+    _form: CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    let Some(id) = session::session_id(&session) else {
+        return Ok(see_other(paths::LOGIN));
+    };
+    let actor = user.actor(&req);
+    let renewed = crate::db::run(&pool, move |conn| {
+        records::sign_out_everywhere(conn, &id, &actor)
+    })
+    .await?;
+    let Some(renewed) = renewed else {
+        // Ended in the meantime (by another tab signing out, say): as for any ended session.
+        session::end(&session);
+        return Ok(see_other(&format!("{}?expired=1", paths::LOGIN)));
+    };
+    session::renew(&session, &renewed.session_id)?;
+    tracing::info!(
+        account = user.account_id,
+        others = renewed.others_ended,
+        "signed out everywhere"
+    );
+    let flash = match renewed.others_ended {
+        0 => Flash::ok().text("No other session was open. "),
+        1 => Flash::ok()
+            .text("Signed out of ")
+            .em("1 other session")
+            .text(". "),
+        n => Flash::ok()
+            .text("Signed out of ")
+            .em(format!("{n} other sessions"))
+            .text(". "),
+    };
+    flash
+        .text("You stay signed in here, with a new session.")
+        .set(&session)?;
+    Ok(see_other(paths::ACTIVITY))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
 }
 
 /// `GET /`: the connected apps (which send people who are not signed in to the sign-in page).

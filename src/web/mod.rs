@@ -39,6 +39,7 @@ use crate::error::AppError;
 pub mod paths {
     pub const LOGIN: &str = "/login";
     pub const LOGOUT: &str = "/logout";
+    pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const APPS: &str = "/apps";
     pub const ACTIVITY: &str = "/activity";
     pub const STAFF_USERS: &str = "/staff/users";
@@ -65,6 +66,7 @@ pub mod paths {
                 format!("{STAFF_USERS}/{subject}/apps/{id}")
             }
             ["staff", ..] => STAFF_USERS.to_string(),
+            ["logout", "everywhere"] => ACTIVITY.to_string(),
             _ => APPS.to_string(),
         }
     }
@@ -80,6 +82,7 @@ page_routes! {
     post paths::LOGIN => auth::sign_in,
     get paths::LOGOUT => auth::logout_page,
     post paths::LOGOUT => auth::sign_out,
+    post paths::LOGOUT_EVERYWHERE => auth::sign_out_everywhere,
     get paths::APPS => apps::connected_apps,
     get "/apps/{client_id}" => apps::app_page,
     post "/apps/{client_id}/scopes" => app_actions::narrow_app,
@@ -122,6 +125,7 @@ mod tests {
         assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
+        assert_eq!(page_of_form("/logout/everywhere"), "/activity");
         assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");
         assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
         assert_eq!(

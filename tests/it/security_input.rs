@@ -39,6 +39,7 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
     ),
     ("get", "/logout", &["extra"], &[]),
     ("post", "/logout", &["extra"], &["csrf"]),
+    ("post", "/logout/everywhere", &["extra"], &["csrf"]),
     ("get", "/apps", &["q", "page"], &[]),
     ("get", "/apps/{client_id}", &["page"], &[]),
     (
