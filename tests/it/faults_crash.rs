@@ -21,6 +21,12 @@ use crate::serve_process::ServeProcess;
 const TOKENS: i64 = 10_000;
 
 #[derive(QueryableByName)]
+struct Text {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    t: String,
+}
+
+#[derive(QueryableByName)]
 struct Number {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
@@ -62,10 +68,10 @@ fn pair_state(conn: &mut PgConnection) -> (i64, i64) {
     )
 }
 
-/// Waits (at most 20 s) until `count` backends other than `conn`'s match `condition` in
+/// Waits (at most 60 s: a loaded CI machine is slow) until `count` backends other than `conn`'s match `condition` in
 /// `pg_stat_activity`.
 fn wait_for_backends(conn: &mut PgConnection, condition: &str, count: i64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let sql = format!(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND {condition}"
     );
@@ -93,12 +99,15 @@ fn sigkill_mid_pair_update_is_all_or_nothing_and_sigterm_finishes_requests_in_fl
     let _guard = ClusterGuard(dir.path());
     let d = dir.path().display().to_string();
     let log = |name: &str| dir.path().join(name);
+    // Requests here wait for locks on purpose: no statement time-out may end the wait first.
     let serve_args = [
         "--data-dir",
         d.as_str(),
         "--no-demo",
         "--shutdown-seconds",
         "2",
+        "--statement-timeout-ms",
+        "0",
     ];
 
     let mut first = ServeProcess::start(&serve_args, &[], &log("serve-1.log"));
@@ -193,7 +202,20 @@ fn sigkill_mid_pair_update_is_all_or_nothing_and_sigterm_finishes_requests_in_fl
     };
     let finishing = send("dana", json!(["read", "write"]));
     let stuck = send("erin", json!([]));
-    assert!(wait_for_backends(c, "wait_event_type = 'Lock'", 2));
+    if !wait_for_backends(c, "wait_event_type = 'Lock'", 2) {
+        let activity = diesel::sql_query(
+            "SELECT coalesce(string_agg(concat_ws(' | ', state, wait_event_type, wait_event,
+                                                  left(query, 60)), E'\n'), '') AS t
+             FROM pg_stat_activity WHERE datname = current_database()",
+        )
+        .get_result::<Text>(c)
+        .map(|t| t.t)
+        .unwrap_or_default();
+        panic!(
+            "the two requests never waited for the locks:\n{activity}\n{}",
+            second.log_text()
+        );
+    }
     let stopping = Instant::now();
     second.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(300));

@@ -109,7 +109,7 @@ fn one_of_two_instances_killed_under_load_fails_no_request_of_the_other() {
 
     // A session and a sign-in lock made before the kill, through either instance.
     let cookie = http_client::sign_in(&front, "alice", "demo-alice");
-    for _ in 0..tokendesk::throttle::LOGIN_LIMIT {
+    for _ in 0..tokendesk::throttle::PAIR_LIMIT {
         let page = get(&a.addr, "/login", None).expect("login page");
         let form = serde_urlencoded::to_string([
             ("csrf", page.csrf().as_str()),

@@ -64,7 +64,7 @@ fn no_token_value_reaches_a_log_a_page_or_an_audit_row() {
         values.extend([access.clone(), refresh.clone()]);
         created.push((access, refresh));
     }
-    let migrated = format!("migrated-{}", rand::random::<u64>());
+    let migrated = format!("migrated-{:032x}", rand::random::<u128>());
     let made = api(
         "/api/auth/token/create",
         json!({"grantType": "AUTHORIZATION_CODE", "clientId": 1001, "subject": "alice",

@@ -104,33 +104,26 @@ impl FromRequest for StaffForm {
     }
 }
 
+page_routes! {
+    register;
+    get "/staff" => home,
+    get paths::STAFF_USERS => users::search_page,
+    get "/staff/users/{subject}" => users::user_page,
+    get "/staff/users/{subject}/apps/{client_id}" => pair::pair_page,
+    post "/staff/users/{subject}/apps/{client_id}/scopes" => pair::set_scopes,
+    post "/staff/users/{subject}/apps/{client_id}/revoke" => pair::revoke_app,
+    get paths::STAFF_TOKENS => tokens::search_page,
+    post "/staff/tokens/lookup" => tokens::lookup,
+    get "/staff/tokens/{id}" => token_edit::token_page,
+    post "/staff/tokens/{id}" => token_edit::save,
+    post "/staff/tokens/{id}/revoke" => token_edit::revoke,
+    get paths::STAFF_AUDIT => audit::audit_page,
+    get paths::STAFF_AUDIT_CSV => audit::audit_csv,
+}
+
 /// Every route of the console.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff", web::get().to(home))
-        .route(paths::STAFF_USERS, web::get().to(users::search_page))
-        .route("/staff/users/{subject}", web::get().to(users::user_page))
-        .route(
-            "/staff/users/{subject}/apps/{client_id}",
-            web::get().to(pair::pair_page),
-        )
-        .route(
-            "/staff/users/{subject}/apps/{client_id}/scopes",
-            web::post().to(pair::set_scopes),
-        )
-        .route(
-            "/staff/users/{subject}/apps/{client_id}/revoke",
-            web::post().to(pair::revoke_app),
-        )
-        .route(paths::STAFF_TOKENS, web::get().to(tokens::search_page))
-        .route("/staff/tokens/lookup", web::post().to(tokens::lookup))
-        .route("/staff/tokens/{id}", web::get().to(token_edit::token_page))
-        .route("/staff/tokens/{id}", web::post().to(token_edit::save))
-        .route(
-            "/staff/tokens/{id}/revoke",
-            web::post().to(token_edit::revoke),
-        )
-        .route(paths::STAFF_AUDIT, web::get().to(audit::audit_page))
-        .route(paths::STAFF_AUDIT_CSV, web::get().to(audit::audit_csv));
+    register(cfg);
 }
 
 /// `GET /staff`: the console starts at the user search.
