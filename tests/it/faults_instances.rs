@@ -107,7 +107,7 @@ fn one_of_two_instances_killed_under_load_fails_no_request_of_the_other() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    // A session and a sign-in lock made before the kill, through either instance.
+    // A session, and the sign-in checks of one login used up, before the kill.
     let cookie = http_client::sign_in(&front, "alice", "demo-alice");
     for _ in 0..tokendesk::throttle::PAIR_LIMIT {
         let page = get(&a.addr, "/login", None).expect("login page");
@@ -198,7 +198,7 @@ fn one_of_two_instances_killed_under_load_fails_no_request_of_the_other() {
     // The session signed in before the kill still opens pages on b.
     let page = get(&front, "/apps", Some(&cookie)).expect("apps page");
     assert_eq!((page.status, page.header("x-served-by")), (200, Some("b")));
-    // The lock earned on a holds on b: the right password is refused too.
+    // The checks used up on a count on b: the right password is refused too.
     let page = get(&front, "/login", None).expect("login page");
     let form = serde_urlencoded::to_string([
         ("csrf", page.csrf().as_str()),
