@@ -2,7 +2,7 @@
 //! broken one is retired, and how an outage shows in the log.
 //!
 //! Testing every connection at checkout (`SELECT 1`, r2d2's `test_on_check_out`) costs a round
-//! trip per checkout, which is 10–20 % of a hot API call (see `docs/RELIABILITY.md`). A
+//! trip per checkout, which is 13–20 % of a hot API call (see `docs/RELIABILITY.md`). A
 //! connection is tested only when it may have gone stale unseen: it sat idle for
 //! [`TEST_AFTER_IDLE`] or more, or some connection of the pool lost the database since this one
 //! was last tested. A connection that failed because the database went away is marked lost and
