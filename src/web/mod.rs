@@ -11,7 +11,9 @@ pub mod errors;
 pub mod flash;
 pub mod forms;
 pub mod ops;
+pub mod review;
 pub mod session;
+pub mod settings;
 pub mod staff;
 pub mod view;
 
@@ -27,6 +29,7 @@ pub mod paths {
     pub const LOGOUT: &str = "/logout";
     pub const APPS: &str = "/apps";
     pub const ACTIVITY: &str = "/activity";
+    pub const SETTINGS: &str = "/settings";
     pub const STAFF_USERS: &str = "/staff/users";
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
@@ -45,6 +48,7 @@ pub mod paths {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["apps", id, ..] if is_id(id) => format!("{APPS}/{id}"),
+            ["settings", ..] => SETTINGS.to_string(),
             ["staff", "tokens", id, ..] if is_id(id) => format!("{STAFF_TOKENS}/{id}"),
             ["staff", "tokens", ..] => STAFF_TOKENS.to_string(),
             ["staff", "users", subject, "apps", id, ..] if !subject.is_empty() && is_id(id) => {
@@ -73,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(app_actions::narrow_app),
         )
         .route(
+            "/apps/{client_id}/scopes",
+            web::get().to(app_actions::form_page),
+        )
+        .route(
             "/apps/{client_id}/revoke",
             web::get().to(apps::revoke_app_page),
         )
@@ -85,10 +93,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(app_actions::narrow_token),
         )
         .route(
+            "/apps/{client_id}/tokens/{token_id}/scopes",
+            web::get().to(app_actions::form_page),
+        )
+        .route(
+            "/apps/{client_id}/tokens/{token_id}/revoke",
+            web::get().to(apps::revoke_token_page),
+        )
+        .route(
             "/apps/{client_id}/tokens/{token_id}/revoke",
             web::post().to(app_actions::revoke_token),
         )
         .route(paths::ACTIVITY, web::get().to(activity::activity_page))
+        .route(paths::SETTINGS, web::get().to(settings::settings_page))
+        .route(paths::SETTINGS, web::post().to(settings::save))
         .configure(staff::configure)
         .configure(crate::api::configure);
 }
@@ -110,6 +128,7 @@ mod tests {
     #[test]
     fn forms_come_back_to_their_page() {
         assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
+        assert_eq!(page_of_form("/apps/1001/scopes"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
         assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod pair;
 pub mod token_edit;
+pub mod token_end;
 pub mod token_form;
 pub mod tokens;
 pub mod users;
@@ -115,7 +116,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/staff/users/{subject}/apps/{client_id}/scopes",
-            web::post().to(pair::set_scopes),
+            web::post().to(pair::remove_scopes),
+        )
+        .route(
+            "/staff/users/{subject}/apps/{client_id}/add",
+            web::post().to(pair::add_scopes),
         )
         .route(
             "/staff/users/{subject}/apps/{client_id}/revoke",
@@ -127,10 +132,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/staff/tokens/{id}", web::post().to(token_edit::save))
         .route(
             "/staff/tokens/{id}/revoke",
-            web::post().to(token_edit::revoke),
+            web::post().to(token_end::revoke),
+        )
+        .route(
+            "/staff/tokens/{id}/expire",
+            web::post().to(token_end::expire),
         )
         .route(paths::STAFF_AUDIT, web::get().to(audit::audit_page))
         .route(paths::STAFF_AUDIT_CSV, web::get().to(audit::audit_csv));
+    // A reload (or bookmark) of a form's address shows the page the form is on, never a 404.
+    for path in [
+        "/staff/users/{subject}/apps/{client_id}/scopes",
+        "/staff/users/{subject}/apps/{client_id}/add",
+        "/staff/users/{subject}/apps/{client_id}/revoke",
+        "/staff/tokens/lookup",
+        "/staff/tokens/{id}/revoke",
+        "/staff/tokens/{id}/expire",
+    ] {
+        cfg.route(path, web::get().to(form_page));
+    }
+}
+
+/// `GET` on the address of a staff form: the page the form is on.
+async fn form_page(req: HttpRequest, _staff: StaffUser) -> HttpResponse {
+    see_other(&paths::page_of_form(req.path()))
 }
 
 /// `GET /staff`: the console starts at the user search.
@@ -213,11 +238,11 @@ pub struct Errors(pub Vec<crate::error::FieldError>);
 impl Errors {
     /// The message for `field`, if it was refused (several are joined).
     pub fn get(&self, field: &str) -> Option<String> {
-        let messages: Vec<&str> = self
+        let messages: Vec<String> = self
             .0
             .iter()
             .filter(|e| e.field == field)
-            .map(|e| e.message.as_str())
+            .map(|e| crate::web::view::sentence(&e.message))
             .collect();
         (!messages.is_empty()).then(|| messages.join(" "))
     }
