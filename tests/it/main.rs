@@ -23,6 +23,7 @@ mod browser;
 mod browser_driver;
 mod cli;
 mod cluster;
+mod forms_intent;
 mod ops;
 mod pages_actions;
 mod pages_apps;

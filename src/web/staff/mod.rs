@@ -128,6 +128,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(paths::STAFF_TOKENS, web::get().to(tokens::search_page))
         .route("/staff/tokens/lookup", web::post().to(tokens::lookup))
+        .route("/staff/tokens/lookup", web::get().to(form_page))
         .route("/staff/tokens/{id}", web::get().to(token_edit::token_page))
         .route("/staff/tokens/{id}", web::post().to(token_edit::save))
         .route(
@@ -145,7 +146,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/staff/users/{subject}/apps/{client_id}/scopes",
         "/staff/users/{subject}/apps/{client_id}/add",
         "/staff/users/{subject}/apps/{client_id}/revoke",
-        "/staff/tokens/lookup",
         "/staff/tokens/{id}/revoke",
         "/staff/tokens/{id}/expire",
     ] {
