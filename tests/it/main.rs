@@ -28,6 +28,7 @@ mod ops;
 mod pages_actions;
 mod pages_apps;
 mod pages_auth;
+mod pages_settings;
 mod query_plans;
 mod schema;
 mod seed;

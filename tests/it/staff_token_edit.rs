@@ -150,6 +150,17 @@ async fn the_second_of_two_concurrent_edits_is_told_and_overwrites_nothing() {
         res.body.contains(">second</textarea>"),
         "the reason is kept"
     );
+    // The newer state and ada's input side by side.
+    let compared = unescaped(&res.body);
+    let table = &compared[compared.find("id=\"compared\"").expect("the comparison")..];
+    assert!(
+        table.contains("<th scope=\"row\">Scopes</th>")
+            && table.contains("<td><span class=\"cell-label\">Now: </span>read write</td>")
+            && table.contains("<td><span class=\"cell-label\">You sent: </span>read</td>"),
+        "{table}"
+    );
+    let sam_expiry = after_sam.access_token_expires_at.format("%Y-%m-%d %H:%M").to_string();
+    assert!(table.contains(&sam_expiry), "the newer expiry: {table}");
     assert_eq!(
         input_value(&res.body, "token-version"),
         after_sam.version.to_string(),
@@ -374,6 +385,56 @@ async fn a_typed_expiry_within_the_maximum_is_saved() {
     );
     assert_eq!(post(&mut sam, &app, &path, &fields).await.status, 303);
     assert_eq!(reload(&t, token.id).unwrap().access_token_expires_at, at);
+}
+
+#[actix_web::test]
+async fn the_refresh_tokens_expiry_is_edited_and_a_typed_expiry_echoes_what_it_read() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let token = alice_printer(&t);
+    let path = format!("/staff/tokens/{}", token.id);
+    let mut sam = signed_in(&app, "sam").await;
+    let page = sam.get(&app, &path).await;
+    assert!(page.body.contains("Refresh token expires at (UTC)"), "{}", page.body);
+    let at = (Utc::now() + Duration::days(60))
+        .date_naive()
+        .and_hms_opt(8, 30, 0)
+        .unwrap()
+        .and_utc();
+    let typed = at.format("%Y-%m-%d %H:%M").to_string();
+    let fields = form_of(
+        &page,
+        &token,
+        &[
+            ("refresh_expires_was", input_value(&page.body, "token-refresh-expires-was").as_str()),
+            ("refresh_expires", typed.as_str()),
+            ("reason", "Longer renewal"),
+        ],
+    );
+    let res = post(&mut sam, &app, &path, &fields).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let after = reload(&t, token.id).unwrap();
+    assert_eq!(after.refresh_token_expires_at, Some(at));
+    assert_eq!(after.access_token_expires_at, token.access_token_expires_at);
+    let page = unescaped(&sam.get(&app, &path).await.body);
+    assert!(page.contains("refresh token expires: "), "{page}");
+
+    // A typed expiry that is refused says what it was read as.
+    let page = sam.get(&app, &path).await;
+    let far = (Utc::now() + Duration::days(400)).format("%Y-%m-%d 10:00").to_string();
+    let fields = form_of(
+        &page,
+        &reload(&t, token.id).unwrap(),
+        &[("expires", far.as_str()), ("reason", "x")],
+    );
+    let res = post(&mut sam, &app, &path, &fields).await;
+    assert_eq!(res.status, 422);
+    let text = unescaped(&res.body);
+    assert!(
+        text.contains(&format!("You typed “{far}”, read as {far}:00 UTC.")),
+        "{text}"
+    );
+    assert!(text.contains("id=\"error-summary\""), "{text}");
 }
 
 #[actix_web::test]
