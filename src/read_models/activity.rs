@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::audit_words::{scope_change_parts, tokens_noun, ScopeChanges};
 pub use super::audit_words::Part;
+use super::audit_words::{scope_change_parts, tokens_noun, ScopeChanges};
 use crate::audit::{NamedEvent, NAMED_EVENT_SELECT};
 use crate::error::AppResult;
 

@@ -44,7 +44,11 @@ pub fn name_list(names: &[String]) -> Vec<Part> {
     let mut out = Vec::new();
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
-            out.push(Part::text(if i + 1 == names.len() { " and " } else { ", " }));
+            out.push(Part::text(if i + 1 == names.len() {
+                " and "
+            } else {
+                ", "
+            }));
         }
         out.push(Part::em(name.clone()));
     }
@@ -240,7 +244,10 @@ pub fn describe(e: &NamedEvent) -> EventWords {
     };
     let mut changes = change_lines(e.state_before.as_ref(), e.state_after.as_ref());
     if e.action == "authorization.update" {
-        let words = plain(&scope_change_parts(&ScopeChanges::of_event(e), &tokens_noun));
+        let words = plain(&scope_change_parts(
+            &ScopeChanges::of_event(e),
+            &tokens_noun,
+        ));
         if !words.is_empty() {
             changes.push(format!("per token: {words}"));
         }

@@ -23,7 +23,10 @@ pub fn pick_client(
         return Ok(Ok(found.client_id));
     }
     if typed.contains('\0') {
-        return Ok(Err(FieldError::new(field, "No client has that name, id or alias.")));
+        return Ok(Err(FieldError::new(
+            field,
+            "No client has that name, id or alias.",
+        )));
     }
     let matches: Vec<(i64, String)> = clients::table
         .filter(clients::name.ilike(format!("%{}%", like_escape(typed))))

@@ -57,9 +57,7 @@ impl TokenFilter {
         } else if hash.len() < MIN_HASH_PREFIX || hash.len() > 43 {
             errors.push(FieldError::new(
                 "hash",
-                format!(
-                    "Type at least {MIN_HASH_PREFIX} and at most 43 characters of the hash."
-                ),
+                format!("Type at least {MIN_HASH_PREFIX} and at most 43 characters of the hash."),
             ));
             None
         } else if !hash

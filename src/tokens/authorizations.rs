@@ -257,7 +257,8 @@ fn update_sql() -> String {
 
 /// `{"write": 2}` (an audit row's `removed` / `added`) as scope counts, by name.
 pub fn scope_counts_of(v: &serde_json::Value) -> Vec<ScopeCount> {
-    v.as_object()
+    let mut counts: Vec<ScopeCount> = v
+        .as_object()
         .map(|o| {
             o.iter()
                 .map(|(scope, n)| ScopeCount {
@@ -266,7 +267,10 @@ pub fn scope_counts_of(v: &serde_json::Value) -> Vec<ScopeCount> {
                 })
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // jsonb keeps keys shortest first; people read names in order.
+    counts.sort_by(|a, b| a.scope.cmp(&b.scope));
+    counts
 }
 
 /// Sets the scopes of every token of the `client_id` + `subject` pair in one transaction (see

@@ -74,7 +74,9 @@ fn groups_sql() -> String {
     let sorted = |e: &str| format!("ARRAY(SELECT DISTINCT s FROM unnest({e}) AS s ORDER BY s)");
     let (old_all, new_all) = (
         sorted("scopes || coalesce(refresh_token_scopes, '{}')"),
-        sorted(&format!("({new_scopes}) || coalesce({new_refresh}, '{{}}')")),
+        sorted(&format!(
+            "({new_scopes}) || coalesce({new_refresh}, '{{}}')"
+        )),
     );
     format!(
         "WITH live AS (

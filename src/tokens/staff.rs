@@ -62,7 +62,10 @@ pub(crate) fn checked_update(
 
     if let Some(removed) = changes.remove_scopes.take() {
         // A removal is the scope set it leaves, checked like any other.
-        let base = changes.scopes.take().unwrap_or_else(|| current.scopes.clone());
+        let base = changes
+            .scopes
+            .take()
+            .unwrap_or_else(|| current.scopes.clone());
         changes.scopes = Some(base.into_iter().filter(|s| !removed.contains(s)).collect());
     }
     let mut errors = Vec::new();

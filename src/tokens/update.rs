@@ -168,11 +168,11 @@ fn apply_update(
             }
         }
         if let Some(removed) = &changes.remove_scopes {
-            let keep = |list: &Vec<String>| -> Vec<String> {
-                list.iter().filter(|s| !removed.contains(s)).cloned().collect()
-            };
-            next.scopes = keep(&next.scopes);
-            next.refresh_token_scopes = next.refresh_token_scopes.as_ref().map(keep);
+            next.scopes = without(&next.scopes, removed);
+            next.refresh_token_scopes = next
+                .refresh_token_scopes
+                .as_ref()
+                .map(|r| without(r, removed));
         }
         apply_expiries(c, &changes, actor, now, &current, &mut next)?;
         if let Some(p) = &properties {
@@ -336,6 +336,14 @@ fn apply_expiries(
         next.refresh_token_expires_at = Some(within("refreshTokenExpiresAt", at)?);
     }
     Ok(())
+}
+
+/// `list` without the scopes of `removed`, in its order.
+fn without(list: &[String], removed: &[String]) -> Vec<String> {
+    list.iter()
+        .filter(|s| !removed.contains(s))
+        .cloned()
+        .collect()
 }
 
 /// What a token holds: its access and refresh token scopes, by name.

@@ -119,7 +119,10 @@ pub async fn narrow_app(
     .await;
     match outcome {
         Ok((update, app)) => {
-            let changes = update.as_ref().map(ScopeChanges::of_pair).unwrap_or_default();
+            let changes = update
+                .as_ref()
+                .map(ScopeChanges::of_pair)
+                .unwrap_or_default();
             let flash = if !changes.is_empty() {
                 Flash::ok()
                     .parts(scope_change_parts(&changes, &tokens_noun))

@@ -51,7 +51,10 @@ fn zone_groups() -> Vec<ZoneGroup> {
         let Some((region, _)) = name.split_once('/') else {
             continue;
         };
-        if matches!(region, "Etc" | "SystemV" | "US" | "Canada" | "Brazil" | "Chile" | "Mexico") {
+        if matches!(
+            region,
+            "Etc" | "SystemV" | "US" | "Canada" | "Brazil" | "Chile" | "Mexico"
+        ) {
             continue;
         }
         match groups.iter_mut().find(|g| g.region == region) {
@@ -72,10 +75,7 @@ fn zone_groups() -> Vec<ZoneGroup> {
 fn page(layout: Layout, zone: String, error: Option<String>) -> SettingsPage {
     SettingsPage {
         layout,
-        problems: error
-            .iter()
-            .map(|e| Problem::new("zoneinfo", e))
-            .collect(),
+        problems: error.iter().map(|e| Problem::new("zoneinfo", e)).collect(),
         error: error.map(|e| sentence(&e)),
         zone,
         groups: zone_groups(),
@@ -85,7 +85,11 @@ fn page(layout: Layout, zone: String, error: Option<String>) -> SettingsPage {
 /// `GET /settings`.
 pub async fn settings_page(user: CurrentUser, session: Session) -> Result<SettingsPage, AppError> {
     let layout = Layout::new(&user, &session, paths::SETTINGS)?;
-    Ok(page(layout, user.zoneinfo.clone().unwrap_or_default(), None))
+    Ok(page(
+        layout,
+        user.zoneinfo.clone().unwrap_or_default(),
+        None,
+    ))
 }
 
 /// `POST /settings`: saves the time zone (empty: none, UTC).
@@ -120,7 +124,10 @@ pub async fn save(
         Err(AppError::Invalid(errors)) => {
             let layout = Layout::new(&user, &session, paths::SETTINGS)?;
             let message = errors.first().map(|e| e.message.clone());
-            return render(StatusCode::UNPROCESSABLE_ENTITY, &page(layout, zone, message));
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &page(layout, zone, message),
+            );
         }
         Err(e) => return Err(e),
     }

@@ -166,9 +166,7 @@ impl Layout {
 
     /// The flash message shown at the element with id `id`.
     pub fn flash_at(&self, id: &str) -> Option<&Flash> {
-        self.flash
-            .as_ref()
-            .filter(|f| f.at.as_deref() == Some(id))
+        self.flash.as_ref().filter(|f| f.at.as_deref() == Some(id))
     }
 }
 
@@ -193,7 +191,10 @@ impl When {
     pub fn in_zone(t: DateTime<Utc>, zone: Tz) -> Self {
         When {
             iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            text: t.with_timezone(&zone).format("%-d %b %Y, %H:%M %Z").to_string(),
+            text: t
+                .with_timezone(&zone)
+                .format("%-d %b %Y, %H:%M %Z")
+                .to_string(),
         }
     }
 

@@ -29,7 +29,13 @@ async fn click(driver: &WebDriver, css: &str) {
 
 /// Follows a link to a place on the same page (nothing is reloaded).
 async fn click_link_to(driver: &WebDriver, css: &str) {
-    driver.find(By::Css(css)).await.unwrap().click().await.unwrap();
+    driver
+        .find(By::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn sign_in(driver: &WebDriver, base: &str, login: &str, password: &str) {
@@ -205,7 +211,11 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
     click_link_to(driver, "#error-summary a[href='#scope-1']").await;
     assert_eq!(focused(driver).await, "scope-1");
     let address = driver.current_url().await.unwrap();
-    assert_eq!(address.path(), "/apps/1001/scopes", "the refused form's address");
+    assert_eq!(
+        address.path(),
+        "/apps/1001/scopes",
+        "the refused form's address"
+    );
     // Opened afresh (typed, bookmarked), the address leads to the app's page.
     driver.goto("about:blank").await.unwrap();
     driver.goto(address.as_str()).await.unwrap();
@@ -263,7 +273,10 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
             && card_flash.ends_with(" sign-in to Travel Journal."),
         "{card_flash}"
     );
-    assert!(in_view(driver, "flash").await, "the message is where the page landed");
+    assert!(
+        in_view(driver, "flash").await,
+        "the message is where the page landed"
+    );
     assert_eq!(alices_tokens(&t, 1002)[1].1, vec!["read", "write"]);
 
     // Revoking the other one goes through its review page; the message lands in view.
@@ -274,12 +287,24 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    assert!(heading(driver).await.starts_with("Revoke the "), "review first");
+    assert!(
+        heading(driver).await.starts_with("Revoke the "),
+        "review first"
+    );
     browser.screenshot("revoke-sign-in", DESKTOP).await;
-    assert_eq!(alices_tokens(&t, 1002).len(), 2, "the review changes nothing");
+    assert_eq!(
+        alices_tokens(&t, 1002).len(),
+        2,
+        "the review changes nothing"
+    );
     click(driver, "#confirm-button").await;
-    assert!(flash(driver).await.contains("sign-in to Travel Journal: it no longer works."));
-    assert!(in_view(driver, "flash").await, "the message is where the page landed");
+    assert!(flash(driver)
+        .await
+        .contains("sign-in to Travel Journal: it no longer works."));
+    assert!(
+        in_view(driver, "flash").await,
+        "the message is where the page landed"
+    );
     assert_eq!(alices_tokens(&t, 1002).len(), 1);
     assert!(driver
         .find_all(By::Id(format!("token-{other}")))
@@ -337,9 +362,21 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
     assert_eq!(flash(driver).await, "Times are now shown in Europe/Paris.");
     browser.screenshot("settings", DESKTOP).await;
     driver.goto(format!("{base}/apps/1001")).await.unwrap();
-    let note = driver.find(By::Id("zone-note")).await.unwrap().text().await.unwrap();
+    let note = driver
+        .find(By::Id("zone-note"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(note.starts_with("Times are in Europe/Paris"), "{note}");
-    let first = driver.find(By::Css(".facts time")).await.unwrap().text().await.unwrap();
+    let first = driver
+        .find(By::Css(".facts time"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(first.ends_with("CET") || first.ends_with("CEST"), "{first}");
 
     // Sign out, then bob tries alice's Travel Journal.

@@ -51,7 +51,10 @@ fn shown_in(page: &Reply, action: &str) -> Vec<String> {
 /// `untick`.
 fn unticking(page: &Reply, action: &str, untick: &str) -> Vec<(String, String)> {
     let shown = shown_in(page, action);
-    assert!(shown.iter().any(|s| s == untick), "{untick} is shown: {shown:?}");
+    assert!(
+        shown.iter().any(|s| s == untick),
+        "{untick} is shown: {shown:?}"
+    );
     let mut fields = vec![("csrf".to_string(), page.csrf())];
     for s in &shown {
         fields.push(("shown".into(), s.clone()));
@@ -119,10 +122,19 @@ async fn a_stale_form_removes_what_it_unticked_and_keeps_what_others_changed() {
     let mut tab2 = alice(&app).await;
     let page1 = tab1.get(&app, "/apps/1001").await;
     let page2 = tab2.get(&app, "/apps/1001").await;
-    assert_eq!(shown_in(&page1, "/apps/1001/scopes"), strings(&["read", "write"]));
+    assert_eq!(
+        shown_in(&page1, "/apps/1001/scopes"),
+        strings(&["read", "write"])
+    );
 
     // Meanwhile: the second tab takes write away, and support gives every token profile.
-    let res = post(&mut tab2, &app, "/apps/1001/scopes", &unticking(&page2, "/apps/1001/scopes", "write")).await;
+    let res = post(
+        &mut tab2,
+        &app,
+        "/apps/1001/scopes",
+        &unticking(&page2, "/apps/1001/scopes", "write"),
+    )
+    .await;
     assert_eq!(res.status, 303, "{}", res.body);
     tokens::update_pair_scopes(
         &mut t.conn(),
@@ -137,10 +149,19 @@ async fn a_stale_form_removes_what_it_unticked_and_keeps_what_others_changed() {
 
     // The first tab's form still shows read and write; alice unticks read there. write is
     // already gone (no error), profile (which that page never showed) stays.
-    let res = post(&mut tab1, &app, "/apps/1001/scopes", &unticking(&page1, "/apps/1001/scopes", "read")).await;
+    let res = post(
+        &mut tab1,
+        &app,
+        "/apps/1001/scopes",
+        &unticking(&page1, "/apps/1001/scopes", "read"),
+    )
+    .await;
     assert_eq!(res.status, 303, "{}", res.body);
     let now = held(&t, "alice", 1001);
-    let live: Vec<_> = now.iter().filter(|(_, s, _)| s.contains(&"profile".to_string())).collect();
+    let live: Vec<_> = now
+        .iter()
+        .filter(|(_, s, _)| s.contains(&"profile".to_string()))
+        .collect();
     assert_eq!(live.len(), 2, "both live tokens: {now:?}");
     for (_, scopes, refresh) in &live {
         assert_eq!(scopes, &strings(&["profile"]));
@@ -213,13 +234,20 @@ async fn several_sessions_unticking_different_scopes_at_once_apply_every_removal
     let gone = ["write", "profile", "payments"];
     for ((id, scopes, refresh), (_, was, was_refresh)) in after.iter().zip(&before) {
         let keep = |v: &Vec<String>| -> Vec<String> {
-            v.iter().filter(|s| !gone.contains(&s.as_str())).cloned().collect()
+            v.iter()
+                .filter(|s| !gone.contains(&s.as_str()))
+                .cloned()
+                .collect()
         };
         let spent = *id != wide && was == &strings(&["read"]) && was_refresh.is_none();
         if spent {
             assert_eq!(scopes, was, "the spent token is left as it is");
         } else {
-            assert_eq!(scopes, &keep(was), "token {id}: every removal applied, nothing else");
+            assert_eq!(
+                scopes,
+                &keep(was),
+                "token {id}: every removal applied, nothing else"
+            );
             assert_eq!(refresh, &was_refresh.as_ref().map(keep));
         }
     }
@@ -247,8 +275,18 @@ async fn two_sessions_unticking_different_scopes_of_one_token_both_apply() {
     let page_b = b.get(&app, "/apps/1001").await;
     let res = post(&mut a, &app, &action, &unticking(&page_a, &action, "write")).await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let res = post(&mut b, &app, &action, &unticking(&page_b, &action, "payments")).await;
-    assert_eq!(res.status, 303, "the token changed meanwhile; no error: {}", res.body);
+    let res = post(
+        &mut b,
+        &app,
+        &action,
+        &unticking(&page_b, &action, "payments"),
+    )
+    .await;
+    assert_eq!(
+        res.status, 303,
+        "the token changed meanwhile; no error: {}",
+        res.body
+    );
     let now = held(&t, "alice", 1001);
     let token = now.iter().find(|(id, _, _)| *id == wide).unwrap();
     assert_eq!(token.1, strings(&["read", "profile", "offline_access"]));

@@ -166,7 +166,8 @@ async fn a_forged_form_can_never_add_a_scope() {
     );
     // The error summary at the top takes focus and links to the field.
     assert!(
-        res.body.contains("id=\"error-summary\" tabindex=\"-1\" autofocus"),
+        res.body
+            .contains("id=\"error-summary\" tabindex=\"-1\" autofocus"),
         "{}",
         res.body
     );
@@ -193,7 +194,9 @@ async fn a_forged_form_can_never_add_a_scope() {
     let reload = v.get(&app, "/apps/1001/scopes").await;
     assert_eq!(reload.status, 303);
     assert_eq!(reload.location.as_deref(), Some("/apps/1001"));
-    let reload = v.get(&app, &format!("/apps/1001/tokens/{token}/scopes")).await;
+    let reload = v
+        .get(&app, &format!("/apps/1001/tokens/{token}/scopes"))
+        .await;
     assert_eq!(reload.status, 303);
 }
 
@@ -258,7 +261,11 @@ async fn one_token_is_narrowed_and_another_revoked() {
         .get(&app, &format!("/apps/1002/tokens/{narrow}/revoke"))
         .await;
     assert_eq!(review.status, 200, "{}", review.body);
-    assert!(review.body.contains("sign-in to Travel Journal?"), "{}", review.body);
+    assert!(
+        review.body.contains("sign-in to Travel Journal?"),
+        "{}",
+        review.body
+    );
     assert!(review.body.contains("This cannot be undone."));
     assert_eq!(tokens(&t, "alice", 1002).len(), 2);
 
@@ -394,7 +401,11 @@ async fn expired_tokens_cannot_be_narrowed() {
             &app,
             "/apps/1003",
             "/apps/1003/scopes",
-            &[("shown", "profile"), ("shown", "payments"), ("scopes", "profile")],
+            &[
+                ("shown", "profile"),
+                ("shown", "payments"),
+                ("scopes", "profile"),
+            ],
         )
         .await;
     assert_eq!(res.status, 404);

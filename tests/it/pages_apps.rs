@@ -32,7 +32,9 @@ async fn the_list_shows_each_app_of_the_user_with_its_scopes_and_counts() {
     assert!(body.contains("by Lumen Print Co."));
     // Plain words first, the code after them.
     assert!(
-        body.contains("<li>Upload, edit and delete your photos <code class=\"scope-code\">write</code></li>"),
+        body.contains(
+            "<li>Upload, edit and delete your photos <code class=\"scope-code\">write</code></li>"
+        ),
         "{body}"
     );
     // Photo Printer: two live tokens and one expired.
@@ -155,7 +157,8 @@ async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerp
         "pair + 2 live tokens"
     );
     assert_eq!(
-        body.matches("<summary>Change what this sign-in may do</summary>").count(),
+        body.matches("<summary>Change what this sign-in may do</summary>")
+            .count(),
         2,
         "the per-token forms are folded: one Save button shows"
     );

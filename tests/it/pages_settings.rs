@@ -15,14 +15,23 @@ async fn a_chosen_time_zone_is_used_on_every_own_page_and_named() {
     let app = t.service().await;
     let mut alice = signed_in(&app, "alice").await;
     let before = alice.get(&app, "/apps/1001").await;
-    assert!(before.body.contains("Times are in UTC: no time zone is set for you"));
+    assert!(before
+        .body
+        .contains("Times are in UTC: no time zone is set for you"));
     assert!(before.body.contains(" UTC</time>"));
 
     let settings = alice.get(&app, "/settings").await;
     assert_eq!(settings.status, 200);
-    assert!(settings.body.contains("<option value=\"Europe/Paris\">Europe/Paris</option>"));
+    assert!(settings
+        .body
+        .contains("<option value=\"Europe/Paris\">Europe/Paris</option>"));
     let res = alice
-        .submit(&app, "/settings", "/settings", &[("zoneinfo", "Europe/Paris")])
+        .submit(
+            &app,
+            "/settings",
+            "/settings",
+            &[("zoneinfo", "Europe/Paris")],
+        )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
     let zone: Option<String> = accounts::table
@@ -33,7 +42,8 @@ async fn a_chosen_time_zone_is_used_on_every_own_page_and_named() {
     assert_eq!(zone.as_deref(), Some("Europe/Paris"));
     let page = alice.get(&app, "/apps/1001").await;
     assert!(
-        page.body.contains("Times are in Europe/Paris, your time zone"),
+        page.body
+            .contains("Times are in Europe/Paris, your time zone"),
         "{}",
         page.body
     );
@@ -52,10 +62,17 @@ async fn a_chosen_time_zone_is_used_on_every_own_page_and_named() {
 
     // An unknown zone is refused beside the field and changes nothing.
     let res = alice
-        .submit(&app, "/settings", "/settings", &[("zoneinfo", "Mars/Olympus")])
+        .submit(
+            &app,
+            "/settings",
+            "/settings",
+            &[("zoneinfo", "Mars/Olympus")],
+        )
         .await;
     assert_eq!(res.status, 422);
-    assert!(res.body.contains("id=\"zoneinfo-error\">Choose a time zone from the list."));
+    assert!(res
+        .body
+        .contains("id=\"zoneinfo-error\">Choose a time zone from the list."));
     // Staff pages keep one format in UTC, whatever the staff member's own zone.
     diesel::update(accounts::table.filter(accounts::login.eq("sam")))
         .set(accounts::zoneinfo.eq("Asia/Tokyo"))
@@ -80,11 +97,17 @@ async fn staff_start_at_the_user_search_and_end_users_at_their_apps() {
     let mut sam = Visitor::new();
     let res = sam.sign_in(&app, "sam", "demo-support").await;
     assert_eq!(res.location.as_deref(), Some("/staff/users"));
-    assert_eq!(sam.get(&app, "/").await.location.as_deref(), Some("/staff/users"));
+    assert_eq!(
+        sam.get(&app, "/").await.location.as_deref(),
+        Some("/staff/users")
+    );
     let mut alice = Visitor::new();
     let res = alice.sign_in(&app, "alice", "demo-alice").await;
     assert_eq!(res.location.as_deref(), Some("/apps"));
-    assert_eq!(alice.get(&app, "/").await.location.as_deref(), Some("/apps"));
+    assert_eq!(
+        alice.get(&app, "/").await.location.as_deref(),
+        Some("/apps")
+    );
     // A return path asked for still wins.
     let mut ada = Visitor::new();
     let login = ada.get(&app, "/login?next=%2Fstaff%2Faudit").await;

@@ -123,7 +123,12 @@ async fn support_extends_a_token_by_30_days_and_the_user_sees_the_new_expiry() {
         )
         .await
         .unwrap();
-    assert_eq!(both_in_view.json()[0], serde_json::json!(true), "the reason is beside the quick buttons: {:?}", both_in_view.json());
+    assert_eq!(
+        both_in_view.json()[0],
+        serde_json::json!(true),
+        "the reason is beside the quick buttons: {:?}",
+        both_in_view.json()
+    );
     driver.set_window_rect(0, 0, DESKTOP, 900).await.unwrap();
     type_into(driver, "reason", "App lost access too early").await;
     click(driver, "#quick-plus30d").await;
@@ -132,7 +137,9 @@ async fn support_extends_a_token_by_30_days_and_the_user_sees_the_new_expiry() {
     let words = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
     assert!(
         text_of(driver, "#current-expiry").await.ends_with(" UTC")
-            && text_of(driver, "#current-expiry").await.starts_with(&new.format("%Y-").to_string()),
+            && text_of(driver, "#current-expiry")
+                .await
+                .starts_with(&new.format("%Y-").to_string()),
         "one 24-hour format with the zone named"
     );
     let flash = text_of(driver, "#flash").await;
@@ -152,7 +159,10 @@ async fn support_extends_a_token_by_30_days_and_the_user_sees_the_new_expiry() {
         .find(By::Css("#token-results tbody tr .cell-label"))
         .await
         .unwrap();
-    assert!(label.is_displayed().await.unwrap(), "labels show in the cards");
+    assert!(
+        label.is_displayed().await.unwrap(),
+        "labels show in the cards"
+    );
     let card = text_of(driver, "#token-results tbody tr").await;
     assert!(card.contains("Access token expires:"), "{card}");
     browser.screenshot("staff-tokens-phone", PHONE).await;
@@ -175,7 +185,9 @@ async fn support_extends_a_token_by_30_days_and_the_user_sees_the_new_expiry() {
     assert!(first.contains("App lost access too early"), "{first}");
     browser.screenshot("staff-audit", DESKTOP).await;
     driver
-        .goto(format!("{base}/staff/audit?subject=alice&action=token.update"))
+        .goto(format!(
+            "{base}/staff/audit?subject=alice&action=token.update"
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -204,7 +216,10 @@ async fn support_extends_a_token_by_30_days_and_the_user_sees_the_new_expiry() {
     let expires = driver
         .execute(
             "return document.querySelector(arguments[0]).textContent;",
-            vec![serde_json::json!(format!("#token-{} .facts dd time", token.id))],
+            vec![serde_json::json!(format!(
+                "#token-{} .facts dd time",
+                token.id
+            ))],
         )
         .await
         .unwrap();

@@ -18,7 +18,10 @@ fn unescaped(body: &str) -> String {
 
 /// The hidden fields of the review page's confirmation form.
 fn confirmation(review: &crate::pages_client::Reply) -> Vec<(String, String)> {
-    let start = review.body.find("id=\"confirm-button\"").expect("a confirm button");
+    let start = review
+        .body
+        .find("id=\"confirm-button\"")
+        .expect("a confirm button");
     let form_start = review.body[..start].rfind("<form").unwrap();
     let form = &review.body[form_start..start];
     form.match_indices("<input type=\"hidden\" name=\"")
@@ -65,7 +68,10 @@ async fn taking_a_scope_from_a_pair_reviews_each_tokens_loss_then_never_adds_any
         .await;
     assert_eq!(review.status, 200, "{}", review.body);
     let text = unescaped(&review.body);
-    assert!(text.contains("1 of 2 active tokens will change, as listed."), "{text}");
+    assert!(
+        text.contains("1 of 2 active tokens will change, as listed."),
+        "{text}"
+    );
     assert!(text.contains("1 expired token will not change"), "{text}");
     let fp = |t: &tokendesk::db::models::AccessToken| {
         tokendesk::crypto::fingerprint(&t.access_token_hash).to_string()
@@ -101,7 +107,9 @@ async fn taking_a_scope_from_a_pair_reviews_each_tokens_loss_then_never_adds_any
     let page = sam.get(&app, PAIR).await;
     let text = unescaped(&page.body);
     assert!(
-        text.contains("Removed <em>write</em> from 1 token of <em>Photo Printer</em> for <em>alice</em>."),
+        text.contains(
+            "Removed <em>write</em> from 1 token of <em>Photo Printer</em> for <em>alice</em>."
+        ),
         "{text}"
     );
     let events = events_by(&t, "sam");
@@ -133,8 +141,14 @@ async fn taking_a_scope_from_a_pair_reviews_each_tokens_loss_then_never_adds_any
             .await
             .body,
     );
-    assert!(log.contains("took scopes away from the tokens of Photo Printer for alice"), "{log}");
-    assert!(log.contains("per token: removed write from 1 token"), "{log}");
+    assert!(
+        log.contains("took scopes away from the tokens of Photo Printer for alice"),
+        "{log}"
+    );
+    assert!(
+        log.contains("per token: removed write from 1 token"),
+        "{log}"
+    );
     let mut alice = signed_in(&app, "alice").await;
     let activity = alice.get(&app, "/activity").await.body;
     assert!(
@@ -164,7 +178,8 @@ async fn giving_scopes_is_a_separate_choice_with_its_own_warned_review() {
     let mut sam = signed_in(&app, "sam").await;
     let page = sam.get(&app, PAIR).await;
     assert!(
-        page.body.contains("action=\"/staff/users/alice/apps/1001/add\""),
+        page.body
+            .contains("action=\"/staff/users/alice/apps/1001/add\""),
         "adding has its own form"
     );
     let before = snapshot(&mut t.conn());
@@ -173,7 +188,11 @@ async fn giving_scopes_is_a_separate_choice_with_its_own_warned_review() {
             &app,
             PAIR,
             &format!("{PAIR}/add"),
-            &[("scopes", "write"), ("scopes", "profile"), ("reason", "alice asked on the phone")],
+            &[
+                ("scopes", "write"),
+                ("scopes", "profile"),
+                ("reason", "alice asked on the phone"),
+            ],
         )
         .await;
     assert_eq!(review.status, 200, "{}", review.body);
@@ -187,7 +206,10 @@ async fn giving_scopes_is_a_separate_choice_with_its_own_warned_review() {
         )) && text.contains("Gains: <code>profile</code> <code>write</code>"),
         "{text}"
     );
-    assert!(text.contains("Gains: <code>profile</code></span>"), "{text}");
+    assert!(
+        text.contains("Gains: <code>profile</code></span>"),
+        "{text}"
+    );
     assert!(text.contains("Give write profile to 2 tokens"), "{text}");
     assert_eq!(snapshot(&mut t.conn()), before);
 

@@ -83,9 +83,24 @@ fn routes(token: i64) -> Vec<Route> {
         ("GET", "/staff/tokens/lookup".into(), vec![], 303),
         ("GET", format!("/staff/tokens/{token}/revoke"), vec![], 303),
         ("GET", format!("/staff/tokens/{token}/expire"), vec![], 303),
-        ("GET", "/staff/users/alice/apps/1001/scopes".into(), vec![], 303),
-        ("GET", "/staff/users/alice/apps/1001/add".into(), vec![], 303),
-        ("GET", "/staff/users/alice/apps/1001/revoke".into(), vec![], 303),
+        (
+            "GET",
+            "/staff/users/alice/apps/1001/scopes".into(),
+            vec![],
+            303,
+        ),
+        (
+            "GET",
+            "/staff/users/alice/apps/1001/add".into(),
+            vec![],
+            303,
+        ),
+        (
+            "GET",
+            "/staff/users/alice/apps/1001/revoke".into(),
+            vec![],
+            303,
+        ),
     ]
 }
 

@@ -74,7 +74,9 @@ async fn tokens_are_found_by_hash_prefix_client_and_expiry() {
         .await;
     assert_eq!(short.status, 422);
     assert!(
-        short.body.contains("Type at least 8 and at most 43 characters of the hash."),
+        short
+            .body
+            .contains("Type at least 8 and at most 43 characters of the hash."),
         "{}",
         short.body
     );
@@ -83,8 +85,9 @@ async fn tokens_are_found_by_hash_prefix_client_and_expiry() {
     let unknown = sam.get(&app, "/staff/tokens?client=no-such-app").await;
     assert_eq!(unknown.status, 422);
     assert!(
-        unescaped(&unknown.body)
-            .contains("id=\"client-error\">No client has a name, id or alias matching “no-such-app”."),
+        unescaped(&unknown.body).contains(
+            "id=\"client-error\">No client has a name, id or alias matching “no-such-app”."
+        ),
         "{}",
         unknown.body
     );
@@ -95,7 +98,8 @@ async fn tokens_are_found_by_hash_prefix_client_and_expiry() {
     let several = sam.get(&app, "/staff/tokens?client=a").await;
     assert_eq!(several.status, 422);
     assert!(
-        unescaped(&several.body).contains("Several clients’ names contain “a”: Backup Vault (1005)"),
+        unescaped(&several.body)
+            .contains("Several clients’ names contain “a”: Backup Vault (1005)"),
         "{}",
         several.body
     );
@@ -132,7 +136,8 @@ async fn one_pasted_field_finds_a_token_by_value_hash_or_fingerprint_and_never_e
     let mut sam = signed_in(&app, "sam").await;
     let page = sam.get(&app, "/staff/tokens").await;
     assert!(
-        page.body.contains("<form method=\"post\" action=\"/staff/tokens/lookup\"")
+        page.body
+            .contains("<form method=\"post\" action=\"/staff/tokens/lookup\"")
             && page.body.contains("Token value, hash or fingerprint"),
         "{}",
         page.body
@@ -144,7 +149,12 @@ async fn one_pasted_field_finds_a_token_by_value_hash_or_fingerprint_and_never_e
         fingerprint.clone(),
     ] {
         let res = sam
-            .submit(&app, "/staff/tokens", "/staff/tokens/lookup", &[("token", &pasted)])
+            .submit(
+                &app,
+                "/staff/tokens",
+                "/staff/tokens/lookup",
+                &[("token", &pasted)],
+            )
             .await;
         assert_eq!(res.status, 303, "{pasted}: {}", res.body);
         assert_eq!(res.location, Some(format!("/staff/tokens/{}", token.id)));
@@ -202,7 +212,10 @@ async fn the_audit_log_filters_and_exports_the_same_view_as_csv() {
     assert!(text.contains("Leaked, \"urgent\""));
     assert!(text.contains("scopes: read write → (revoked)"), "{text}");
     // On a phone the filters would fill the screen: they are folded, and say how many apply.
-    assert!(text.contains("<summary id=\"filters-summary\">Filter (1 active)</summary>"), "{text}");
+    assert!(
+        text.contains("<summary id=\"filters-summary\">Filter (1 active)</summary>"),
+        "{text}"
+    );
     assert!(text.contains("<details class=\"card filters\">"));
     let none = sam.get(&app, "/staff/audit?actor=sam&client=1002").await;
     assert!(none.body.contains("No event matches"));
@@ -226,7 +239,10 @@ async fn the_audit_log_filters_and_exports_the_same_view_as_csv() {
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("id=\"from-error\""));
     assert!(bad.body.contains("id=\"actor_kind-error\""));
-    assert!(bad.body.contains("<details class=\"card filters\" open>"), "refused: open");
+    assert!(
+        bad.body.contains("<details class=\"card filters\" open>"),
+        "refused: open"
+    );
     assert!(
         bad.body.contains("value=\"yesterday\""),
         "the input is kept"

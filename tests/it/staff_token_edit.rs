@@ -159,7 +159,10 @@ async fn the_second_of_two_concurrent_edits_is_told_and_overwrites_nothing() {
             && table.contains("<td><span class=\"cell-label\">You sent: </span>read</td>"),
         "{table}"
     );
-    let sam_expiry = after_sam.access_token_expires_at.format("%Y-%m-%d %H:%M").to_string();
+    let sam_expiry = after_sam
+        .access_token_expires_at
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
     assert!(table.contains(&sam_expiry), "the newer expiry: {table}");
     assert_eq!(
         input_value(&res.body, "token-version"),
@@ -309,14 +312,21 @@ async fn expire_now_is_reviewed_then_ends_the_token_and_its_refresh_token() {
             &app,
             &path,
             &format!("{path}/expire"),
-            &[("reason", "Phone stolen"), ("version", &token.version.to_string())],
+            &[
+                ("reason", "Phone stolen"),
+                ("version", &token.version.to_string()),
+            ],
         )
         .await;
     assert_eq!(review.status, 200, "{}", review.body);
     let text = unescaped(&review.body);
     assert!(text.contains("and its refresh token (until"), "{text}");
     assert!(text.contains("This cannot be undone."), "{text}");
-    assert_eq!(snapshot(&mut t.conn()), before, "the review changes nothing");
+    assert_eq!(
+        snapshot(&mut t.conn()),
+        before,
+        "the review changes nothing"
+    );
     let res = sam
         .post(
             &app,
@@ -395,7 +405,11 @@ async fn the_refresh_tokens_expiry_is_edited_and_a_typed_expiry_echoes_what_it_r
     let path = format!("/staff/tokens/{}", token.id);
     let mut sam = signed_in(&app, "sam").await;
     let page = sam.get(&app, &path).await;
-    assert!(page.body.contains("Refresh token expires at (UTC)"), "{}", page.body);
+    assert!(
+        page.body.contains("Refresh token expires at (UTC)"),
+        "{}",
+        page.body
+    );
     let at = (Utc::now() + Duration::days(60))
         .date_naive()
         .and_hms_opt(8, 30, 0)
@@ -406,7 +420,10 @@ async fn the_refresh_tokens_expiry_is_edited_and_a_typed_expiry_echoes_what_it_r
         &page,
         &token,
         &[
-            ("refresh_expires_was", input_value(&page.body, "token-refresh-expires-was").as_str()),
+            (
+                "refresh_expires_was",
+                input_value(&page.body, "token-refresh-expires-was").as_str(),
+            ),
             ("refresh_expires", typed.as_str()),
             ("reason", "Longer renewal"),
         ],
@@ -421,7 +438,9 @@ async fn the_refresh_tokens_expiry_is_edited_and_a_typed_expiry_echoes_what_it_r
 
     // A typed expiry that is refused says what it was read as.
     let page = sam.get(&app, &path).await;
-    let far = (Utc::now() + Duration::days(400)).format("%Y-%m-%d 10:00").to_string();
+    let far = (Utc::now() + Duration::days(400))
+        .format("%Y-%m-%d 10:00")
+        .to_string();
     let fields = form_of(
         &page,
         &reload(&t, token.id).unwrap(),
@@ -462,7 +481,11 @@ async fn revoking_one_token_needs_a_reason_and_is_audited() {
         .await;
     assert_eq!(review.status, 200, "{}", review.body);
     assert!(review.body.contains("This cannot be undone."));
-    assert_eq!(snapshot(&mut t.conn()), before, "the review changes nothing");
+    assert_eq!(
+        snapshot(&mut t.conn()),
+        before,
+        "the review changes nothing"
+    );
     let res = sam
         .post(
             &app,
@@ -486,7 +509,8 @@ async fn revoking_one_token_needs_a_reason_and_is_audited() {
     assert!(e.state_before.is_some());
     let page = sam.get(&app, "/staff/users/alice/apps/1001").await;
     assert!(
-        page.body.contains("it and its refresh token no longer work and are deleted."),
+        page.body
+            .contains("it and its refresh token no longer work and are deleted."),
         "{}",
         page.body
     );

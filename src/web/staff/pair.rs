@@ -252,7 +252,9 @@ fn review_of(
     let live = count_of(preview.live_tokens, "active token", "active tokens");
     review.lines.push(if preview.changing == 0 {
         match mode {
-            ScopeMode::Add => format!("Nothing would change: each of the {live} holds them already."),
+            ScopeMode::Add => {
+                format!("Nothing would change: each of the {live} holds them already.")
+            }
             _ => format!("Nothing would change: none of the {live} holds them any more."),
         }
     } else {
@@ -356,7 +358,19 @@ pub async fn remove_scopes(
         reason: form.text("reason"),
         ..Default::default()
     };
-    pair_step(req, subject, client_id, ScopeMode::Remove, removal, form, sent, session, pool, staff).await
+    pair_step(
+        req,
+        subject,
+        client_id,
+        ScopeMode::Remove,
+        removal,
+        form,
+        sent,
+        session,
+        pool,
+        staff,
+    )
+    .await
 }
 
 /// `POST /staff/users/{subject}/apps/{clientId}/add`: give scopes to every live token, behind
@@ -388,7 +402,19 @@ pub async fn add_scopes(
         let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
-    pair_step(req, subject, client_id, ScopeMode::Add, added, form, sent, session, pool, staff).await
+    pair_step(
+        req,
+        subject,
+        client_id,
+        ScopeMode::Add,
+        added,
+        form,
+        sent,
+        session,
+        pool,
+        staff,
+    )
+    .await
 }
 
 /// Reviews or (confirmed) applies a removal or an addition.
@@ -452,7 +478,9 @@ async fn pair_step(
         Ok((app, Step::Done(done), _)) => {
             let changes = ScopeChanges::of_pair(&done);
             let flash = if changes.is_empty() {
-                Flash::ok().text("Nothing changed on the tokens of ").em(app)
+                Flash::ok()
+                    .text("Nothing changed on the tokens of ")
+                    .em(app)
             } else {
                 Flash::ok()
                     .parts(scope_change_parts(&changes, &tokens_noun))
@@ -468,7 +496,10 @@ async fn pair_step(
         }
         Err(AppError::Invalid(errors)) => {
             let sent = if mode == ScopeMode::Add {
-                Sent { add_errors: errors, ..sent }
+                Sent {
+                    add_errors: errors,
+                    ..sent
+                }
             } else {
                 Sent { errors, ..sent }
             };

@@ -242,7 +242,7 @@ fn comparison(now: &AccessToken, sent: &TokenForm) -> Vec<Compared> {
             sent: props(
                 sent.properties
                     .iter()
-                    .filter(|p| !p.remove && !(p.key.is_empty() && p.value.is_empty()))
+                    .filter(|p| !(p.remove || p.key.is_empty() && p.value.is_empty()))
                     .map(|p| (p.key.clone(), p.value.clone(), p.hidden))
                     .collect(),
             ),

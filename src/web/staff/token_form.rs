@@ -101,7 +101,10 @@ pub fn stored_form(loaded: &Loaded) -> TokenForm {
             .refresh_token_expires_at
             .map(|r| r.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
             .unwrap_or_default(),
-        refresh_expires: t.refresh_token_expires_at.map(local_value).unwrap_or_default(),
+        refresh_expires: t
+            .refresh_token_expires_at
+            .map(local_value)
+            .unwrap_or_default(),
         expires_read: None,
         refresh_expires_read: None,
         scopes: scope_choices(loaded, &t.scopes),
@@ -219,8 +222,7 @@ impl Submitted {
     /// Fills in what the typed expiry fields were read as, for a form shown again.
     pub fn echo_expiries(&mut self) {
         self.form.expires_read = echo(&self.form.expires, self.expires_was);
-        self.form.refresh_expires_read =
-            echo(&self.form.refresh_expires, self.refresh_expires_was);
+        self.form.refresh_expires_read = echo(&self.form.refresh_expires, self.refresh_expires_was);
     }
 }
 
@@ -275,7 +277,10 @@ pub fn change_of(s: &Submitted) -> Result<TokenUpdate, Vec<FieldError>> {
     }
     let refresh_was = s.refresh_expires_was;
     let typed = &s.form.refresh_expires;
-    if refresh_was.is_some() && !typed.is_empty() && !refresh_was.is_some_and(|w| local_value(w) == *typed) {
+    if refresh_was.is_some()
+        && !typed.is_empty()
+        && refresh_was.is_none_or(|w| local_value(w) != *typed)
+    {
         match parse_utc_datetime(typed) {
             Some(at) => update.refresh_token_expires_at = Some(at),
             None => errors.push(unreadable("refresh_expires")),

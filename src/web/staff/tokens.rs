@@ -261,10 +261,16 @@ pub async fn lookup(
                 several: Some(if has_more {
                     format!("More than {TOKENS_PER_PAGE} tokens have a hash starting with what you pasted; the first {TOKENS_PER_PAGE} are listed. Paste more of it.")
                 } else {
-                    format!("{} tokens have a hash starting with what you pasted.", tokens.len())
+                    format!(
+                        "{} tokens have a hash starting with what you pasted.",
+                        tokens.len()
+                    )
                 }),
                 searched: true,
-                tokens: tokens.into_iter().map(|t| TokenResult::from(t, now)).collect(),
+                tokens: tokens
+                    .into_iter()
+                    .map(|t| TokenResult::from(t, now))
+                    .collect(),
                 pager: Pager::uncounted(1, false, "tokens", |_| String::new()),
                 min_prefix: token_search::MIN_HASH_PREFIX,
                 problems: Vec::new(),
