@@ -1,9 +1,10 @@
-//! Signing in and out.
+//! Signing in and out, and signing out everywhere.
 //!
 //! Sign-in checks the argon2id hash on the blocking pool (it is slow on purpose), counts
 //! failures per login and per address in PostgreSQL ([`crate::throttle`]), answers an unknown
-//! login exactly like a wrong password, and starts a new session. The return path is followed
-//! only when it is a local path.
+//! login exactly like a wrong password, and records a new session ([`crate::sessions`]) under a
+//! new id. The return path is followed only when it is a local path. Sign-out ends the
+//! session's record, so that a copy of the cookie stops working too.
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
@@ -13,11 +14,13 @@ use askama_web::WebTemplate;
 use diesel::prelude::*;
 
 use crate::accounts::{verify_password, DUMMY_HASH};
+use crate::config::Config;
 use crate::db::functions::lower;
 use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::sessions::{self as records, Proof};
 use crate::throttle::{self, AttemptKeys};
 
 use super::csrf::{self, CheckedForm};
@@ -97,6 +100,7 @@ pub async fn sign_in(
     req: HttpRequest,
     session: Session,
     pool: web::Data<PgPool>,
+    config: web::Data<Config>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let login = form.text("login").trim().to_string();
@@ -159,19 +163,41 @@ pub async fn sign_in(
     let verified =
         web::block(move || verify_password(&password, &hash)).await? && account.is_some();
 
+    // A verified, enabled account gets a new session record, checked against the very hash
+    // that was verified; the session this browser had before (if any) ends.
+    let start_for = account
+        .as_ref()
+        .filter(|a| verified && !a.disabled)
+        .map(|a| (a.id, a.password_hash.clone()));
+    let previous = session::session_id(&session);
+    let limits = config.session.limits();
     let outcome_keys = keys.clone();
-    crate::db::run(&pool, move |conn| {
-        if verified {
-            throttle::record_success(conn, &outcome_keys)
-        } else {
-            throttle::record_failure(conn, &outcome_keys)
+    let started = crate::db::run(&pool, move |conn| {
+        if !verified {
+            throttle::record_failure(conn, &outcome_keys)?;
+            return Ok(None);
+        }
+        throttle::record_success(conn, &outcome_keys)?;
+        if let Some(previous) = previous {
+            records::end_session(conn, &previous)?;
+        }
+        match start_for {
+            Some((id, hash)) => records::start(
+                conn,
+                id,
+                Proof::Password {
+                    verified_hash: &hash,
+                },
+                &limits,
+            ),
+            None => Ok(None),
         }
     })
     .await?;
 
-    match account {
-        Some(account) if verified && !account.disabled => {
-            session::start(&session, account.id)?;
+    match (account, started) {
+        (Some(account), Some(session_id)) => {
+            session::start(&session, &session_id)?;
             tracing::info!(account = account.id, "signed in");
             let next = if next.is_empty() {
                 start_page(account.role()).to_string()
@@ -182,7 +208,7 @@ pub async fn sign_in(
                 .insert_header((header::LOCATION, next))
                 .finish())
         }
-        Some(_) if verified => {
+        (Some(account), None) if verified && account.disabled => {
             let mut p = page(&session)?;
             p.error = Some(
                 "This account is disabled, so it cannot sign in. Contact support if you think \
@@ -207,13 +233,75 @@ pub async fn logout_page(user: CurrentUser, session: Session) -> Result<LogoutPa
     })
 }
 
-/// `POST /logout`.
-pub async fn sign_out(session: Session, _form: CheckedForm) -> Result<HttpResponse, AppError> {
+/// `POST /logout`: the session's record ends (on every instance, for every copy of the
+/// cookie), then the cookie is emptied.
+pub async fn sign_out(
+    session: Session,
+    pool: web::Data<PgPool>,
+    _form: CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    if let Some(id) = session::session_id(&session) {
+        if crate::db::run(&pool, move |conn| records::end_session(conn, &id)).await? {
+            tracing::info!("signed out");
+        }
+    }
     session::end(&session);
     Flash::ok().text("You have signed out.").set(&session)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, paths::LOGIN))
         .finish())
+}
+
+/// `POST /logout/everywhere`: every other session of the account ends, on every instance, and
+/// this one gets a new id, so that a copy of this cookie stops working as well; the person stays
+/// signed in here. The flash says how many other sessions ended.
+pub async fn sign_out_everywhere(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: Session,
+    pool: web::Data<PgPool>,
+    _form: CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    let Some(id) = session::session_id(&session) else {
+        return Ok(see_other(paths::LOGIN));
+    };
+    let actor = user.actor(&req);
+    let renewed = crate::db::run(&pool, move |conn| {
+        records::sign_out_everywhere(conn, &id, &actor)
+    })
+    .await?;
+    let Some(renewed) = renewed else {
+        // Ended in the meantime (by another tab signing out, say): as for any ended session.
+        session::end(&session);
+        return Ok(see_other(&format!("{}?expired=1", paths::LOGIN)));
+    };
+    session::renew(&session, &renewed.session_id)?;
+    tracing::info!(
+        account = user.account_id,
+        others = renewed.others_ended,
+        "signed out everywhere"
+    );
+    let flash = match renewed.others_ended {
+        0 => Flash::ok().text("No other session was open. "),
+        1 => Flash::ok()
+            .text("Signed out of ")
+            .em("1 other session")
+            .text(". "),
+        n => Flash::ok()
+            .text("Signed out of ")
+            .em(format!("{n} other sessions"))
+            .text(". "),
+    };
+    flash
+        .text("You stay signed in here, with a new session.")
+        .set(&session)?;
+    Ok(see_other(paths::ACTIVITY))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
 }
 
 /// `GET /`: the person's start page (staff: the user search; everyone else, and people who are

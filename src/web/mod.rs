@@ -27,6 +27,7 @@ use crate::error::AppError;
 pub mod paths {
     pub const LOGIN: &str = "/login";
     pub const LOGOUT: &str = "/logout";
+    pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const APPS: &str = "/apps";
     pub const ACTIVITY: &str = "/activity";
     pub const SETTINGS: &str = "/settings";
@@ -55,6 +56,7 @@ pub mod paths {
                 format!("{STAFF_USERS}/{subject}/apps/{id}")
             }
             ["staff", ..] => STAFF_USERS.to_string(),
+            ["logout", "everywhere"] => ACTIVITY.to_string(),
             _ => APPS.to_string(),
         }
     }
@@ -70,6 +72,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGIN, web::post().to(auth::sign_in))
         .route(paths::LOGOUT, web::get().to(auth::logout_page))
         .route(paths::LOGOUT, web::post().to(auth::sign_out))
+        .route(
+            paths::LOGOUT_EVERYWHERE,
+            web::post().to(auth::sign_out_everywhere),
+        )
         .route(paths::APPS, web::get().to(apps::connected_apps))
         .route("/apps/{client_id}", web::get().to(apps::app_page))
         .route(
@@ -131,6 +137,7 @@ mod tests {
         assert_eq!(page_of_form("/apps/1001/scopes"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
+        assert_eq!(page_of_form("/logout/everywhere"), "/activity");
         assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");
         assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
         assert_eq!(
