@@ -127,9 +127,9 @@ diesel::table! {
     sign_in_throttle (kind, key) {
         kind -> Text,
         key -> Text,
-        failures -> Int4,
+        attempts -> Int4,
         window_started_at -> Timestamptz,
-        locked_until -> Nullable<Timestamptz>,
+        not_before -> Nullable<Timestamptz>,
     }
 }
 

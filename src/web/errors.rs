@@ -78,6 +78,35 @@ pub fn render_bad_request() -> HttpResponse {
     )
 }
 
+/// 422 for a request whose input breaks [`crate::input_rule`]: which field, and why.
+pub fn render_unreadable_input(refused: &crate::input_rule::Unreadable) -> HttpResponse {
+    page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "That input cannot be used",
+        format!(
+            "The field “{}” {}, which tokendesk does not accept. Nothing was changed. Go back, \
+             correct it and try again.",
+            refused.field,
+            refused.reason()
+        ),
+        crate::telemetry::current_request_id(),
+    )
+}
+
+/// 413 for a form body larger than `limit` bytes.
+pub fn render_form_too_large(limit: usize) -> HttpResponse {
+    page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "That form is too large",
+        format!(
+            "A form may hold at most {} KiB. Nothing was changed. Go back, shorten what you \
+             entered and try again.",
+            limit / 1024
+        ),
+        crate::telemetry::current_request_id(),
+    )
+}
+
 /// The default service: 404 as a page, or as JSON under `/api`.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     if req.path().starts_with("/api/") {

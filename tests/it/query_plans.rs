@@ -372,7 +372,10 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
             "/api/auth/token/create",
             json!({
             "grantType": "AUTHORIZATION_CODE", "clientId": 100001,
-            "subject": "bench-user-0000005", "scopes": ["read"]}),
+            "subject": "bench-user-0000005", "scopes": ["read"],
+            // Chosen values: their check against every token's values must use the indexes.
+            "accessToken": "migrated-Access-Q7vK2mZp9xWc4LtB",
+            "refreshToken": "migrated-Refresh-J3nR8sYd5hFq1GuE"}),
         ),
     ];
     for (uri, body) in calls {
