@@ -7,6 +7,7 @@ mod fixtures;
 mod harness;
 mod pages_client;
 mod parallel_http;
+mod python;
 mod sql_count;
 mod staff_client;
 
