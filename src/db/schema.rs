@@ -31,6 +31,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        zoneinfo -> Nullable<Text>,
     }
 }
 

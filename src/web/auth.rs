@@ -56,10 +56,18 @@ pub struct LogoutPage {
     pub layout: Layout,
 }
 
+/// The return path asked for, when it is a local one; empty: none, the person's start page.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| is_local_path(n))
-        .unwrap_or(paths::APPS)
-        .to_string()
+    next.filter(|n| is_local_path(n)).unwrap_or("").to_string()
+}
+
+/// Where a person starts: staff at the user search, everyone else at their connected apps.
+fn start_page(role: crate::db::models::Role) -> &'static str {
+    if role.is_staff() {
+        paths::STAFF_USERS
+    } else {
+        paths::APPS
+    }
 }
 
 /// `GET /login`.
@@ -203,6 +211,11 @@ pub async fn sign_in(
         (Some(account), Some(session_id)) => {
             session::start(&session, &session_id)?;
             tracing::info!(account = account.id, "signed in");
+            let next = if next.is_empty() {
+                start_page(account.role()).to_string()
+            } else {
+                next
+            };
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, next))
                 .finish())
@@ -327,9 +340,11 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// `GET /`: the connected apps (which send people who are not signed in to the sign-in page).
-pub async fn home() -> HttpResponse {
+/// `GET /`: the person's start page (staff: the user search; everyone else, and people who are
+/// not signed in, the connected apps, which send the latter to sign in).
+pub async fn home(user: Option<CurrentUser>) -> HttpResponse {
+    let to = user.map_or(paths::APPS, |u| start_page(u.role));
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, paths::APPS))
+        .insert_header((header::LOCATION, to))
         .finish()
 }

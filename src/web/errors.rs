@@ -26,17 +26,17 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
             "There is nothing here. The link may be old, or the thing it pointed to is gone."
                 .to_string(),
         ),
-        AppError::Expired(m) => ("Expired", m.clone()),
+        AppError::Expired(m) => ("Expired", super::view::sentence(m)),
         AppError::Forbidden => ("Not allowed", "Your account may not do this.".to_string()),
         AppError::Invalid(fields) => (
             "That did not work",
             fields
                 .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
+                .map(|f| super::view::sentence(&f.message))
                 .collect::<Vec<_>>()
-                .join("; "),
+                .join(" "),
         ),
-        AppError::Conflict(m) => ("That changed meanwhile", m.clone()),
+        AppError::Conflict(m) => ("That changed meanwhile", super::view::sentence(m)),
         AppError::Unavailable(outage) => ("Temporarily unavailable", outage_text(outage)),
         AppError::Internal(_) => (
             "Something went wrong",

@@ -25,7 +25,9 @@ pub mod flash;
 pub mod forms;
 pub mod input_guard;
 pub mod ops;
+pub mod review;
 pub mod session;
+pub mod settings;
 pub mod staff;
 pub mod view;
 
@@ -42,6 +44,7 @@ pub mod paths {
     pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const APPS: &str = "/apps";
     pub const ACTIVITY: &str = "/activity";
+    pub const SETTINGS: &str = "/settings";
     pub const STAFF_USERS: &str = "/staff/users";
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
@@ -60,6 +63,7 @@ pub mod paths {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["apps", id, ..] if is_id(id) => format!("{APPS}/{id}"),
+            ["settings", ..] => SETTINGS.to_string(),
             ["staff", "tokens", id, ..] if is_id(id) => format!("{STAFF_TOKENS}/{id}"),
             ["staff", "tokens", ..] => STAFF_TOKENS.to_string(),
             ["staff", "users", subject, "apps", id, ..] if !subject.is_empty() && is_id(id) => {
@@ -86,11 +90,17 @@ page_routes! {
     get paths::APPS => apps::connected_apps,
     get "/apps/{client_id}" => apps::app_page,
     post "/apps/{client_id}/scopes" => app_actions::narrow_app,
+    // A form's address, reloaded or bookmarked, leads to the page the form is on.
+    get "/apps/{client_id}/scopes" => app_actions::form_page,
     get "/apps/{client_id}/revoke" => apps::revoke_app_page,
     post "/apps/{client_id}/revoke" => app_actions::revoke_app,
     post "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::narrow_token,
+    get "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::form_page,
+    get "/apps/{client_id}/tokens/{token_id}/revoke" => apps::revoke_token_page,
     post "/apps/{client_id}/tokens/{token_id}/revoke" => app_actions::revoke_token,
     get paths::ACTIVITY => activity::activity_page,
+    get paths::SETTINGS => settings::settings_page,
+    post paths::SETTINGS => settings::save,
 }
 
 /// Every route of the product, pages and API alike.
@@ -123,6 +133,7 @@ mod tests {
     #[test]
     fn forms_come_back_to_their_page() {
         assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
+        assert_eq!(page_of_form("/apps/1001/scopes"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
         assert_eq!(page_of_form("/logout/everywhere"), "/activity");

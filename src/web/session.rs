@@ -100,6 +100,8 @@ pub struct CurrentUser {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// The time zone the person reads times in (IANA name); `None`: UTC.
+    pub zoneinfo: Option<String>,
 }
 
 impl CurrentUser {
@@ -253,6 +255,7 @@ impl FromRequest for CurrentUser {
                 subject: account.subject,
                 login: account.login,
                 display_name: account.display_name,
+                zoneinfo: account.zoneinfo,
             })
         })
     }

@@ -129,7 +129,7 @@ fn no_token_value_reaches_a_log_a_page_or_an_audit_row() {
     let search = get(addr, "/staff/tokens", Some(&sam)).expect("token search");
     let form = serde_urlencoded::to_string([
         ("csrf", search.csrf().as_str()),
-        ("value", migrated.as_str()),
+        ("token", migrated.as_str()),
     ])
     .expect("form");
     let found = send(
