@@ -1,4 +1,9 @@
-//! Dashboard accounts: password hashing (argon2id) and creation.
+//! Dashboard accounts: password hashing (argon2id) and creation; accounts of the OpenID
+//! Provider in [`provider`].
+
+mod provider;
+
+pub use provider::{sign_in_with_provider, ProviderSignIn};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
@@ -130,8 +135,9 @@ pub fn create_account(
                 subject: input.subject.clone(),
                 login: input.login.clone(),
                 display_name: input.display_name.trim().to_string(),
-                password_hash: password_hash.clone(),
+                password_hash: Some(password_hash.clone()),
                 role: input.role.as_str().to_string(),
+                oidc_issuer: None,
             })
             .returning(Account::as_returning())
             .get_result(c)?;

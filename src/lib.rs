@@ -28,6 +28,8 @@ pub mod tokens;
 pub mod validate;
 pub mod web;
 
+use std::sync::Arc;
+
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
@@ -48,15 +50,23 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Config,
     pub metrics: Metrics,
+    /// The OpenID Connect relying party, when a provider is configured.
+    pub oidc: Option<Arc<oidc::RelyingParty>>,
 }
 
 impl AppState {
-    /// Bundles the pool and configuration with a fresh metrics registry.
+    /// Bundles the pool and configuration with a fresh metrics registry and, when a provider
+    /// is configured, the relying party (which fetches nothing until first needed).
     pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
+        let oidc = match &config.oidc {
+            Some(settings) => Some(Arc::new(oidc::RelyingParty::new(settings.clone())?)),
+            None => None,
+        };
         Ok(AppState {
             pool,
             config,
             metrics: Metrics::new()?,
+            oidc,
         })
     }
 }
@@ -90,8 +100,11 @@ pub fn app(
     .session_lifecycle(BrowserSession::default())
     .build();
 
-    App::new()
-        .app_data(aw::Data::new(state.pool.clone()))
+    let mut app = App::new();
+    if let Some(rp) = &state.oidc {
+        app = app.app_data(aw::Data::from(rp.clone()));
+    }
+    app.app_data(aw::Data::new(state.pool.clone()))
         .app_data(aw::Data::new(state.config.clone()))
         .app_data(aw::Data::new(state.metrics.clone()))
         .app_data(aw::FormConfig::default().limit(64 * 1024))

@@ -6,6 +6,7 @@ use actix_web::HttpServer;
 use anyhow::anyhow;
 use clap::Args;
 
+use super::sign_in_args::SignInArgs;
 use super::{say, DatabaseArgs};
 use crate::config::{Config, SessionSettings};
 use crate::{db, seed, AppState};
@@ -38,6 +39,8 @@ pub struct ServeArgs {
     /// Do not load demo data on the first start of the embedded default.
     #[arg(long, env = "TOKENDESK_NO_DEMO")]
     pub no_demo: bool,
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
 }
 
 /// Binds first (a port in use fails fast), then opens the database, seeds the demo on a new
@@ -46,6 +49,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&args.bind)
         .map_err(|e| anyhow!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
+    let (oidc, local_sign_in) = args.sign_in.settings(&addr.to_string())?;
     let mut database = db_args.open()?;
     let data_dir = database
         .cluster
@@ -70,6 +74,8 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             idle_minutes: args.session_idle_minutes,
             max_hours: args.session_max_hours,
         },
+        oidc,
+        local_sign_in,
     };
     let state = AppState::new(pool, config)?;
     let workers = args.workers.unwrap_or_else(|| {
@@ -85,6 +91,18 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             dir.join("pg").display()
         ))?,
         None => say("  database: DATABASE_URL")?,
+    }
+    if let Some(oidc) = &state.config.oidc {
+        say(&format!(
+            "  sign-in: {} ({}), redirect URI {}",
+            oidc.provider_name,
+            oidc.issuer,
+            oidc.url(crate::oidc::settings::CALLBACK_PATH)
+        ))?;
+        say(&format!(
+            "  password sign-in: {}",
+            state.config.local_sign_in.as_str()
+        ))?;
     }
     if !demo_accounts.is_empty() {
         say("  demo sign-ins (login / password):")?;

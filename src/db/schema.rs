@@ -26,11 +26,12 @@ diesel::table! {
         subject -> Text,
         login -> Text,
         display_name -> Text,
-        password_hash -> Text,
+        password_hash -> Nullable<Text>,
         role -> Text,
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        oidc_issuer -> Nullable<Text>,
     }
 }
 

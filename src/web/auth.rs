@@ -1,9 +1,12 @@
 //! Signing in and out.
 //!
-//! Sign-in checks the argon2id hash on the blocking pool (it is slow on purpose), counts
-//! failures per login and per address in PostgreSQL ([`crate::throttle`]), answers an unknown
-//! login exactly like a wrong password, and starts a new session. The return path is followed
-//! only when it is a local path.
+//! The sign-in page offers "Sign in with <provider>" first when an OpenID Provider is
+//! configured (the flow itself is in [`super::sso`]), and the password form as far as
+//! `TOKENDESK_LOCAL_SIGN_IN` allows. Password sign-in checks the argon2id hash on the blocking
+//! pool (it is slow on purpose), counts failures per login and per address in PostgreSQL
+//! ([`crate::throttle`]), answers an unknown login exactly like a wrong password, and starts a
+//! new session. The return path is followed only when it is a local path. Signing out of a
+//! session that came from the provider goes on to the provider's end-session endpoint.
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
@@ -13,11 +16,13 @@ use askama_web::WebTemplate;
 use diesel::prelude::*;
 
 use crate::accounts::{verify_password, DUMMY_HASH};
+use crate::config::{Config, LocalSignIn};
 use crate::db::functions::lower;
 use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::oidc::RelyingParty;
 use crate::throttle::{self, AttemptKeys};
 
 use super::csrf::{self, CheckedForm};
@@ -42,6 +47,54 @@ pub struct LoginPage {
     pub error: Option<String>,
     pub login_error: Option<String>,
     pub password_error: Option<String>,
+    pub options: SignInOptions,
+}
+
+/// The ways in the sign-in page offers.
+#[derive(Debug, Clone)]
+pub struct SignInOptions {
+    /// "Sign in with {name}", leading to `href` (which keeps the return path).
+    pub provider: Option<ProviderButton>,
+    /// Who may use the password form.
+    pub local: LocalSignIn,
+}
+
+/// The provider's sign-in button.
+#[derive(Debug, Clone)]
+pub struct ProviderButton {
+    pub name: String,
+    pub href: String,
+}
+
+impl SignInOptions {
+    /// What `config` allows, with `next` as the return path of the provider's button.
+    pub fn new(config: &Config, next: &str) -> Self {
+        SignInOptions {
+            provider: config.oidc.as_ref().map(|o| ProviderButton {
+                name: o.provider_name.clone(),
+                href: super::sso::start_href(next),
+            }),
+            local: config.local_sign_in,
+        }
+    }
+
+    /// Whether the password form is on the page.
+    pub fn password_form(&self) -> bool {
+        self.local != LocalSignIn::Off
+    }
+
+    /// Whether the password form is only for staff.
+    pub fn staff_only(&self) -> bool {
+        self.local == LocalSignIn::Staff
+    }
+
+    /// The provider's name, for messages ("your identity provider" without one).
+    fn provider_name(&self) -> String {
+        self.provider
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "your identity provider".into())
+    }
 }
 
 /// The sign-out confirmation, for people who follow a link to `/logout`.
@@ -58,8 +111,13 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 /// `GET /login`.
-pub async fn login_page(req: HttpRequest, session: Session) -> Result<LoginPage, AppError> {
+pub async fn login_page(
+    req: HttpRequest,
+    session: Session,
+    config: web::Data<Config>,
+) -> Result<LoginPage, AppError> {
     let query = FormFields::parse(req.query_string().as_bytes());
+    let next = safe_next(query.get("next"));
     let notice = match Flash::take(&session) {
         Some(flash) => Some(flash.plain()),
         None if query.get("expired") == Some("1") => {
@@ -69,7 +127,8 @@ pub async fn login_page(req: HttpRequest, session: Session) -> Result<LoginPage,
     };
     Ok(LoginPage {
         login: String::new(),
-        next: safe_next(query.get("next")),
+        options: SignInOptions::new(&config, &next),
+        next,
         csrf: csrf::token(&session)?,
         notice,
         error: None,
@@ -89,11 +148,13 @@ pub async fn sign_in(
     req: HttpRequest,
     session: Session,
     pool: web::Data<PgPool>,
+    config: web::Data<Config>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let login = form.text("login").trim().to_string();
     let password = form.text("password");
     let next = safe_next(form.get("next"));
+    let options = SignInOptions::new(&config, &next);
     let page = |session: &Session| -> Result<LoginPage, AppError> {
         Ok(LoginPage {
             login: login.clone(),
@@ -103,8 +164,17 @@ pub async fn sign_in(
             error: None,
             login_error: None,
             password_error: None,
+            options: options.clone(),
         })
     };
+    if !options.password_form() {
+        let mut p = page(&session)?;
+        p.error = Some(format!(
+            "Signing in with a tokendesk password is turned off here. Sign in with {} instead.",
+            options.provider_name()
+        ));
+        return render(StatusCode::FORBIDDEN, &p);
+    }
     if login.is_empty() || password.is_empty() {
         let mut p = page(&session)?;
         p.login_error = login.is_empty().then(|| "Enter your login.".to_string());
@@ -143,13 +213,12 @@ pub async fn sign_in(
         Lookup::Account(account) => account,
     };
 
-    // Unknown logins are checked against a dummy hash so that both take the same time.
-    let hash = account
-        .as_ref()
-        .map(|a| a.password_hash.clone())
-        .unwrap_or_else(|| DUMMY_HASH.to_string());
-    let verified =
-        web::block(move || verify_password(&password, &hash)).await? && account.is_some();
+    // Unknown logins, and accounts that sign in only through the provider (no password), are
+    // checked against a dummy hash so that all take the same time.
+    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let has_password = hash.is_some();
+    let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+    let verified = web::block(move || verify_password(&password, &hash)).await? && has_password;
 
     let outcome_keys = keys.clone();
     crate::db::run(&pool, move |conn| {
@@ -162,6 +231,15 @@ pub async fn sign_in(
     .await?;
 
     match account {
+        // Checked only after the password: nobody learns an account's role by guessing.
+        Some(account) if verified && options.staff_only() && !account.role().is_staff() => {
+            let mut p = page(&session)?;
+            p.error = Some(format!(
+                "Password sign-in is for staff accounts here. Sign in with {} instead.",
+                options.provider_name()
+            ));
+            render(StatusCode::FORBIDDEN, &p)
+        }
         Some(account) if verified && !account.disabled => {
             session::start(&session, account.id)?;
             tracing::info!(account = account.id, "signed in");
@@ -194,12 +272,25 @@ pub async fn logout_page(user: CurrentUser, session: Session) -> Result<LogoutPa
     })
 }
 
-/// `POST /logout`.
-pub async fn sign_out(session: Session, _form: CheckedForm) -> Result<HttpResponse, AppError> {
+/// `POST /logout`. A session that came from the identity provider is signed out there too
+/// (RP-initiated logout), which comes back to the sign-in page.
+pub async fn sign_out(
+    session: Session,
+    rp: Option<web::Data<RelyingParty>>,
+    _form: CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    let from_provider = super::sso::provider_session(&session).is_some();
     session::end(&session);
     Flash::ok().text("You have signed out.").set(&session)?;
+    let location = match rp {
+        Some(rp) if from_provider => rp
+            .end_session_url()
+            .await
+            .unwrap_or_else(|| paths::LOGIN.to_string()),
+        _ => paths::LOGIN.to_string(),
+    };
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, paths::LOGIN))
+        .insert_header((header::LOCATION, location))
         .finish())
 }
 

@@ -12,6 +12,7 @@ pub mod flash;
 pub mod forms;
 pub mod ops;
 pub mod session;
+pub mod sso;
 pub mod staff;
 pub mod view;
 
@@ -31,6 +32,12 @@ pub mod paths {
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
     pub const STAFF_AUDIT_CSV: &str = "/staff/audit.csv";
+    /// "Sign in with …" leads here (`?next=`), and on to the provider.
+    pub const OIDC_START: &str = "/auth/oidc/start";
+    /// The redirect URI registered at the provider.
+    pub const OIDC_CALLBACK: &str = crate::oidc::settings::CALLBACK_PATH;
+    /// The back-channel logout URI registered at the provider.
+    pub const BACKCHANNEL_LOGOUT: &str = crate::oidc::settings::BACKCHANNEL_LOGOUT_PATH;
 
     /// `/apps/{clientId}`.
     pub fn app(client_id: i64) -> String {
@@ -66,6 +73,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGIN, web::post().to(auth::sign_in))
         .route(paths::LOGOUT, web::get().to(auth::logout_page))
         .route(paths::LOGOUT, web::post().to(auth::sign_out))
+        .route(paths::OIDC_START, web::get().to(sso::start))
+        .route(paths::OIDC_CALLBACK, web::get().to(sso::callback))
         .route(paths::APPS, web::get().to(apps::connected_apps))
         .route("/apps/{client_id}", web::get().to(apps::app_page))
         .route(

@@ -13,13 +13,17 @@ pub struct Account {
     pub subject: String,
     pub login: String,
     pub display_name: String,
+    /// `None` for an account of the OpenID Provider, which signs in there only.
     #[serde(skip)]
-    pub password_hash: String,
+    pub password_hash: Option<String>,
     /// `user`, `support` or `admin`; see [`Role`].
     pub role: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The OpenID Provider this account signs in through (with `subject`, who it is); `None`
+    /// for a local account.
+    pub oidc_issuer: Option<String>,
 }
 
 impl Account {
@@ -71,6 +75,7 @@ pub struct NewAccount {
     pub subject: String,
     pub login: String,
     pub display_name: String,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
     pub role: String,
+    pub oidc_issuer: Option<String>,
 }
