@@ -32,9 +32,10 @@ pub fn build(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 }
 
 /// rustls needs one crypto provider for the process; reqwest is built without one of its own
-/// (its default would compile aws-lc), so `ring` is installed here. Installing twice is
-/// harmless: the first one stays.
-fn install_crypto_provider() {
+/// (its default would compile aws-lc), so `ring` is installed here. Every reqwest client in the
+/// process depends on it, including ones made by other libraries (the browser tests' WebDriver
+/// client): call this before building any. Installing twice is harmless: the first one stays.
+pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 

@@ -112,19 +112,29 @@ pub fn app(
         .default_service(aw::to(web::errors::not_found))
         .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
-        .wrap(security_headers())
+        .wrap(security_headers(&state.config))
         .wrap(from_fn(metrics::record))
         .wrap(from_fn(telemetry::request_id))
         .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())
 }
 
-/// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site.
-fn security_headers() -> DefaultHeaders {
+/// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site. Forms post only
+/// to tokendesk itself, and — with an identity provider — to the provider's origin, where
+/// signing out continues (browsers apply `form-action` to the redirect after a form).
+fn security_headers(config: &Config) -> DefaultHeaders {
+    let provider_origin = config
+        .oidc
+        .as_ref()
+        .and_then(|o| openidconnect::url::Url::parse(&o.issuer).ok())
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
     DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-             form-action 'self'; frame-ancestors 'none'",
+            format!(
+                "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+                 form-action 'self'{provider_origin}; frame-ancestors 'none'"
+            ),
         ))
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))

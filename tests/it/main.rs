@@ -25,6 +25,7 @@ mod browser_driver;
 mod cli;
 mod cluster;
 mod oidc_accounts;
+mod oidc_browser;
 mod ops;
 mod pages_actions;
 mod pages_apps;

@@ -68,6 +68,12 @@ impl TestProvider {
 
     fn spawn(rp_url: &str, port: u16, client_secret: String) -> TestProvider {
         ensure_installed();
+        // The provider's own log, for when a test fails.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("oidc-provider.log"))
+            .expect("provider log");
         let mut child = Command::new("node")
             .arg("provider.mjs")
             .current_dir(dir())
@@ -78,15 +84,19 @@ impl TestProvider {
             .env("TEST_CONTROLS", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start node for the test provider: {e}"));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = reader.read_line(&mut line);
             let _ = tx.send(line);
+            // Keep reading: the provider writes notes to its standard output, and a closed pipe
+            // would end it.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
         });
         let line = rx
             .recv_timeout(Duration::from_secs(20))
@@ -107,7 +117,7 @@ impl TestProvider {
             client_secret,
             rp_url: rp_url.to_string(),
             port,
-            http: reqwest::Client::new(),
+            http: tokendesk::http_client::build(Duration::from_secs(10)).expect("HTTP client"),
         }
     }
 
