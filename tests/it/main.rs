@@ -26,6 +26,7 @@ mod cli;
 mod cluster;
 mod oidc_accounts;
 mod oidc_browser;
+mod oidc_pages;
 mod ops;
 mod pages_actions;
 mod pages_apps;
