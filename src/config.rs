@@ -11,8 +11,8 @@
 //! | `TOKENDESK_BIND` | `serve --bind` | `127.0.0.1:8080` | listen address |
 //! | `TOKENDESK_SECURE_COOKIES` | `serve --secure-cookies` | off | `Secure` session cookie (TLS) |
 //! | `TOKENDESK_SESSION_KEY` | `serve --session-key` | generated | 64 bytes, base64 |
-//! | `TOKENDESK_SESSION_IDLE_MINUTES` | `serve --session-idle-minutes` | 30 | idle time-out |
-//! | `TOKENDESK_SESSION_MAX_HOURS` | `serve --session-max-hours` | 12 | absolute time-out |
+//! | `TOKENDESK_SESSION_IDLE_MINUTES` | `serve`/`sweep --session-idle-minutes` | 30 | idle time-out |
+//! | `TOKENDESK_SESSION_MAX_HOURS` | `serve`/`sweep --session-max-hours` | 12 | absolute time-out |
 //! | `TOKENDESK_POOL_SIZE` | `serve --pool-size` | 16 | database connections |
 //! | `TOKENDESK_WORKERS` | `serve --workers` | cores | HTTP worker threads |
 //! | `TOKENDESK_NO_DEMO` | `serve --no-demo` | off | skip demo data on a new embedded cluster |
@@ -107,6 +107,13 @@ pub struct SessionSettings {
     pub idle_minutes: u32,
     /// Hours after sign-in before the session ends, active or not.
     pub max_hours: u32,
+}
+
+impl SessionSettings {
+    /// The time-outs, as the session records apply them.
+    pub fn limits(&self) -> crate::sessions::Limits {
+        crate::sessions::Limits::new(self.idle_minutes, self.max_hours)
+    }
 }
 
 impl Config {

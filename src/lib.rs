@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod read_models;
 pub mod seed;
+pub mod sessions;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

@@ -109,6 +109,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        id_hash -> Text,
+        account_id -> Int8,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        end_reason -> Nullable<Text>,
+        oidc_issuer -> Nullable<Text>,
+        oidc_sub -> Nullable<Text>,
+        oidc_sid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     sign_in_throttle (kind, key) {
         kind -> Text,
         key -> Text,
@@ -121,6 +136,7 @@ diesel::table! {
 diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
+diesel::joinable!(sessions -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
@@ -131,5 +147,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     scopes,
     service_settings,
+    sessions,
     sign_in_throttle,
 );

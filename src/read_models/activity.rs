@@ -139,12 +139,48 @@ pub fn describe(event: &NamedEvent, subject: &str) -> ActivityEntry {
             .em(app)
             .text(" that had long expired were cleared away"),
         "account.create" => Sentence::default().text("Your account was created"),
+        "account.update" => s.text("changed your account"),
+        "session.end_all" => session_end(s, event, count),
         other => s.text(format!("made a change ({other}) about ")).em(app),
     };
     ActivityEntry {
         occurred_at: event.occurred_at,
         sentence: s.0,
         reason: event.reason.clone().filter(|r| !r.trim().is_empty()),
+    }
+}
+
+/// "You signed out everywhere else: *2 other sessions* ended", "Support ended *1 session* of
+/// yours when your account changed".
+fn session_end(s: Sentence, event: &NamedEvent, count: i64) -> Sentence {
+    let cause = event
+        .state_after
+        .as_ref()
+        .and_then(|a| a.get("cause"))
+        .and_then(|c| c.as_str());
+    let sessions = crate::read_models::audit_words::sessions_words(count);
+    match cause {
+        // Only the person can do this, from one of their own sessions (staff included, whose
+        // actor is their login rather than their subject).
+        Some("signed_out_everywhere") => match count {
+            0 => Sentence::default()
+                .text("You signed out everywhere else (no other session was open)"),
+            _ => Sentence::default()
+                .text("You signed out everywhere else: ")
+                .em(format!(
+                    "{count} other session{}",
+                    if count == 1 { "" } else { "s" }
+                ))
+                .text(" ended"),
+        },
+        Some("oidc_logout") => Sentence::default()
+            .text("You signed out at your identity provider, which ended ")
+            .em(sessions)
+            .text(" here"),
+        _ => s
+            .text("ended ")
+            .em(sessions)
+            .text(" of yours when your account changed"),
     }
 }
 

@@ -53,6 +53,13 @@ pub fn describe(e: &NamedEvent) -> EventWords {
         }
         ("token.sweep", _) => format!("swept {} that had long expired", tokens(count)),
         ("account.create", _) => format!("created the account of {}", subject_or(e, "a user")),
+        ("account.update", _) => format!("changed the account of {}", subject_or(e, "a user")),
+        ("session.end_all", _) => format!(
+            "ended {} of {}{}",
+            sessions_words(count),
+            subject_or(e, "a user"),
+            end_cause_words(e.state_after.as_ref())
+        ),
         ("client.create", _) => format!("registered {client}"),
         ("scope.create", _) => "added a scope".to_string(),
         ("api_key.create", _) => "created an API key".to_string(),
@@ -65,6 +72,21 @@ pub fn describe(e: &NamedEvent) -> EventWords {
     EventWords {
         summary,
         changes: change_lines(e.state_before.as_ref(), e.state_after.as_ref()),
+    }
+}
+
+/// "1 session", "3 sessions".
+pub fn sessions_words(n: i64) -> String {
+    format!("{n} session{}", if n == 1 { "" } else { "s" })
+}
+
+/// Why sessions ended, as the `cause` of a `session.end_all` event says.
+fn end_cause_words(state: Option<&Value>) -> &'static str {
+    match state.and_then(|s| s.get("cause")).and_then(Value::as_str) {
+        Some("signed_out_everywhere") => " (signed out everywhere else)",
+        Some("account_changed") => " (the account changed)",
+        Some("oidc_logout") => " (signed out at the identity provider)",
+        _ => "",
     }
 }
 
@@ -112,6 +134,18 @@ pub fn change_lines(before: Option<&Value>, after: Option<&Value>) -> Vec<String
             "token value: replaced (new fingerprint {})",
             crate::crypto::fingerprint(&hash)
         ));
+    }
+    // Account changes: role and disabled flag before → after; a password only as reset.
+    for key in ["role", "disabled"] {
+        if let (Some(b), Some(a)) = (get(before, key), get(after, key)) {
+            if b != a {
+                let words = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                lines.push(format!("{key}: {} → {}", words(&b), words(&a)));
+            }
+        }
+    }
+    if get(after, "passwordChanged") == Some(Value::Bool(true)) {
+        lines.push("password: reset".to_string());
     }
     if let Some(n) = get(after, "changedTokens").and_then(|n| n.as_i64()) {
         lines.push(format!("tokens whose scopes changed: {n}"));
@@ -354,6 +388,36 @@ mod tests {
             "revoked token AbCdEfGhIj of Photo Printer for alice"
         );
         assert_eq!(w.changes, vec!["scopes: read → (revoked)"]);
+    }
+
+    #[test]
+    fn account_changes_and_ended_sessions_read_in_words() {
+        let mut e = event(
+            "account.update",
+            json!({"role": "support", "disabled": false}),
+            Some(json!({"role": "user", "disabled": true, "passwordChanged": true})),
+        );
+        e.token_hash = None;
+        e.client_id = None;
+        let w = describe(&e);
+        assert_eq!(w.summary, "changed the account of alice");
+        assert_eq!(
+            w.changes,
+            vec![
+                "role: support → user",
+                "disabled: false → true",
+                "password: reset"
+            ]
+        );
+        let mut e = event("session.end_all", json!(null), None);
+        e.token_hash = None;
+        e.state_before = None;
+        e.affected_count = Some(2);
+        e.state_after = Some(json!({"cause": "account_changed"}));
+        assert_eq!(
+            describe(&e).summary,
+            "ended 2 sessions of alice (the account changed)"
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! Signing in and out.
+//! Signing in and out, and signing out everywhere.
 //!
 //! The sign-in page offers "Sign in with <provider>" first when an OpenID Provider is
 //! configured (the flow itself is in [`super::sso`]), and the password form as far as
 //! `TOKENDESK_LOCAL_SIGN_IN` allows. Password sign-in checks the argon2id hash on the blocking
 //! pool (it is slow on purpose), counts failures per login and per address in PostgreSQL
-//! ([`crate::throttle`]), answers an unknown login exactly like a wrong password, and starts a
-//! new session. The return path is followed only when it is a local path. Signing out of a
-//! session that came from the provider goes on to the provider's end-session endpoint.
+//! ([`crate::throttle`]), answers an unknown login exactly like a wrong password, and records a
+//! new session ([`crate::sessions`]) under a new id. The return path is followed only when it
+//! is a local path. Sign-out ends the session's record, so that a copy of the cookie stops
+//! working too; a session that came from the provider is signed out there as well.
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
@@ -23,6 +24,7 @@ use crate::db::schema::accounts;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::oidc::RelyingParty;
+use crate::sessions::{self as records, Proof};
 use crate::throttle::{self, AttemptKeys};
 
 use super::csrf::{self, CheckedForm};
@@ -220,40 +222,64 @@ pub async fn sign_in(
     let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
     let verified = web::block(move || verify_password(&password, &hash)).await? && has_password;
 
+    // A verified, enabled account gets a new session record, checked against the very hash
+    // that was verified; the session this browser had before (if any) ends. Where passwords
+    // are for staff only, an end user's verified password opens nothing.
+    let allowed = |a: &Account| !options.staff_only() || a.role().is_staff();
+    let start_for = account
+        .as_ref()
+        .filter(|a| verified && !a.disabled && allowed(a))
+        .and_then(|a| a.password_hash.clone().map(|hash| (a.id, hash)));
+    let previous = session::session_id(&session);
+    let limits = config.session.limits();
     let outcome_keys = keys.clone();
-    crate::db::run(&pool, move |conn| {
-        if verified {
-            throttle::record_success(conn, &outcome_keys)
-        } else {
-            throttle::record_failure(conn, &outcome_keys)
+    let started = crate::db::run(&pool, move |conn| {
+        if !verified {
+            throttle::record_failure(conn, &outcome_keys)?;
+            return Ok(None);
+        }
+        throttle::record_success(conn, &outcome_keys)?;
+        if let Some(previous) = previous {
+            records::end_session(conn, &previous)?;
+        }
+        match start_for {
+            Some((id, hash)) => records::start(
+                conn,
+                id,
+                Proof::Password {
+                    verified_hash: &hash,
+                },
+                &limits,
+            ),
+            None => Ok(None),
         }
     })
     .await?;
 
-    match account {
-        // Checked only after the password: nobody learns an account's role by guessing.
-        Some(account) if verified && options.staff_only() && !account.role().is_staff() => {
-            let mut p = page(&session)?;
-            p.error = Some(format!(
-                "Password sign-in is for staff accounts here. Sign in with {} instead.",
-                options.provider_name()
-            ));
-            render(StatusCode::FORBIDDEN, &p)
-        }
-        Some(account) if verified && !account.disabled => {
-            session::start(&session, account.id)?;
+    match (account, started) {
+        (Some(account), Some(session_id)) => {
+            session::start(&session, &session_id)?;
             tracing::info!(account = account.id, "signed in");
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, next))
                 .finish())
         }
-        Some(_) if verified => {
+        (Some(account), None) if verified && account.disabled => {
             let mut p = page(&session)?;
             p.error = Some(
                 "This account is disabled, so it cannot sign in. Contact support if you think \
                  this is a mistake."
                     .to_string(),
             );
+            render(StatusCode::FORBIDDEN, &p)
+        }
+        // Told only after the password was right: nobody learns an account's role by guessing.
+        (Some(account), None) if verified && !allowed(&account) => {
+            let mut p = page(&session)?;
+            p.error = Some(format!(
+                "Password sign-in is for staff accounts here. Sign in with {} instead.",
+                options.provider_name()
+            ));
             render(StatusCode::FORBIDDEN, &p)
         }
         _ => {
@@ -272,14 +298,21 @@ pub async fn logout_page(user: CurrentUser, session: Session) -> Result<LogoutPa
     })
 }
 
-/// `POST /logout`. A session that came from the identity provider is signed out there too
-/// (RP-initiated logout), which comes back to the sign-in page.
+/// `POST /logout`: the session's record ends (on every instance, for every copy of the
+/// cookie), then the cookie is emptied. A session that came from the identity provider is
+/// signed out there too (RP-initiated logout), which comes back to the sign-in page.
 pub async fn sign_out(
     session: Session,
+    pool: web::Data<PgPool>,
     rp: Option<web::Data<RelyingParty>>,
     _form: CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let from_provider = super::sso::provider_session(&session).is_some();
+    if let Some(id) = session::session_id(&session) {
+        if crate::db::run(&pool, move |conn| records::end_session(conn, &id)).await? {
+            tracing::info!("signed out");
+        }
+    }
     session::end(&session);
     Flash::ok().text("You have signed out.").set(&session)?;
     let location = match rp {
@@ -292,6 +325,58 @@ pub async fn sign_out(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish())
+}
+
+/// `POST /logout/everywhere`: every other session of the account ends, on every instance, and
+/// this one gets a new id, so that a copy of this cookie stops working as well; the person stays
+/// signed in here. The flash says how many other sessions ended.
+pub async fn sign_out_everywhere(
+    req: HttpRequest,
+    user: CurrentUser,
+    session: Session,
+    pool: web::Data<PgPool>,
+    _form: CheckedForm,
+) -> Result<HttpResponse, AppError> {
+    let Some(id) = session::session_id(&session) else {
+        return Ok(see_other(paths::LOGIN));
+    };
+    let actor = user.actor(&req);
+    let renewed = crate::db::run(&pool, move |conn| {
+        records::sign_out_everywhere(conn, &id, &actor)
+    })
+    .await?;
+    let Some(renewed) = renewed else {
+        // Ended in the meantime (by another tab signing out, say): as for any ended session.
+        session::end(&session);
+        return Ok(see_other(&format!("{}?expired=1", paths::LOGIN)));
+    };
+    session::renew(&session, &renewed.session_id)?;
+    tracing::info!(
+        account = user.account_id,
+        others = renewed.others_ended,
+        "signed out everywhere"
+    );
+    let flash = match renewed.others_ended {
+        0 => Flash::ok().text("No other session was open. "),
+        1 => Flash::ok()
+            .text("Signed out of ")
+            .em("1 other session")
+            .text(". "),
+        n => Flash::ok()
+            .text("Signed out of ")
+            .em(format!("{n} other sessions"))
+            .text(". "),
+    };
+    flash
+        .text("You stay signed in here, with a new session.")
+        .set(&session)?;
+    Ok(see_other(paths::ACTIVITY))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
 }
 
 /// `GET /`: the connected apps (which send people who are not signed in to the sign-in page).

@@ -26,6 +26,7 @@ use crate::error::AppError;
 pub mod paths {
     pub const LOGIN: &str = "/login";
     pub const LOGOUT: &str = "/logout";
+    pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const APPS: &str = "/apps";
     pub const ACTIVITY: &str = "/activity";
     pub const STAFF_USERS: &str = "/staff/users";
@@ -58,6 +59,7 @@ pub mod paths {
                 format!("{STAFF_USERS}/{subject}/apps/{id}")
             }
             ["staff", ..] => STAFF_USERS.to_string(),
+            ["logout", "everywhere"] => ACTIVITY.to_string(),
             _ => APPS.to_string(),
         }
     }
@@ -73,6 +75,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGIN, web::post().to(auth::sign_in))
         .route(paths::LOGOUT, web::get().to(auth::logout_page))
         .route(paths::LOGOUT, web::post().to(auth::sign_out))
+        .route(
+            paths::LOGOUT_EVERYWHERE,
+            web::post().to(auth::sign_out_everywhere),
+        )
         .route(paths::OIDC_START, web::get().to(sso::start))
         .route(paths::OIDC_CALLBACK, web::get().to(sso::callback))
         .route(paths::APPS, web::get().to(apps::connected_apps))
@@ -121,6 +127,7 @@ mod tests {
         assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
+        assert_eq!(page_of_form("/logout/everywhere"), "/activity");
         assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");
         assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
         assert_eq!(

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{sign_in_with_provider, ProviderSignIn};
 use crate::audit::{Actor, ActorKind};
+use crate::config::Config;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::oidc::{Callback, PendingSignIn, RelyingParty, SignInError};
+use crate::sessions::{self as records, Proof};
 
 use super::forms::FormFields;
 use super::session::{self, client_address, is_local_path};
@@ -195,6 +197,7 @@ pub async fn callback(
     req: HttpRequest,
     session: Session,
     pool: web::Data<PgPool>,
+    config: web::Data<Config>,
     rp: Option<web::Data<RelyingParty>>,
 ) -> Result<HttpResponse, AppError> {
     let rp = rp.ok_or(AppError::NotFound)?;
@@ -215,17 +218,36 @@ pub async fn callback(
         request_id: Some(crate::telemetry::current_request_id()),
         client_ip: Some(client_address(&req)),
     };
-    let signed_in = {
+    // The account is found, linked or created, and the session recorded with the provider's
+    // issuer, `sub` and `sid` (what a back-channel logout names); the session this browser had
+    // before, if any, ends.
+    let previous = session::session_id(&session);
+    let limits = config.session.limits();
+    let outcome = {
         let identity = identity.clone();
         crate::db::run(&pool, move |conn| {
-            sign_in_with_provider(conn, &identity, &actor)
+            let signed_in = sign_in_with_provider(conn, &identity, &actor)?;
+            let ProviderSignIn::SignedIn(account) = signed_in else {
+                return Ok((signed_in, None));
+            };
+            if let Some(previous) = previous {
+                records::end_session(conn, &previous)?;
+            }
+            let proof = Proof::Oidc {
+                issuer: &identity.issuer,
+                sub: &identity.subject,
+                sid: identity.session_id.as_deref(),
+            };
+            let started = records::start(conn, account.id, proof, &limits)?;
+            Ok((ProviderSignIn::SignedIn(account), started))
         })
         .await?
     };
-    let account =
-        match signed_in {
-            ProviderSignIn::SignedIn(account) => account,
-            ProviderSignIn::Disabled => return failed(
+    let (account, session_id) =
+        match outcome {
+            (ProviderSignIn::SignedIn(account), Some(id)) => (account, id),
+            // Disabled meanwhile: the session was not recorded.
+            (ProviderSignIn::SignedIn(_), None) | (ProviderSignIn::Disabled, _) => return failed(
                 StatusCode::FORBIDDEN,
                 &rp,
                 &next,
@@ -234,7 +256,7 @@ pub async fn callback(
                  think this is a mistake."
                     .to_string(),
             ),
-            ProviderSignIn::Refused(why) => {
+            (ProviderSignIn::Refused(why), _) => {
                 tracing::warn!(subject = %identity.subject, "provider sign-in refused: {why}");
                 return failed(
                     StatusCode::FORBIDDEN,
@@ -245,7 +267,7 @@ pub async fn callback(
                 );
             }
         };
-    session::start(&session, account.id)?;
+    session::start(&session, &session_id)?;
     session::insert(
         &session,
         PROVIDER_SESSION,

@@ -79,3 +79,12 @@ pub struct NewAccount {
     pub role: String,
     pub oidc_issuer: Option<String>,
 }
+
+/// A change to an account; `None` leaves the column as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = accounts)]
+pub struct AccountChangeset {
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
