@@ -6,6 +6,7 @@ pub mod app_actions;
 pub mod apps;
 pub mod assets;
 pub mod auth;
+pub mod backchannel;
 pub mod csrf;
 pub mod errors;
 pub mod flash;
@@ -81,6 +82,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(paths::OIDC_START, web::get().to(sso::start))
         .route(paths::OIDC_CALLBACK, web::get().to(sso::callback))
+        .route(
+            paths::BACKCHANNEL_LOGOUT,
+            web::post().to(backchannel::logout),
+        )
         .route(paths::APPS, web::get().to(apps::connected_apps))
         .route("/apps/{client_id}", web::get().to(apps::app_page))
         .route(

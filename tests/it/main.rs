@@ -25,6 +25,7 @@ mod browser_driver;
 mod cli;
 mod cluster;
 mod oidc_accounts;
+mod oidc_backchannel;
 mod oidc_browser;
 mod oidc_pages;
 mod ops;

@@ -2,13 +2,14 @@
 //! headless Chromium, through the provider's own login and consent forms: the person's `sub`
 //! becomes their subject and they see their own apps; cancelling at the provider ends on a
 //! clear page; support staff get their role from the provider's group; tampered ID tokens are
-//! refused; a rotated signing key is fetched again; signing out signs out at the provider too.
+//! refused; a rotated signing key is fetched again; signing out signs out at the provider too,
+//! and signing out at the provider ends the tokendesk session (back-channel logout).
 
 use diesel::prelude::*;
 use thirtyfour::prelude::*;
 use tokendesk::config::Config;
 use tokendesk::db::models::Account;
-use tokendesk::db::schema::accounts;
+use tokendesk::db::schema::{accounts, sessions};
 
 use crate::browser_driver::Browser;
 use crate::fixtures::{catalog, Tok, PRINTER};
@@ -228,5 +229,41 @@ async fn support_staff_get_their_role_from_the_provider_and_forged_tokens_are_re
         .unwrap();
     sign_in_at_provider(driver, "sasha").await;
     assert_eq!(path(driver).await, "/apps");
+
+    // Sasha signs out at the provider itself, not at tokendesk: the provider sends tokendesk a
+    // back-channel logout, and the next tokendesk page goes to sign-in.
+    driver
+        .goto(format!(
+            "{}/session/end?client_id={}",
+            sso.provider.issuer,
+            crate::oidc_provider::CLIENT_ID
+        ))
+        .await
+        .unwrap();
+    click(driver, "button[name=logout]").await;
+    // The provider sends it while confirming; allow it a moment all the same.
+    let reasons = || -> Vec<Option<String>> {
+        sessions::table
+            .filter(sessions::oidc_sub.eq("sasha"))
+            .select(sessions::end_reason)
+            .load(&mut sso.app.conn())
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut ended = reasons();
+    while ended.iter().any(Option::is_none) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        ended = reasons();
+    }
+    assert!(
+        ended.iter().any(|r| r.as_deref() == Some("oidc_logout")),
+        "{ended:?}"
+    );
+    assert!(
+        ended.iter().all(Option::is_some),
+        "no live session is left: {ended:?}"
+    );
+    driver.goto(format!("{}/apps", sso.base)).await.unwrap();
+    assert_eq!(path(driver).await, "/login");
     browser.quit().await;
 }
