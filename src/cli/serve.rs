@@ -104,6 +104,12 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             state.config.local_sign_in.as_str()
         ))?;
     }
+    // Only the demo sign-ins that may use a password under TOKENDESK_LOCAL_SIGN_IN.
+    demo_accounts.retain(|(_, _, role)| match state.config.local_sign_in {
+        crate::config::LocalSignIn::All => true,
+        crate::config::LocalSignIn::Staff => *role != "user",
+        crate::config::LocalSignIn::Off => false,
+    });
     if !demo_accounts.is_empty() {
         say("  demo sign-ins (login / password):")?;
         for (login, password, role) in &demo_accounts {

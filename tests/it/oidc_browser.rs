@@ -122,6 +122,8 @@ async fn a_person_signs_in_through_the_provider_sees_their_apps_and_signs_out_th
     assert!(text_of(driver, "details.local-sign-in summary")
         .await
         .contains("Staff"));
+    browser.screenshot("sign-in-provider", 1280).await;
+    browser.screenshot("sign-in-provider-phone", 390).await;
 
     // Cancelling at the provider comes back to a clear page with a way to try again.
     click(driver, "#sign-in-provider").await;
