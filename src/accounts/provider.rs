@@ -8,6 +8,8 @@
 //! - a local *user* account with this subject (created before sign-in through the provider was
 //!   turned on) is linked to the provider, then treated the same way;
 //! - no account has this subject: one is created, without a password;
+//! - the `zoneinfo` claim fills the account's time zone when it has none (a zone chosen on the
+//!   settings page is kept);
 //! - a disabled account stays disabled: nothing is changed and the sign-in is refused;
 //! - the subject belongs to a local staff account, or to another provider's account: refused.
 //!   Staff accounts are never linked on their own, so that a break-glass admin cannot be taken
@@ -73,6 +75,35 @@ fn is_unique_violation(e: &anyhow::Error) -> bool {
 }
 
 fn sign_in_once(c: &mut PgConnection, id: &Identity, actor: &Actor) -> AppResult<ProviderSignIn> {
+    match find_or_create(c, id, actor)? {
+        ProviderSignIn::SignedIn(account) => {
+            fill_zoneinfo(c, account, id, actor).map(ProviderSignIn::SignedIn)
+        }
+        other => Ok(other),
+    }
+}
+
+/// The provider's `zoneinfo` claim fills the account's time zone when it has none; a zone the
+/// person chose on the settings page (or an earlier claim) is kept. An unknown zone is ignored.
+fn fill_zoneinfo(
+    c: &mut PgConnection,
+    account: Account,
+    id: &Identity,
+    actor: &Actor,
+) -> AppResult<Account> {
+    match (&account.zoneinfo, id.zoneinfo.as_deref()) {
+        (None, Some(zone)) if super::is_time_zone(zone) => {
+            let zoneinfo = super::set_zoneinfo(c, account.id, Some(zone), actor)?;
+            Ok(Account {
+                zoneinfo,
+                ..account
+            })
+        }
+        _ => Ok(account),
+    }
+}
+
+fn find_or_create(c: &mut PgConnection, id: &Identity, actor: &Actor) -> AppResult<ProviderSignIn> {
     let existing: Option<Account> = accounts::table
         .filter(accounts::subject.eq(&id.subject))
         .select(Account::as_select())

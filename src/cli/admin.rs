@@ -436,6 +436,8 @@ pub fn sweep(db_args: &DatabaseArgs, args: SweepArgs) -> anyhow::Result<()> {
     let mut conn = db::connect_one(&database.url)?;
     let deleted =
         tokens::sweep_expired(&mut conn, args.older_than, &cli_actor("sweep")).map_err(plain)?;
+    // Sign-in counters whose window is over mean nothing any more.
+    crate::throttle::forget_stale(&mut conn).map_err(plain)?;
     let limits = Limits::new(args.session_idle_minutes, args.session_max_hours);
     let sessions = sessions::sweep_sessions(&mut conn, &limits).map_err(plain)?;
     say(&format!(

@@ -5,7 +5,8 @@
 //! A server-to-server call: no cookie, no CSRF token, nothing from the browser's session is
 //! read or written (so the session middleware sets no cookie here). The logout token is the
 //! only proof, checked in full by [`crate::oidc`]. Answers: 200 (also when no session was
-//! open: the outcome is the same), 400 with a JSON `error` for a token that does not verify,
+//! open: the outcome is the same), 400 with a JSON `error` for a token that does not verify
+//! (and for input the product's input rule refuses, see `web::input_guard`),
 //! 503 when the provider's keys or the database cannot be reached (the provider may retry).
 
 use actix_web::http::{header, StatusCode};
@@ -40,6 +41,12 @@ fn bad_request(description: impl Into<String>) -> HttpResponse {
         StatusCode::BAD_REQUEST,
         Some(("invalid_request", description.into())),
     )
+}
+
+/// The answer to input the product-wide input rule refuses (`web::input_guard`): a NUL, invalid
+/// UTF-8 or an over-long value in field `field`.
+pub fn unreadable(field: &str, reason: &str) -> HttpResponse {
+    bad_request(format!("the field \u{201c}{field}\u{201d} {reason}"))
 }
 
 /// `POST /auth/backchannel-logout` with the form field `logout_token`.

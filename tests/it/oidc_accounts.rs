@@ -200,6 +200,26 @@ fn logins_never_collide_and_odd_subjects_are_refused() {
 }
 
 #[test]
+fn the_zoneinfo_claim_fills_a_missing_time_zone_and_keeps_a_chosen_one() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    let actor = Actor::system("sign-in");
+    let mut paris = person("u-6", Role::User);
+    paris.zoneinfo = Some("Europe/Paris".into());
+    let account = signed_in(sign_in_with_provider(&mut conn, &paris, &actor).unwrap());
+    assert_eq!(account.zoneinfo.as_deref(), Some("Europe/Paris"));
+    // The person chooses another zone on the settings page; the claim does not undo it.
+    tokendesk::accounts::set_zoneinfo(&mut conn, account.id, Some("Asia/Tokyo"), &actor).unwrap();
+    let again = signed_in(sign_in_with_provider(&mut conn, &paris, &actor).unwrap());
+    assert_eq!(again.zoneinfo.as_deref(), Some("Asia/Tokyo"));
+    // A zone tokendesk does not know is ignored.
+    let mut nowhere = person("u-7", Role::User);
+    nowhere.zoneinfo = Some("Mars/Olympus".into());
+    let account = signed_in(sign_in_with_provider(&mut conn, &nowhere, &actor).unwrap());
+    assert_eq!(account.zoneinfo, None);
+}
+
+#[test]
 fn two_first_sign_ins_at_once_make_one_account() {
     let db = TestDb::new();
     let url = db.url.clone();

@@ -149,6 +149,11 @@ async fn a_person_signs_in_through_the_provider_sees_their_apps_and_signs_out_th
     assert_eq!(account.password_hash, None);
     assert_eq!(account.role, "user");
     assert_eq!(account.display_name, "Alice Moreau");
+    assert_eq!(
+        account.zoneinfo.as_deref(),
+        Some("Europe/Paris"),
+        "from the zoneinfo claim"
+    );
 
     // An end user does not reach the support console.
     driver

@@ -21,6 +21,8 @@ pub struct Account {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The IANA time zone its owner reads times in; `None`: not known, UTC.
+    pub zoneinfo: Option<String>,
     /// The OpenID Provider this account signs in through (with `subject`, who it is); `None`
     /// for a local account.
     pub oidc_issuer: Option<String>,
