@@ -4,6 +4,7 @@
 
 mod admin;
 mod serve;
+mod sign_in_args;
 
 use std::io::Write;
 use std::path::PathBuf;
