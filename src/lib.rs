@@ -3,7 +3,8 @@
 //! Authlete's token-management API for the authorization server itself.
 //!
 //! Layers, outermost first: `web` (pages) and `api` (JSON) are thin doors onto the domain
-//! (`tokens`, `accounts`, `catalog`, `audit`), which works on `db` (diesel over PostgreSQL).
+//! (`tokens`, `grants`, `accounts`, `catalog`, `audit`), which works on `db` (diesel over
+//! PostgreSQL).
 //! `cli` parses the command line; `cluster` runs the embedded PostgreSQL; `read_models` is what the pages read.
 
 pub mod accounts;
@@ -12,11 +13,13 @@ pub mod api_keys;
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod grants;
 pub mod metrics;
 pub mod read_models;
 pub mod seed;
@@ -36,8 +39,10 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web as aw, App};
 use tracing_actix_web::TracingLogger;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::PgPool;
+use crate::grants::UsageCounter;
 use crate::metrics::Metrics;
 
 /// What every request handler can reach.
@@ -46,15 +51,22 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Config,
     pub metrics: Metrics,
+    /// The time the grant features read (tests move it).
+    pub clock: Clock,
+    /// Requests per grant and day, counted by introspection, written by `serve` in batches.
+    pub usage: UsageCounter,
 }
 
 impl AppState {
-    /// Bundles the pool and configuration with a fresh metrics registry.
+    /// Bundles the pool and configuration with a fresh metrics registry, the system clock and
+    /// an empty usage counter.
     pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
         Ok(AppState {
             pool,
             config,
             metrics: Metrics::new()?,
+            clock: Clock::system(),
+            usage: UsageCounter::new(),
         })
     }
 }
@@ -92,6 +104,8 @@ pub fn app(
         .app_data(aw::Data::new(state.pool.clone()))
         .app_data(aw::Data::new(state.config.clone()))
         .app_data(aw::Data::new(state.metrics.clone()))
+        .app_data(aw::Data::new(state.clock.clone()))
+        .app_data(aw::Data::new(state.usage.clone()))
         .app_data(aw::FormConfig::default().limit(64 * 1024))
         .configure(web::configure)
         .default_service(aw::to(web::errors::not_found))

@@ -1,13 +1,14 @@
 //! Answering a resource server: may this access token be used, for these scopes, by this
 //! subject? (Authlete's `/auth/introspection`.)
 
-use chrono::Utc;
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::crypto::hash_token;
 use crate::db::models::AccessToken;
-use crate::db::schema::access_tokens;
+use crate::db::schema::{access_tokens, grant_scopes, grants};
 use crate::error::AppResult;
+use crate::grants::{needs, UsageCounter};
 
 /// What the resource server asks.
 #[derive(Debug, Clone, Default)]
@@ -47,72 +48,170 @@ pub struct Introspection {
     pub sufficient: bool,
     /// A refresh token exists and has not expired.
     pub refreshable: bool,
+    /// For an expired token whose grant's time limit ("allow until") has passed: that limit.
+    pub access_ended_at: Option<DateTime<Utc>>,
 }
 
-/// Looks the token up and judges it. A usable token's `last_used_at` is recorded with a
-/// conditional `UPDATE`, at most once a minute per token, so that a busy resource server does
-/// not write on every call (and never bumps `version`: use is not a change).
+/// [`introspect_at`] now, without counting the request.
 pub fn introspect(
     conn: &mut PgConnection,
     request: &IntrospectionRequest,
 ) -> AppResult<Introspection> {
+    introspect_at(conn, request, Utc::now(), None)
+}
+
+/// Looks the token up and judges it at `now` (the application's clock). One statement reads
+/// the token and, when scopes are required, what its grant knows of their use; the writes
+/// that follow are rare and each stands alone (no transaction, so introspection never holds
+/// one lock while waiting for another):
+///
+/// - a usable token's `last_used_at`, and its grant's, at most once a minute per token (use is
+///   not a change: `version` stays);
+/// - for each required scope the grant holds, when it was last needed, at most once a minute
+///   per grant and scope ([`needs::record_needed`]);
+/// - one request of the grant today, counted in memory by `usage` and written in batches.
+pub fn introspect_at(
+    conn: &mut PgConnection,
+    request: &IntrospectionRequest,
+    now: DateTime<Utc>,
+    usage: Option<&UsageCounter>,
+) -> AppResult<Introspection> {
     let hash = hash_token(&request.token);
-    crate::db::transaction(conn, |c| {
-        let now = Utc::now();
-        let found: Option<AccessToken> = access_tokens::table
-            .filter(access_tokens::access_token_hash.eq(&hash))
-            .select(AccessToken::as_select())
-            .first(c)
-            .optional()?;
-        let Some(token) = found else {
-            return Ok(Introspection {
-                verdict: Verdict::Unknown,
-                token: None,
-                usable: false,
-                sufficient: false,
-                refreshable: false,
-            });
-        };
-        let usable = !token.is_expired_at(now);
-        let refreshable = token.refresh_token_expires_at.is_some_and(|r| r > now);
-        let missing: Vec<String> = request
-            .scopes
-            .iter()
-            .flatten()
-            .filter(|s| !token.scopes.contains(s))
-            .cloned()
-            .collect();
-        let sufficient = missing.is_empty();
-        if usable {
-            diesel::update(
-                access_tokens::table.find(token.id).filter(
-                    access_tokens::last_used_at
-                        .is_null()
-                        .or(access_tokens::last_used_at.lt(now - chrono::Duration::minutes(1))),
-                ),
-            )
-            .set(access_tokens::last_used_at.eq(now))
-            .execute(c)?;
+    let required: Vec<String> = request.scopes.clone().unwrap_or_default();
+    let (found, needs_known) = read(conn, &hash, &required)?;
+    let Some(token) = found else {
+        return Ok(Introspection {
+            verdict: Verdict::Unknown,
+            token: None,
+            usable: false,
+            sufficient: false,
+            refreshable: false,
+            access_ended_at: None,
+        });
+    };
+    let usable = !token.is_expired_at(now);
+    let refreshable = token.refresh_token_expires_at.is_some_and(|r| r > now);
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|s| !token.scopes.contains(s))
+        .cloned()
+        .collect();
+    let sufficient = missing.is_empty();
+    let other_subject = request
+        .subject
+        .as_ref()
+        .is_some_and(|s| token.subject.as_ref() != Some(s));
+    let minute_ago = now - Duration::minutes(1);
+    let mut access_ended_at = None;
+    if usable {
+        if token.last_used_at.is_none_or(|t| t < minute_ago) {
+            record_use(conn, &token, now)?;
         }
-        let verdict = if !usable {
-            Verdict::Expired
-        } else if request
-            .subject
-            .as_ref()
-            .is_some_and(|s| token.subject.as_ref() != Some(s))
-        {
-            Verdict::SubjectMismatch
-        } else if !sufficient {
-            Verdict::InsufficientScopes(missing)
-        } else {
-            Verdict::Ok
-        };
-        Ok(Introspection {
-            verdict,
-            token: Some(token),
-            usable,
-            sufficient,
-            refreshable,
-        })
+        if let (Some(subject), false) = (&token.subject, other_subject) {
+            let due: Vec<String> = needs_known
+                .iter()
+                .filter(|(_, last)| last.is_none_or(|t| t < minute_ago))
+                .map(|(scope, _)| scope.clone())
+                .collect();
+            if !due.is_empty() {
+                needs::record_needed(conn, subject, token.client_id, &due, now)?;
+            }
+        }
+        if let (Some(subject), Some(usage)) = (&token.subject, usage) {
+            usage.record(subject, token.client_id, now);
+        }
+    } else if let Some(subject) = &token.subject {
+        // Rare: say whether the grant's time limit is why the token no longer works.
+        let limit: Option<Option<DateTime<Utc>>> = grants::table
+            .find((subject, token.client_id))
+            .select(grants::valid_until)
+            .first(conn)
+            .optional()?;
+        access_ended_at = limit.flatten().filter(|l| *l <= now);
+    }
+    let verdict = if !usable {
+        Verdict::Expired
+    } else if other_subject {
+        Verdict::SubjectMismatch
+    } else if !sufficient {
+        Verdict::InsufficientScopes(missing)
+    } else {
+        Verdict::Ok
+    };
+    Ok(Introspection {
+        verdict,
+        token: Some(token),
+        usable,
+        sufficient,
+        refreshable,
+        access_ended_at,
     })
+}
+
+/// What the grant knows of one required scope: its name and when it was last needed.
+type KnownNeed = (String, Option<DateTime<Utc>>);
+
+/// The token, and for each required scope its grant holds, when it was last needed. Without
+/// required scopes, the plain look-up by hash; with them, the same joined to the grant's scope
+/// rows (one index probe more). Both are built statements, prepared once per connection.
+fn read(
+    conn: &mut PgConnection,
+    hash: &str,
+    required: &[String],
+) -> AppResult<(Option<AccessToken>, Vec<KnownNeed>)> {
+    if required.is_empty() {
+        let token = access_tokens::table
+            .filter(access_tokens::access_token_hash.eq(hash))
+            .select(AccessToken::as_select())
+            .first(conn)
+            .optional()?;
+        return Ok((token, Vec::new()));
+    }
+    let rows: Vec<(AccessToken, Option<String>, Option<DateTime<Utc>>)> = access_tokens::table
+        .left_join(
+            grant_scopes::table.on(grant_scopes::subject
+                .nullable()
+                .eq(access_tokens::subject)
+                .and(grant_scopes::client_id.eq(access_tokens::client_id))
+                .and(grant_scopes::scope.eq_any(required))),
+        )
+        .filter(access_tokens::access_token_hash.eq(hash))
+        .select((
+            AccessToken::as_select(),
+            grant_scopes::scope.nullable(),
+            grant_scopes::last_needed_at.nullable(),
+        ))
+        .load(conn)?;
+    let needs = rows
+        .iter()
+        .filter_map(|(_, scope, last)| scope.clone().map(|s| (s, *last)))
+        .collect();
+    Ok((rows.into_iter().next().map(|(t, _, _)| t), needs))
+}
+
+/// Writes the token's `last_used_at` (unless another request did within the minute) and then,
+/// in a statement of its own, its grant's.
+fn record_use(conn: &mut PgConnection, token: &AccessToken, now: DateTime<Utc>) -> AppResult<()> {
+    let minute_ago = now - Duration::minutes(1);
+    let written = diesel::update(
+        access_tokens::table.find(token.id).filter(
+            access_tokens::last_used_at
+                .is_null()
+                .or(access_tokens::last_used_at.lt(minute_ago)),
+        ),
+    )
+    .set(access_tokens::last_used_at.eq(now))
+    .execute(conn)?;
+    if let (1, Some(subject)) = (written, &token.subject) {
+        diesel::update(
+            grants::table.find((subject, token.client_id)).filter(
+                grants::last_used_at
+                    .is_null()
+                    .or(grants::last_used_at.lt(now)),
+            ),
+        )
+        .set(grants::last_used_at.eq(now))
+        .execute(conn)?;
+    }
+    Ok(())
 }
