@@ -8,6 +8,7 @@ use actix_session::Session;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::clock::Clock;
 use crate::db::PgPool;
 use crate::error::{AppError, FieldError};
 use crate::read_models::connected_apps;
@@ -49,14 +50,15 @@ fn token_id_of(raw: &str) -> Result<i64, AppError> {
 }
 
 /// Sends the app page back with a refused form and status 422; nothing was changed.
-async fn refuse(
+pub(super) async fn refuse(
     pool: &PgPool,
     user: &CurrentUser,
     session: &Session,
     client_id: i64,
     rejected: Rejected,
+    clock: &Clock,
 ) -> Result<HttpResponse, AppError> {
-    let page = build_app_page(pool, user, session, client_id, 1, rejected).await?;
+    let page = build_app_page(pool, user, session, client_id, 1, rejected, clock).await?;
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
@@ -68,6 +70,7 @@ pub async fn narrow_app(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let client_id = client_id_of(&path)?;
@@ -76,8 +79,9 @@ pub async fn narrow_app(
         let rejected = Rejected {
             pair: Some((scopes, KEEP_ONE_FOR_APP.to_string())),
             token: None,
+            ..Default::default()
         };
-        return refuse(&pool, &user, &session, client_id, rejected).await;
+        return refuse(&pool, &user, &session, client_id, rejected, &clock).await;
     }
     let (actor, subject, requested) = (user.actor(&req), user.subject.clone(), scopes.clone());
     let outcome = crate::db::run(&pool, move |conn| {
@@ -115,8 +119,9 @@ pub async fn narrow_app(
             let rejected = Rejected {
                 pair: Some((scopes, scopes_message(&fields))),
                 token: None,
+                ..Default::default()
             };
-            refuse(&pool, &user, &session, client_id, rejected).await
+            refuse(&pool, &user, &session, client_id, rejected, &clock).await
         }
         Err(e) => Err(e),
     }
@@ -154,6 +159,7 @@ pub async fn narrow_token(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let client_id = client_id_of(&path.0)?;
@@ -163,8 +169,9 @@ pub async fn narrow_token(
         let rejected = Rejected {
             pair: None,
             token: Some((token_id, scopes, KEEP_ONE_FOR_TOKEN.to_string())),
+            ..Default::default()
         };
-        return refuse(&pool, &user, &session, client_id, rejected).await;
+        return refuse(&pool, &user, &session, client_id, rejected, &clock).await;
     }
     let (actor, subject, requested) = (user.actor(&req), user.subject.clone(), scopes.clone());
     let outcome = crate::db::run(&pool, move |conn| {
@@ -217,15 +224,17 @@ pub async fn narrow_token(
             let rejected = Rejected {
                 pair: None,
                 token: Some((token_id, scopes, message)),
+                ..Default::default()
             };
-            refuse(&pool, &user, &session, client_id, rejected).await
+            refuse(&pool, &user, &session, client_id, rejected, &clock).await
         }
         Err(AppError::Expired(message)) => {
             let rejected = Rejected {
                 pair: None,
                 token: Some((token_id, scopes, message)),
+                ..Default::default()
             };
-            refuse(&pool, &user, &session, client_id, rejected).await
+            refuse(&pool, &user, &session, client_id, rejected, &clock).await
         }
         Err(e) => Err(e),
     }

@@ -10,9 +10,12 @@ pub mod csrf;
 pub mod errors;
 pub mod flash;
 pub mod forms;
+pub mod grant_actions;
+pub mod grant_view;
 pub mod ops;
 pub mod session;
 pub mod staff;
+pub mod usage_chart;
 pub mod view;
 
 use actix_web::http::StatusCode;
@@ -87,6 +90,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/apps/{client_id}/tokens/{token_id}/revoke",
             web::post().to(app_actions::revoke_token),
+        )
+        .route(
+            "/apps/{client_id}/limit",
+            web::post().to(grant_actions::limit_app),
+        )
+        .route(
+            "/apps/{client_id}/unused",
+            web::post().to(grant_actions::remove_unused),
         )
         .route(paths::ACTIVITY, web::get().to(activity::activity_page))
         .configure(staff::configure)

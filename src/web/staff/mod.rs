@@ -8,6 +8,7 @@
 //! read forms, call the domain and render.
 
 pub mod audit;
+pub mod grant_limit;
 pub mod pair;
 pub mod token_edit;
 pub mod token_form;
@@ -120,6 +121,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/staff/users/{subject}/apps/{client_id}/revoke",
             web::post().to(pair::revoke_app),
+        )
+        .route(
+            "/staff/users/{subject}/apps/{client_id}/limit",
+            web::post().to(grant_limit::limit_pair),
         )
         .route(paths::STAFF_TOKENS, web::get().to(tokens::search_page))
         .route("/staff/tokens/lookup", web::post().to(tokens::lookup))

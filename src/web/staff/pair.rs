@@ -11,6 +11,7 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 use diesel::prelude::*;
 
+use crate::clock::Clock;
 use crate::crypto::fingerprint;
 use crate::db::models::AccessToken;
 use crate::db::schema::{client_scopes, scopes};
@@ -21,6 +22,7 @@ use crate::tokens::{self, ScopeMode};
 use crate::web::apps::AppCard;
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
+use crate::web::grant_view::{GrantSections, LimitInput};
 use crate::web::view::{count_of, page_number, Layout, Pager, When};
 use crate::web::{paths, render};
 
@@ -94,16 +96,19 @@ pub struct PairPage {
     pub scopes_errors: Errors,
     pub revoke_reason: String,
     pub revoke_error: Option<String>,
+    /// The grant: its time limit (with the staff form), how its permissions are used.
+    pub grant: GrantSections,
 }
 
 /// What a refused form sends back to the page.
 #[derive(Default)]
-struct Sent {
-    ticked: Option<Vec<String>>,
-    scopes_reason: String,
-    scopes_errors: Vec<FieldError>,
-    revoke_reason: String,
-    revoke_error: Option<String>,
+pub(super) struct Sent {
+    pub ticked: Option<Vec<String>>,
+    pub scopes_reason: String,
+    pub scopes_errors: Vec<FieldError>,
+    pub revoke_reason: String,
+    pub revoke_error: Option<String>,
+    pub limit: Option<LimitInput>,
 }
 
 /// The client's allowed scopes with their descriptions, by name.
@@ -116,25 +121,30 @@ fn allowed_scopes(conn: &mut PgConnection, client_id: i64) -> AppResult<Vec<(Str
         .load(conn)?)
 }
 
-/// Three statements: the app's figures, one page of tokens, the client's allowed scopes.
-async fn build(
+/// Four statements: the app's figures, one page of tokens, the client's allowed scopes, the
+/// app's daily counts.
+pub(super) async fn build(
     pool: &PgPool,
     staff: &crate::web::session::CurrentUser,
     session: &Session,
-    subject: String,
-    client_id: i64,
+    (subject, client_id): (String, i64),
     page: i64,
     sent: Sent,
+    clock: &Clock,
 ) -> Result<PairPage, AppError> {
-    let s = subject.clone();
-    let (app, tokens, allowed) = crate::db::run(pool, move |conn| {
-        let app = connected_apps::connected_app(conn, &s, client_id)?;
+    let (s, now) = (subject.clone(), clock.now());
+    let (app, tokens, allowed, daily) = crate::db::run(pool, move |conn| {
+        let app = connected_apps::connected_app(conn, &s, client_id, now)?;
         let offset = (page - 1) * TOKENS_PER_PAGE;
         let tokens = connected_apps::app_tokens(conn, &s, client_id, TOKENS_PER_PAGE, offset)?;
-        Ok((app, tokens, allowed_scopes(conn, client_id)?))
+        let since = crate::web::grant_view::chart_since(now);
+        let daily = crate::grants::usage::daily_use(conn, &s, client_id, since)?;
+        Ok((app, tokens, allowed_scopes(conn, client_id)?, daily))
     })
     .await?;
-    let card = AppCard::from(&app);
+    let card = AppCard::with_counts(&app, now);
+    let grant = GrantSections::new(&app.app, &daily, sent.limit, now)
+        .for_staff(&pair_path(&subject, client_id));
     let held: Vec<String> = card.scopes.iter().map(|s| s.name.clone()).collect();
     let ticked = sent.ticked.unwrap_or(held);
     let mut scope_choices: Vec<ScopeChoice> = allowed
@@ -157,7 +167,7 @@ async fn build(
         }
     }
     let href = pair_path(&subject, client_id);
-    let total = app.active_tokens + app.expired_tokens;
+    let total = app.app.token_count;
     let pager = Pager::counted(page, TOKENS_PER_PAGE, total, "tokens", |n| {
         format!("{href}?page={n}#tokens")
     });
@@ -174,6 +184,7 @@ async fn build(
         scopes_errors: Errors(sent.scopes_errors),
         revoke_reason: sent.revoke_reason,
         revoke_error: sent.revoke_error,
+        grant,
     })
 }
 
@@ -184,6 +195,7 @@ pub async fn pair_page(
     StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
 ) -> Result<PairPage, AppError> {
     let (subject, client) = path.into_inner();
     let client_id = id_of(&client)?;
@@ -192,10 +204,10 @@ pub async fn pair_page(
         &pool,
         &staff,
         &session,
-        subject,
-        client_id,
+        (subject, client_id),
         page,
         Sent::default(),
+        &clock,
     )
     .await
 }
@@ -231,6 +243,7 @@ pub async fn set_scopes(
     path: web::Path<(String, String)>,
     session: Session,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
@@ -329,7 +342,16 @@ pub async fn set_scopes(
                 scopes_errors: errors,
                 ..Default::default()
             };
-            let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+            let page = build(
+                &pool,
+                &staff,
+                &session,
+                (subject, client_id),
+                1,
+                sent,
+                &clock,
+            )
+            .await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e),
@@ -343,6 +365,7 @@ pub async fn revoke_app(
     path: web::Path<(String, String)>,
     session: Session,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
@@ -404,7 +427,16 @@ pub async fn revoke_app(
                 revoke_error: errors.first().map(|e| e.message.clone()),
                 ..Default::default()
             };
-            let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+            let page = build(
+                &pool,
+                &staff,
+                &session,
+                (subject, client_id),
+                1,
+                sent,
+                &clock,
+            )
+            .await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e),
