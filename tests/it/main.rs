@@ -4,6 +4,7 @@
 mod api_client;
 mod cli_support;
 mod fixtures;
+mod grants_check;
 mod harness;
 mod pages_client;
 mod sql_count;
@@ -23,6 +24,10 @@ mod browser;
 mod browser_driver;
 mod cli;
 mod cluster;
+mod grants_browser;
+mod grants_invariant;
+mod grants_limit;
+mod grants_needs;
 mod ops;
 mod pages_actions;
 mod pages_apps;
