@@ -1,6 +1,6 @@
 //! Which permissions an app really uses. Introspection with required `scopes` records, per
-//! grant and scope, when a resource server last required the scope ([`record_needed`], at most
-//! once a minute per grant and scope). A held scope is *unused* when tokendesk has watched it
+//! grant and scope, when a resource server last required the scope (at most once a minute per
+//! grant and scope; `tokens::introspect_at`). A held scope is *unused* when tokendesk has watched it
 //! for at least [`UNUSED_DAYS`] days, it was not needed in that time, and the same app needed
 //! another of its permissions in that time — the evidence that its resource servers do say what
 //! their requests need (without it, every permission of an app whose resource servers never
@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Text, Timestamptz};
 use serde::Deserialize;
 
 use super::maintain;
@@ -88,33 +88,6 @@ pub fn held_scope_uses(
     .bind::<BigInt, _>(client_id)
     .bind::<Timestamptz, _>(now)
     .load(conn)
-}
-
-/// Records that a resource server required `scopes` of the grant at `now`: one statement that
-/// writes only the scopes not recorded in the last minute. Rows a change of the grant holds
-/// locked at this moment are skipped rather than waited for (the next request records them),
-/// so introspection never waits on, nor deadlocks with, a change to the pair.
-pub fn record_needed(
-    conn: &mut PgConnection,
-    subject: &str,
-    client_id: i64,
-    scopes: &[String],
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
-    diesel::sql_query(
-        "UPDATE grant_scopes gs SET last_needed_at = $4
-         FROM (SELECT scope FROM grant_scopes
-               WHERE subject = $1 AND client_id = $2 AND scope = ANY($3)
-                 AND (last_needed_at IS NULL OR last_needed_at < $4 - interval '1 minute')
-               ORDER BY scope
-               FOR NO KEY UPDATE SKIP LOCKED) AS due
-         WHERE gs.subject = $1 AND gs.client_id = $2 AND gs.scope = due.scope",
-    )
-    .bind::<Text, _>(subject)
-    .bind::<BigInt, _>(client_id)
-    .bind::<Array<Text>, _>(scopes)
-    .bind::<Timestamptz, _>(now)
-    .execute(conn)
 }
 
 /// What removing unused permissions did.

@@ -8,7 +8,7 @@ use crate::crypto::hash_token;
 use crate::db::models::AccessToken;
 use crate::db::schema::{access_tokens, grant_scopes, grants};
 use crate::error::AppResult;
-use crate::grants::{needs, UsageCounter};
+use crate::grants::UsageCounter;
 
 /// What the resource server asks.
 #[derive(Debug, Clone, Default)]
@@ -61,15 +61,15 @@ pub fn introspect(
 }
 
 /// Looks the token up and judges it at `now` (the application's clock). One statement reads
-/// the token and, when scopes are required, what its grant knows of their use; the writes
-/// that follow are rare and each stands alone (no transaction, so introspection never holds
-/// one lock while waiting for another):
+/// the token and, when scopes are required, what its grant knows of their use; when something
+/// is due, one more statement (outside any transaction, see [`SEEN_SQL`]) writes:
 ///
 /// - a usable token's `last_used_at`, and its grant's, at most once a minute per token (use is
 ///   not a change: `version` stays);
 /// - for each required scope the grant holds, when it was last needed, at most once a minute
-///   per grant and scope ([`needs::record_needed`]);
-/// - one request of the grant today, counted in memory by `usage` and written in batches.
+///   per grant and scope;
+///
+/// and one request of the grant today is counted in memory by `usage`, written in batches.
 pub fn introspect_at(
     conn: &mut PgConnection,
     request: &IntrospectionRequest,
@@ -104,18 +104,29 @@ pub fn introspect_at(
     let minute_ago = now - Duration::minutes(1);
     let mut access_ended_at = None;
     if usable {
-        if token.last_used_at.is_none_or(|t| t < minute_ago) {
-            record_use(conn, &token, now)?;
-        }
-        if let (Some(subject), false) = (&token.subject, other_subject) {
-            let due: Vec<String> = needs_known
+        let use_due = token.last_used_at.is_none_or(|t| t < minute_ago);
+        let needs_due: Vec<String> = if other_subject {
+            Vec::new()
+        } else {
+            needs_known
                 .iter()
                 .filter(|(_, last)| last.is_none_or(|t| t < minute_ago))
                 .map(|(scope, _)| scope.clone())
-                .collect();
-            if !due.is_empty() {
-                needs::record_needed(conn, subject, token.client_id, &due, now)?;
+                .collect()
+        };
+        match &token.subject {
+            Some(subject) if use_due || !needs_due.is_empty() => {
+                let seen = Seen {
+                    subject,
+                    client_id: token.client_id,
+                    token_id: token.id,
+                    use_due,
+                    needs_due: &needs_due,
+                };
+                record_seen(conn, &seen, now)?;
             }
+            None if use_due => record_token_use(conn, token.id, now)?,
+            _ => {}
         }
         if let (Some(subject), Some(usage)) = (&token.subject, usage) {
             usage.record(subject, token.client_id, now);
@@ -189,12 +200,67 @@ fn read(
     Ok((rows.into_iter().next().map(|(t, _, _)| t), needs))
 }
 
-/// Writes the token's `last_used_at` (unless another request did within the minute) and then,
-/// in a statement of its own, its grant's.
-fn record_use(conn: &mut PgConnection, token: &AccessToken, now: DateTime<Utc>) -> AppResult<()> {
+/// What one introspection saw that is due to be written.
+struct Seen<'a> {
+    subject: &'a str,
+    client_id: i64,
+    token_id: i64,
+    /// The token's `last_used_at` is older than a minute.
+    use_due: bool,
+    /// Required scopes of the grant not recorded as needed in the last minute.
+    needs_due: &'a [String],
+}
+
+/// $1 subject, $2 client, $3 token id, $4 now, $5 whether the use is due, $6 scopes due.
+///
+/// The grant is taken first and only if no change holds it (`SKIP LOCKED`): introspection never
+/// waits for a change of the pair, nor holds a token while waiting for its grant, so it cannot
+/// deadlock with one; when it skips, the next request writes what is due. Holding the grant,
+/// the token's `last_used_at`, then the grant's (only if the token's was written, so it stays
+/// the latest of its tokens'), and the scopes' `last_needed_at` are written in this order, each
+/// only when older than a minute.
+const SEEN_SQL: &str = "
+WITH g AS (
+    SELECT 1 FROM grants WHERE subject = $1 AND client_id = $2 FOR NO KEY UPDATE SKIP LOCKED
+), used AS (
+    UPDATE access_tokens SET last_used_at = $4
+    WHERE id = $3 AND $5 AND (last_used_at IS NULL OR last_used_at < $4 - interval '1 minute')
+      AND EXISTS (SELECT 1 FROM g)
+    RETURNING 1
+), grant_used AS (
+    UPDATE grants SET last_used_at = $4
+    WHERE subject = $1 AND client_id = $2 AND (last_used_at IS NULL OR last_used_at < $4)
+      AND EXISTS (SELECT 1 FROM used)
+    RETURNING 1
+), needed AS (
+    UPDATE grant_scopes SET last_needed_at = $4
+    WHERE subject = $1 AND client_id = $2 AND scope = ANY($6)
+      AND (last_needed_at IS NULL OR last_needed_at < $4 - interval '1 minute')
+      AND EXISTS (SELECT 1 FROM g)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM grant_used) + (SELECT count(*) FROM needed) AS n";
+
+/// Writes what `seen` says is due, in one statement (one commit).
+fn record_seen(conn: &mut PgConnection, seen: &Seen<'_>, now: DateTime<Utc>) -> AppResult<()> {
+    use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz};
+    diesel::sql_query(SEEN_SQL)
+        .bind::<Text, _>(seen.subject)
+        .bind::<BigInt, _>(seen.client_id)
+        .bind::<BigInt, _>(seen.token_id)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Bool, _>(seen.use_due)
+        .bind::<Array<Text>, _>(seen.needs_due)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A token without subject (client credentials) belongs to no grant: only its own
+/// `last_used_at`, unless another request wrote it within the minute.
+fn record_token_use(conn: &mut PgConnection, token_id: i64, now: DateTime<Utc>) -> AppResult<()> {
     let minute_ago = now - Duration::minutes(1);
-    let written = diesel::update(
-        access_tokens::table.find(token.id).filter(
+    diesel::update(
+        access_tokens::table.find(token_id).filter(
             access_tokens::last_used_at
                 .is_null()
                 .or(access_tokens::last_used_at.lt(minute_ago)),
@@ -202,16 +268,5 @@ fn record_use(conn: &mut PgConnection, token: &AccessToken, now: DateTime<Utc>) 
     )
     .set(access_tokens::last_used_at.eq(now))
     .execute(conn)?;
-    if let (1, Some(subject)) = (written, &token.subject) {
-        diesel::update(
-            grants::table.find((subject, token.client_id)).filter(
-                grants::last_used_at
-                    .is_null()
-                    .or(grants::last_used_at.lt(now)),
-            ),
-        )
-        .set(grants::last_used_at.eq(now))
-        .execute(conn)?;
-    }
     Ok(())
 }
