@@ -3,6 +3,7 @@
 
 pub mod functions;
 pub mod models;
+pub mod prepared;
 #[rustfmt::skip]
 pub mod schema;
 

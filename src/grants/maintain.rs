@@ -12,10 +12,13 @@
 //! Every statement filters by subject (and client): each stays on one shard once the tables
 //! are distributed by subject. No triggers, no loops over tokens.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 
+use crate::db::prepared::Prepared;
 use crate::db::schema::grants;
 
 /// The grant row of a pair, locked until the end of the transaction.
@@ -73,33 +76,40 @@ struct LockedRow {
 /// locks it next). `None`: no such token, or a token without subject (client credentials),
 /// which belongs to no grant.
 pub fn lock_of_token(conn: &mut PgConnection, key: &TokenKey) -> QueryResult<Option<LockedGrant>> {
-    let (condition, hashes, id) = match key {
-        TokenKey::AccessHashes(h) => ("t.access_token_hash = ANY($1)", h.clone(), None),
-        TokenKey::RefreshHashes(h) => ("t.refresh_token_hash = ANY($1)", h.clone(), None),
-        TokenKey::Id(id) => ("t.id = $2", Vec::new(), Some(*id)),
+    let query = match key {
+        TokenKey::AccessHashes(h) | TokenKey::RefreshHashes(h)
+            if h.iter().any(|h| h.contains('\0')) =>
+        {
+            return Ok(None)
+        }
+        TokenKey::AccessHashes(h) => Prepared::new(LOCK_BY_ACCESS_HASH_SQL).text_array(h),
+        TokenKey::RefreshHashes(h) => Prepared::new(LOCK_BY_REFRESH_HASH_SQL).text_array(h),
+        TokenKey::Id(id) => Prepared::new(LOCK_BY_ID_SQL).big_int(*id),
     };
-    if hashes.iter().any(|h| h.contains('\0')) {
-        return Ok(None);
-    }
-    // The condition is one of the fixed strings above; the values are bound.
-    let row: Option<LockedRow> = diesel::sql_query(format!(
-        "SELECT g.subject, g.client_id, g.valid_until
-         FROM access_tokens t
-         JOIN grants g ON g.subject = t.subject AND g.client_id = t.client_id
-         WHERE {condition}
-         LIMIT 1
-         FOR NO KEY UPDATE OF g"
-    ))
-    .bind::<Array<Text>, _>(hashes)
-    .bind::<Nullable<BigInt>, _>(id)
-    .get_result(conn)
-    .optional()?;
+    let row: Option<LockedRow> = query.get_result(conn).optional()?;
     Ok(row.map(|r| LockedGrant {
         subject: r.subject,
         client_id: r.client_id,
         valid_until: r.valid_until,
     }))
 }
+
+/// The grant of the token found by `{condition}` ($1), locked; the token itself is not.
+macro_rules! lock_of_token_sql {
+    ($condition:literal) => {
+        concat!(
+            "SELECT g.subject, g.client_id, g.valid_until
+             FROM access_tokens t
+             JOIN grants g ON g.subject = t.subject AND g.client_id = t.client_id
+             WHERE ",
+            $condition,
+            " LIMIT 1 FOR NO KEY UPDATE OF g"
+        )
+    };
+}
+const LOCK_BY_ACCESS_HASH_SQL: &str = lock_of_token_sql!("t.access_token_hash = ANY($1)");
+const LOCK_BY_REFRESH_HASH_SQL: &str = lock_of_token_sql!("t.refresh_token_hash = ANY($1)");
+const LOCK_BY_ID_SQL: &str = lock_of_token_sql!("t.id = $1");
 
 /// What one token adds to its grant.
 #[derive(Debug, Clone)]
@@ -150,12 +160,12 @@ pub fn open(
     client_id: i64,
     draft: &TokenSummary,
 ) -> QueryResult<OpenedGrant> {
-    let created: Count = diesel::sql_query(OPEN_SQL)
-        .bind::<Text, _>(subject)
-        .bind::<BigInt, _>(client_id)
-        .bind::<Timestamptz, _>(draft.created_at)
-        .bind::<Timestamptz, _>(draft.live_until)
-        .bind::<Array<Text>, _>(&draft.scopes)
+    let created: Count = Prepared::new(OPEN_SQL)
+        .text(subject)
+        .big_int(client_id)
+        .timestamptz(draft.created_at)
+        .timestamptz(draft.live_until)
+        .text_array(&draft.scopes)
         .get_result(conn)?;
     if created.n > 0 {
         return Ok(OpenedGrant {
@@ -197,12 +207,12 @@ pub fn add_token(
     client_id: i64,
     token: &TokenSummary,
 ) -> QueryResult<()> {
-    diesel::sql_query(ADD_SQL)
-        .bind::<Text, _>(subject)
-        .bind::<BigInt, _>(client_id)
-        .bind::<Timestamptz, _>(token.created_at)
-        .bind::<Timestamptz, _>(token.live_until)
-        .bind::<Array<Text>, _>(&token.scopes)
+    Prepared::new(ADD_SQL)
+        .text(subject)
+        .big_int(client_id)
+        .timestamptz(token.created_at)
+        .timestamptz(token.live_until)
+        .text_array(&token.scopes)
         .execute(conn)?;
     Ok(())
 }
@@ -281,15 +291,17 @@ SELECT coalesce(sum(n), 0)::bigint AS n FROM sums";
 /// statement over the pair's index; its cost grows with the tokens of this one pair only.
 /// Call it with the grant locked, after the token change.
 pub fn refresh_pair(conn: &mut PgConnection, subject: &str, client_id: i64) -> QueryResult<i64> {
-    let sql = REFRESH_SQL
-        .replace(
-            "{pairs}",
-            "SELECT $1::text AS subject, $2::bigint AS client_id",
-        )
-        .replace("{tokens}", "subject = $1 AND client_id = $2");
-    let row: Count = diesel::sql_query(sql)
-        .bind::<Text, _>(subject)
-        .bind::<BigInt, _>(client_id)
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        REFRESH_SQL
+            .replace(
+                "{pairs}",
+                "SELECT $1::text AS subject, $2::bigint AS client_id",
+            )
+            .replace("{tokens}", "subject = $1 AND client_id = $2")
+    });
+    let row: Count = Prepared::new(SQL.as_str())
+        .text(subject)
+        .big_int(client_id)
         .get_result(conn)?;
     Ok(row.n)
 }

@@ -11,6 +11,8 @@
 //! stay true as time passes without a write. Token counts are read on an app's own page only
 //! (from that app's tokens), never on the list.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
@@ -18,6 +20,7 @@ use serde::Deserialize;
 
 use super::like_escape;
 use crate::db::models::AccessToken;
+use crate::db::prepared::Prepared;
 use crate::db::schema::{access_tokens, clients};
 use crate::error::{AppError, AppResult};
 use crate::grants::ScopeUse;
@@ -144,8 +147,9 @@ pub fn connected_apps(
     offset: i64,
     now: DateTime<Utc>,
 ) -> AppResult<AppsPage> {
-    let sql = format!(
-        "{grants}, ranked AS (
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{grants}, ranked AS (
             SELECT g.*, row_number() OVER (PARTITION BY has_access
                                            ORDER BY lower(name), client_id) AS rn
             FROM g
@@ -157,16 +161,17 @@ pub fn connected_apps(
                (SELECT count(*) FROM g WHERE has_access) AS total_with_access,
                (SELECT count(*) FROM g WHERE NOT has_access) AS total_without_access
         FROM p ORDER BY p.has_access DESC, lower(p.name), p.client_id",
-        grants =
-            GRANTS_OF_USER.replace("{filter}", "AND ($3 = '' OR c.name ILIKE '%' || $3 || '%')"),
-    );
-    let rows: Vec<ConnectedApp> = diesel::sql_query(sql)
-        .bind::<Text, _>(subject)
-        .bind::<Timestamptz, _>(now)
-        .bind::<Text, _>(like_escape(filter.trim()))
-        .bind::<BigInt, _>(offset)
-        .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(WITHOUT_ACCESS_SHOWN)
+            grants = GRANTS_OF_USER
+                .replace("{filter}", "AND ($3 = '' OR c.name ILIKE '%' || $3 || '%')"),
+        )
+    });
+    let rows: Vec<ConnectedApp> = Prepared::new(SQL.as_str())
+        .text(subject)
+        .timestamptz(now)
+        .text(like_escape(filter.trim()))
+        .big_int(offset)
+        .big_int(limit)
+        .big_int(WITHOUT_ACCESS_SHOWN)
         .load(conn)?;
     let mut page = AppsPage {
         total_with_access: rows.first().map_or(0, |r| r.total_with_access),
@@ -183,8 +188,7 @@ pub fn connected_apps(
     Ok(page)
 }
 
-/// One app of the user, with its figures and its tokens counted at `now`; `NotFound` when the
-/// user has no grant with it (or the app does not exist: the two are not told apart).
+/// One app of the user, with its figures and its tokens counted at the moment of reading.
 pub struct AppDetail {
     pub app: ConnectedApp,
     /// Tokens something can still use.
@@ -202,7 +206,8 @@ struct Counts {
 }
 
 /// The app page's figures: the grant (one row) and its tokens counted at `now` (this one
-/// app's tokens, through the pair's index). One statement.
+/// app's tokens, through the pair's index). One statement. `NotFound` when the user has no
+/// grant with the app (or the app does not exist: the two are not told apart).
 pub fn connected_app(
     conn: &mut PgConnection,
     subject: &str,
@@ -216,8 +221,9 @@ pub fn connected_app(
         #[diesel(embed)]
         counts: Counts,
     }
-    let sql = format!(
-        "{grants}
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{grants}
         SELECT {APP_COLUMNS}, {HELD_SCOPES}, 1::bigint AS total_with_access,
                0::bigint AS total_without_access, t.active_tokens, t.expired_tokens
         FROM g AS p, LATERAL (
@@ -228,12 +234,13 @@ pub fn connected_app(
                                                    refresh_token_expires_at) <= $2)
                        AS expired_tokens
             FROM access_tokens WHERE subject = $1 AND client_id = $3) AS t",
-        grants = GRANTS_OF_USER.replace("{filter}", "AND g.client_id = $3"),
-    );
-    let row: Row = diesel::sql_query(sql)
-        .bind::<Text, _>(subject)
-        .bind::<Timestamptz, _>(now)
-        .bind::<BigInt, _>(client_id)
+            grants = GRANTS_OF_USER.replace("{filter}", "AND g.client_id = $3"),
+        )
+    });
+    let row: Row = Prepared::new(SQL.as_str())
+        .text(subject)
+        .timestamptz(now)
+        .big_int(client_id)
         .get_result(conn)
         .optional()?
         .ok_or(AppError::NotFound)?;

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 use crate::crypto::hash_token;
 use crate::db::models::AccessToken;
+use crate::db::prepared::Prepared;
 use crate::db::schema::{access_tokens, grant_scopes, grants};
 use crate::error::AppResult;
 use crate::grants::UsageCounter;
@@ -241,16 +242,15 @@ WITH g AS (
 )
 SELECT (SELECT count(*) FROM grant_used) + (SELECT count(*) FROM needed) AS n";
 
-/// Writes what `seen` says is due, in one statement (one commit).
+/// Writes what `seen` says is due, in one prepared statement (one commit).
 fn record_seen(conn: &mut PgConnection, seen: &Seen<'_>, now: DateTime<Utc>) -> AppResult<()> {
-    use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz};
-    diesel::sql_query(SEEN_SQL)
-        .bind::<Text, _>(seen.subject)
-        .bind::<BigInt, _>(seen.client_id)
-        .bind::<BigInt, _>(seen.token_id)
-        .bind::<Timestamptz, _>(now)
-        .bind::<Bool, _>(seen.use_due)
-        .bind::<Array<Text>, _>(seen.needs_due)
+    Prepared::new(SEEN_SQL)
+        .text(seen.subject)
+        .big_int(seen.client_id)
+        .big_int(seen.token_id)
+        .timestamptz(now)
+        .bool(seen.use_due)
+        .text_array(seen.needs_due)
         .execute(conn)?;
     Ok(())
 }
