@@ -155,7 +155,7 @@ pub fn connected_apps(
             FROM g
         ), p AS (
             SELECT * FROM ranked
-            WHERE (has_access AND rn > $4 AND rn <= $4 + $5) OR (NOT has_access AND rn <= $6)
+            WHERE (has_access AND rn > $4 AND rn <= $5) OR (NOT has_access AND rn <= $6)
         )
         SELECT {APP_COLUMNS}, {HELD_SCOPES},
                (SELECT count(*) FROM g WHERE has_access) AS total_with_access,
@@ -170,7 +170,7 @@ pub fn connected_apps(
         .timestamptz(now)
         .text(like_escape(filter.trim()))
         .big_int(offset)
-        .big_int(limit)
+        .big_int(offset + limit)
         .big_int(WITHOUT_ACCESS_SHOWN)
         .load(conn)?;
     let mut page = AppsPage {

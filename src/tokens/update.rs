@@ -121,7 +121,9 @@ fn apply_update(
     };
     let new_value = changes.rotate_access_token.then(generate_token);
 
-    crate::db::transaction(conn, |c| {
+    // Inside the caller's transaction (`update_token`), which holds the grant's lock.
+    let c = conn;
+    {
         let now = Utc::now();
         let current: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
         if let Some(subject) = &changes.expected_subject {
@@ -226,7 +228,7 @@ fn apply_update(
             dropped_scopes,
             ignored_properties: ignored_properties.clone(),
         })
-    })
+    }
 }
 
 /// End users only take scopes away: every requested scope must be held already.
