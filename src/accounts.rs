@@ -1,4 +1,5 @@
-//! Dashboard accounts: password hashing (argon2id) and creation.
+//! Dashboard accounts: password hashing (argon2id), creation, and changes — a change of role,
+//! a disable or a new password ends the account's sessions ([`update_account`]).
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
@@ -7,9 +8,10 @@ use std::sync::{Condvar, Mutex};
 
 use crate::audit::{self, Actor};
 use crate::db::functions::lower;
-use crate::db::models::{Account, NewAccount, NewAuditEvent, Role};
+use crate::db::models::{Account, AccountChangeset, NewAccount, NewAuditEvent, Role};
 use crate::db::schema::accounts;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::sessions::{self, EndReason};
 use crate::validate;
 
 /// Shortest password accepted.
@@ -152,9 +154,170 @@ pub fn create_account(
     })
 }
 
+/// The account whose login is `login`, in any case.
+pub fn find_by_login(conn: &mut PgConnection, login: &str) -> AppResult<Account> {
+    Ok(accounts::table
+        .filter(lower(accounts::login).eq(login.to_lowercase()))
+        .select(Account::as_select())
+        .first(conn)?)
+}
+
+/// What [`update_account`] changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub role: Option<Role>,
+    /// `Some(true)` disables the account, `Some(false)` enables it again.
+    pub disabled: Option<bool>,
+    /// A new password (a reset), hashed before it is stored.
+    pub password: Option<String>,
+}
+
+/// The account after [`update_account`].
+#[derive(Debug, Clone)]
+pub struct AccountUpdated {
+    pub account: Account,
+    /// How many live sessions the change ended.
+    pub sessions_ended: u64,
+}
+
+/// Changes an account's role, disabled flag or password, with an `account.update` audit event
+/// (before and after; a password only as "changed"). A different role, a disable or a new
+/// password first ends every session of the account (`sessions::end_account_sessions`, its own
+/// audit event with the count), in the same transaction, with the account row locked so that a
+/// sign-in checked against the old state cannot slip in. The admin console and the command
+/// line both change accounts here; a change made elsewhere (psql) still ends the sessions
+/// through the database trigger `accounts_end_sessions`, without the audit events.
+pub fn update_account(
+    conn: &mut PgConnection,
+    account_id: i64,
+    changes: &AccountChanges,
+    actor: &Actor,
+) -> AppResult<AccountUpdated> {
+    if changes.role.is_none() && changes.disabled.is_none() && changes.password.is_none() {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "account",
+            "nothing to change: give a role, enable or disable, or a new password",
+        )]));
+    }
+    if let Some(p) = &changes.password {
+        if p.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AppError::Invalid(vec![FieldError::new(
+                "password",
+                format!("must have at least {MIN_PASSWORD_LEN} characters"),
+            )]));
+        }
+    }
+    let password_hash = changes.password.as_deref().map(hash_password).transpose()?;
+    crate::db::transaction(conn, |c| {
+        let before: Account = accounts::table
+            .find(account_id)
+            .select(Account::as_select())
+            .for_update()
+            .first(c)?;
+        let ends_sessions = changes.role.is_some_and(|r| r != before.role())
+            || (changes.disabled == Some(true) && !before.disabled)
+            || password_hash.is_some();
+        let sessions_ended = if ends_sessions {
+            sessions::end_account_sessions(c, account_id, EndReason::AccountChanged, actor)?
+        } else {
+            0
+        };
+        let account: Account = diesel::update(accounts::table.find(account_id))
+            .set((
+                AccountChangeset {
+                    role: changes.role.map(|r| r.as_str().to_string()),
+                    disabled: changes.disabled,
+                    password_hash: password_hash.clone(),
+                },
+                accounts::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Account::as_returning())
+            .get_result(c)?;
+        audit::record(
+            c,
+            actor,
+            NewAuditEvent {
+                action: "account.update".into(),
+                subject: Some(account.subject.clone()),
+                state_before: Some(serde_json::json!({
+                    "role": before.role, "disabled": before.disabled,
+                })),
+                state_after: Some(serde_json::json!({
+                    "role": account.role, "disabled": account.disabled,
+                    "passwordChanged": password_hash.is_some(),
+                })),
+                ..Default::default()
+            },
+        )?;
+        Ok(AccountUpdated {
+            account,
+            sessions_ended,
+        })
+    })
+}
+
+/// Whether `zone` is an IANA time zone name tokendesk knows (`Europe/Paris`, `UTC`).
+pub fn is_time_zone(zone: &str) -> bool {
+    zone.parse::<chrono_tz::Tz>().is_ok()
+}
+
+/// Sets (or with `None` clears) the time zone the account's owner reads times in, with its
+/// audit event. An unknown zone is [`AppError::Invalid`] (field `zoneinfo`) and changes nothing.
+/// The identity provider's `zoneinfo` claim goes through here too.
+pub fn set_zoneinfo(
+    conn: &mut PgConnection,
+    account_id: i64,
+    zone: Option<&str>,
+    actor: &Actor,
+) -> AppResult<Option<String>> {
+    let zone = zone.map(str::trim).filter(|z| !z.is_empty());
+    if zone.is_some_and(|z| !is_time_zone(z)) {
+        return Err(AppError::invalid(
+            "zoneinfo",
+            "choose a time zone from the list",
+        ));
+    }
+    let zone = zone.map(str::to_string);
+    crate::db::transaction(conn, |c| {
+        let (subject, before): (String, Option<String>) = accounts::table
+            .find(account_id)
+            .select((accounts::subject, accounts::zoneinfo))
+            .for_update()
+            .first(c)?;
+        if before == zone {
+            return Ok(zone.clone());
+        }
+        diesel::update(accounts::table.find(account_id))
+            .set((
+                accounts::zoneinfo.eq(&zone),
+                accounts::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            actor,
+            NewAuditEvent {
+                action: "account.update".into(),
+                subject: Some(subject),
+                state_before: Some(serde_json::json!({ "zoneinfo": before })),
+                state_after: Some(serde_json::json!({ "zoneinfo": zone })),
+                ..Default::default()
+            },
+        )?;
+        Ok(zone.clone())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert!(is_time_zone("Europe/Paris"));
+        assert!(is_time_zone("UTC"));
+        assert!(!is_time_zone("Mars/Olympus"));
+    }
 
     #[test]
     fn passwords_verify_only_against_their_hash() {

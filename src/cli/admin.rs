@@ -6,11 +6,12 @@ use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{say, DatabaseArgs};
-use crate::accounts::{self, AccountInput};
+use crate::accounts::{self, AccountChanges, AccountInput};
 use crate::audit::Actor;
-use crate::db::models::{NewClient, NewScope, Role};
+use crate::db::models::{Account, NewClient, NewScope, Role};
 use crate::error::AppError;
 use crate::seed::{self, SizedSeed};
+use crate::sessions::{self, EndReason, Limits};
 use crate::{api_keys, catalog, db, tokens, validate};
 
 /// `account …`
@@ -30,6 +31,32 @@ pub enum AccountCommand {
         /// What the account may do.
         #[arg(long, value_enum, default_value_t = RoleArg::User)]
         role: RoleArg,
+    },
+    /// Change an account's role, disable or enable it, or reset its password (read from
+    /// standard input). A new role, a disable or a new password signs the account out
+    /// everywhere.
+    Update {
+        /// The account's sign-in name.
+        #[arg(long)]
+        login: String,
+        /// The new role.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// Disable the account: it can no longer sign in, and its sessions end.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable a disabled account again.
+        #[arg(long)]
+        enable: bool,
+        /// Set a new password, read from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End every session of an account at once, on every instance ("sign out everywhere").
+    SignOut {
+        /// The account's sign-in name.
+        #[arg(long)]
+        login: String,
     },
 }
 
@@ -134,6 +161,12 @@ pub struct SweepArgs {
     /// `12h`, `90m`, `3600s`).
     #[arg(long, default_value = "30d", value_parser = parse_age)]
     pub older_than: chrono::Duration,
+    /// Sessions idle longer than this are deleted (the same setting as `serve`'s).
+    #[arg(long, env = "TOKENDESK_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u32,
+    /// Sessions started longer ago than this are deleted (the same setting as `serve`'s).
+    #[arg(long, env = "TOKENDESK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u32,
 }
 
 fn parse_age(s: &str) -> Result<chrono::Duration, String> {
@@ -174,38 +207,114 @@ fn plain(e: AppError) -> anyhow::Error {
     }
 }
 
-pub fn account(db_args: &DatabaseArgs, cmd: AccountCommand) -> anyhow::Result<()> {
-    let AccountCommand::Add {
-        login,
-        subject,
-        name,
-        role,
-    } = cmd;
+fn role_of(arg: RoleArg) -> Role {
+    match arg {
+        RoleArg::User => Role::User,
+        RoleArg::Support => Role::Support,
+        RoleArg::Admin => Role::Admin,
+    }
+}
+
+/// The password on standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .map_err(|e| anyhow!("cannot read the password from standard input: {e}"))?;
-    let password = password.trim_end_matches(['\n', '\r']).to_string();
-    let role = match role {
-        RoleArg::User => Role::User,
-        RoleArg::Support => Role::Support,
-        RoleArg::Admin => Role::Admin,
-    };
-    let input = AccountInput {
-        subject: subject.unwrap_or_else(|| login.clone()),
-        display_name: name.unwrap_or_else(|| login.clone()),
-        login,
-        role,
-        password,
-    };
-    let database = db_args.open()?;
-    let mut conn = db::connect_one(&database.url)?;
-    let account =
-        accounts::create_account(&mut conn, &input, &cli_actor("account add")).map_err(plain)?;
-    say(&format!(
-        "added account {} (subject {}, role {})",
-        account.login, account.subject, account.role
-    ))
+    Ok(password.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// "1 session", "3 sessions".
+fn sessions_words(n: u64) -> String {
+    format!("{n} session{}", if n == 1 { "" } else { "s" })
+}
+
+pub fn account(db_args: &DatabaseArgs, cmd: AccountCommand) -> anyhow::Result<()> {
+    match cmd {
+        AccountCommand::Add {
+            login,
+            subject,
+            name,
+            role,
+        } => {
+            let input = AccountInput {
+                subject: subject.unwrap_or_else(|| login.clone()),
+                display_name: name.unwrap_or_else(|| login.clone()),
+                login,
+                role: role_of(role),
+                password: read_password()?,
+            };
+            let database = db_args.open()?;
+            let mut conn = db::connect_one(&database.url)?;
+            let account = accounts::create_account(&mut conn, &input, &cli_actor("account add"))
+                .map_err(plain)?;
+            say(&format!(
+                "added account {} (subject {}, role {})",
+                account.login, account.subject, account.role
+            ))
+        }
+        AccountCommand::Update {
+            login,
+            role,
+            disable,
+            enable,
+            password_stdin,
+        } => {
+            if role.is_none() && !disable && !enable && !password_stdin {
+                bail!("nothing to change: give --role, --disable, --enable or --password-stdin");
+            }
+            let changes = AccountChanges {
+                role: role.map(role_of),
+                disabled: (disable || enable).then_some(disable),
+                password: password_stdin.then(read_password).transpose()?,
+            };
+            let database = db_args.open()?;
+            let mut conn = db::connect_one(&database.url)?;
+            let account = find_account(&mut conn, &login)?;
+            let updated = accounts::update_account(
+                &mut conn,
+                account.id,
+                &changes,
+                &cli_actor("account update"),
+            )
+            .map_err(plain)?;
+            say(&format!(
+                "updated account {} (role {}, {}); ended {}",
+                updated.account.login,
+                updated.account.role,
+                if updated.account.disabled {
+                    "disabled"
+                } else {
+                    "enabled"
+                },
+                sessions_words(updated.sessions_ended)
+            ))
+        }
+        AccountCommand::SignOut { login } => {
+            let database = db_args.open()?;
+            let mut conn = db::connect_one(&database.url)?;
+            let account = find_account(&mut conn, &login)?;
+            let ended = sessions::end_account_sessions(
+                &mut conn,
+                account.id,
+                EndReason::AccountChanged,
+                &cli_actor("account sign-out"),
+            )
+            .map_err(plain)?;
+            say(&format!(
+                "ended {} of {}",
+                sessions_words(ended),
+                account.login
+            ))
+        }
+    }
+}
+
+fn find_account(conn: &mut diesel::PgConnection, login: &str) -> anyhow::Result<Account> {
+    match accounts::find_by_login(conn, login) {
+        Err(AppError::NotFound) => bail!("no account has the login \"{login}\""),
+        other => other.map_err(plain),
+    }
 }
 
 pub fn client(db_args: &DatabaseArgs, cmd: ClientCommand) -> anyhow::Result<()> {
@@ -327,5 +436,11 @@ pub fn sweep(db_args: &DatabaseArgs, args: SweepArgs) -> anyhow::Result<()> {
     let mut conn = db::connect_one(&database.url)?;
     let deleted =
         tokens::sweep_expired(&mut conn, args.older_than, &cli_actor("sweep")).map_err(plain)?;
-    say(&format!("deleted {deleted} expired token(s)"))
+    // Sign-in counters whose window is over mean nothing any more.
+    crate::throttle::forget_stale(&mut conn).map_err(plain)?;
+    let limits = Limits::new(args.session_idle_minutes, args.session_max_hours);
+    let sessions = sessions::sweep_sessions(&mut conn, &limits).map_err(plain)?;
+    say(&format!(
+        "deleted {deleted} expired token(s) and {sessions} ended session(s)"
+    ))
 }

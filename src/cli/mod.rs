@@ -1,5 +1,5 @@
-//! The command line: `serve`, `migrate`, `seed`, `account add`, `client add`, `scope add`,
-//! `api-key create`, `sweep`. Every subcommand finds its database the same way (see
+//! The command line: `serve`, `migrate`, `seed`, `account add` / `update` / `sign-out`,
+//! `client add`, `scope add`, `api-key create`, `sweep`. Every subcommand finds its database the same way (see
 //! [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
 
 mod admin;
@@ -59,7 +59,8 @@ pub enum Command {
     /// Manage API keys of the JSON API.
     #[command(subcommand, name = "api-key")]
     ApiKey(admin::ApiKeyCommand),
-    /// Delete tokens that expired longer ago than a given age, with audit events.
+    /// Delete tokens that expired longer ago than a given age (with audit events), and sessions
+    /// that can no longer open anything.
     Sweep(admin::SweepArgs),
 }
 

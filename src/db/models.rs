@@ -6,12 +6,14 @@ mod api_key;
 mod audit_event;
 mod client;
 mod scope;
+mod session;
 mod settings;
 
 pub use access_token::{AccessToken, NewAccessToken, Property};
-pub use account::{Account, NewAccount, Role};
+pub use account::{Account, AccountChangeset, NewAccount, Role};
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit_event::{AuditEvent, NewAuditEvent};
 pub use client::{Client, ClientScope, NewClient};
 pub use scope::{NewScope, Scope};
+pub use session::SessionRecord;
 pub use settings::ServiceSettings;

@@ -31,6 +31,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        zoneinfo -> Nullable<Text>,
     }
 }
 
@@ -143,12 +144,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        id_hash -> Text,
+        account_id -> Int8,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+        end_reason -> Nullable<Text>,
+        oidc_issuer -> Nullable<Text>,
+        oidc_sub -> Nullable<Text>,
+        oidc_sid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     sign_in_throttle (kind, key) {
         kind -> Text,
         key -> Text,
-        failures -> Int4,
+        attempts -> Int4,
         window_started_at -> Timestamptz,
-        locked_until -> Nullable<Timestamptz>,
+        not_before -> Nullable<Timestamptz>,
     }
 }
 
@@ -156,6 +172,7 @@ diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
 diesel::joinable!(grants -> clients (client_id));
+diesel::joinable!(sessions -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
@@ -169,5 +186,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     scopes,
     service_settings,
+    sessions,
     sign_in_throttle,
 );

@@ -371,16 +371,17 @@ WHERE NOT EXISTS (SELECT 1 FROM grant_rebuild r
                     AND gs.scope = ANY (r.held));";
 
 /// The grant maintenance of a pair update, as CTEs to append to its statement after the CTE
-/// `pair(new_scopes, new_refresh, live_until)` of the tokens it applies to ($1 client,
-/// $2 subject). `held(scope, held_until)` is what those tokens hold after the update; the
-/// pair's grant row is already locked. A scope update changes neither the count, the times
+/// `groups(new_all, live_until)` of the tokens it applies to, grouped by scope set (their
+/// access and refresh token scopes after the update, and the latest `live_until` of each
+/// group; $1 client, $2 subject). `held(scope, held_until)` is what those tokens hold after
+/// the update; the pair's grant row is already locked. A scope update changes neither the count, the times
 /// nor `live_until`, only which scopes are held until when: scopes no token of `pair` holds
 /// any more lose their row. (For end users and staff `pair` leaves out spent tokens, whose
 /// scopes are held by nobody any more; their rows go too.)
 pub const PAIR_HELD_CTES: &str = "
 held AS (
     SELECT scope, max(live_until) AS held_until
-    FROM pair, unnest(new_scopes || coalesce(new_refresh, '{}')) AS scope
+    FROM groups, unnest(new_all) AS scope
     GROUP BY scope
 ), grant_held AS (
     INSERT INTO grant_scopes (subject, client_id, scope, held_until)

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::maintain;
 use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
-use crate::tokens::{self, PairUpdate, ScopeMode};
+use crate::tokens::{self, PairUpdate};
 
 /// How long a permission must go unneeded before it is marked unused.
 pub const UNUSED_DAYS: i64 = 90;
@@ -100,8 +100,8 @@ pub struct RemovedUnused {
 }
 
 /// "Remove unused permissions": takes `requested` (the unused scopes the user was shown) away
-/// from every token of the app — the same remove-only narrowing as the permissions form, with
-/// [`UNUSED_REASON`] in its audit row. Scopes asked for that are no longer unused (a resource
+/// from every token of the app — the same removal as the permissions form
+/// (`tokens::remove_pair_scopes`), with [`UNUSED_REASON`] in its audit row. Scopes asked for that are no longer unused (a resource
 /// server needed them since) stay and are reported. Nothing unused among them:
 /// [`AppError::Invalid`] on field `scopes`, and nothing changes.
 pub fn remove_unused(
@@ -127,17 +127,12 @@ pub fn remove_unused(
                 "None of these permissions is unused any more; nothing was removed.",
             ));
         }
-        let keep: Vec<String> = uses
-            .iter()
-            .map(|u| u.scope.clone())
-            .filter(|s| !remove.contains(s))
-            .collect();
-        let update = tokens::update_pair_scopes(
+        // The same removal as a permissions form's: each token keeps what it holds minus these.
+        let update = tokens::remove_pair_scopes(
             c,
             client_id,
             subject,
-            &keep,
-            ScopeMode::Narrow,
+            &remove,
             actor,
             Some(UNUSED_REASON),
         )?;

@@ -1,10 +1,188 @@
-//! Audit events in words for support: what happened, each change as "what: before → after",
-//! and the CSV lines of an export.
+//! Audit events in words: what happened, each change as "what: before → after", the CSV lines
+//! of an export, and the one wording of a scope change ("removed *write* from 2 tokens and
+//! added *profile* to 1 token") that the audit log, the user's Activity and the pages' flash
+//! messages share.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::audit::NamedEvent;
+use crate::tokens::{PairUpdate, ScopeCount};
+
+/// A run of words of a sentence; `em` marks a name (a scope, an app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub text: String,
+    pub em: bool,
+}
+
+impl Part {
+    /// Plain words.
+    pub fn text(t: impl Into<String>) -> Self {
+        Part {
+            text: t.into(),
+            em: false,
+        }
+    }
+
+    /// A name.
+    pub fn em(t: impl Into<String>) -> Self {
+        Part {
+            text: t.into(),
+            em: true,
+        }
+    }
+}
+
+/// The parts as plain text.
+pub fn plain(parts: &[Part]) -> String {
+    parts.iter().map(|p| p.text.as_str()).collect()
+}
+
+/// "*a*", "*a* and *b*", "*a*, *b* and *c*".
+pub fn name_list(names: &[String]) -> Vec<Part> {
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(Part::text(if i + 1 == names.len() {
+                " and "
+            } else {
+                ", "
+            }));
+        }
+        out.push(Part::em(name.clone()));
+    }
+    out
+}
+
+/// What a change did to scopes: each scope some token lost or gained, with how many tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeChanges {
+    pub removed: Vec<ScopeCount>,
+    pub added: Vec<ScopeCount>,
+}
+
+impl ScopeChanges {
+    /// What a pair update did to its tokens.
+    pub fn of_pair(update: &PairUpdate) -> Self {
+        ScopeChanges {
+            removed: update.lost.clone(),
+            added: update.gained.clone(),
+        }
+    }
+
+    /// What a change did to one token.
+    pub fn of_token(removed: &[String], added: &[String]) -> Self {
+        let one = |v: &[String]| {
+            v.iter()
+                .map(|s| ScopeCount {
+                    scope: s.clone(),
+                    tokens: 1,
+                })
+                .collect()
+        };
+        ScopeChanges {
+            removed: one(removed),
+            added: one(added),
+        }
+    }
+
+    /// What an audit event says was done to scopes: the per-token counts the domain records
+    /// (`removed` / `added` of `state_after`); for events written before those existed, the
+    /// difference of the scopes before and after (access and refresh token), counted on the
+    /// tokens that changed.
+    pub fn of_event(e: &NamedEvent) -> Self {
+        let after = e.state_after.as_ref();
+        let counts = |key: &str| {
+            after
+                .and_then(|a| a.get(key))
+                .filter(|v| v.is_object())
+                .map(crate::tokens::scope_counts_of)
+        };
+        if let (Some(removed), Some(added)) = (counts("removed"), counts("added")) {
+            return ScopeChanges { removed, added };
+        }
+        let held = |state: Option<&Value>| -> Vec<String> {
+            let mut all: Vec<String> = ["scopes", "refreshTokenScopes"]
+                .iter()
+                .filter_map(|k| state.and_then(|s| s.get(*k)).and_then(Value::as_array))
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        };
+        let (before, now) = (held(e.state_before.as_ref()), held(after));
+        let n = after
+            .and_then(|a| a.get("changedTokens"))
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| e.affected_count.unwrap_or(1));
+        let counted = |names: Vec<&String>| {
+            names
+                .into_iter()
+                .map(|s| ScopeCount {
+                    scope: s.clone(),
+                    tokens: n,
+                })
+                .collect()
+        };
+        ScopeChanges {
+            removed: counted(before.iter().filter(|s| !now.contains(s)).collect()),
+            added: counted(now.iter().filter(|s| !before.contains(s)).collect()),
+        }
+    }
+
+    /// Whether no scope was gained or lost.
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
+}
+
+/// The one wording of a scope change, without its subject and its app: "removed *write* from 2
+/// tokens and *profile* from 1 token and added *email* to 1 token". `noun(n)` names n tokens
+/// ("2 tokens", "a token"). Scopes lost (or gained) by the same number of tokens are named
+/// together. Empty when nothing changed.
+pub fn scope_change_parts(changes: &ScopeChanges, noun: &dyn Fn(i64) -> String) -> Vec<Part> {
+    let mut out = Vec::new();
+    for (verb, prep, list) in [
+        ("removed ", " from ", &changes.removed),
+        ("added ", " to ", &changes.added),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(Part::text(" and "));
+        }
+        out.push(Part::text(verb));
+        let mut counts: Vec<i64> = list.iter().map(|c| c.tokens).collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        counts.dedup();
+        for (i, n) in counts.iter().enumerate() {
+            if i > 0 {
+                out.push(Part::text(" and "));
+            }
+            let names: Vec<String> = list
+                .iter()
+                .filter(|c| c.tokens == *n)
+                .map(|c| c.scope.clone())
+                .collect();
+            out.extend(name_list(&names));
+            out.push(Part::text(format!("{prep}{}", noun(*n))));
+        }
+    }
+    out
+}
+
+/// "1 token", "3 tokens".
+pub fn tokens_noun(n: i64) -> String {
+    if n == 1 {
+        "1 token".to_string()
+    } else {
+        format!("{n} tokens")
+    }
+}
 
 /// An event in words: what happened, and each change as "what: before → after".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,9 +223,11 @@ pub fn describe(e: &NamedEvent) -> EventWords {
             format!("revoked {} of {client}{whose}", tokens(count))
         }
         ("token.create", Some(t)) => format!("issued {t} to {client}{whose}"),
-        ("authorization.update", _) => {
-            format!("set the scopes of {} of {client}{whose}", tokens(count))
-        }
+        ("authorization.update", _) => match mode_of(e) {
+            Some("remove") => format!("took scopes away from the tokens of {client}{whose}"),
+            Some("add") => format!("gave scopes to the tokens of {client}{whose}"),
+            _ => format!("set the scopes of {} of {client}{whose}", tokens(count)),
+        },
         ("authorization.delete", _) => {
             format!("revoked {client}{whose} ({})", tokens(count))
         }
@@ -58,6 +238,13 @@ pub fn describe(e: &NamedEvent) -> EventWords {
         ),
         ("grant.unlimit", _) => format!("lifted the time limit of {client}{whose}"),
         ("account.create", _) => format!("created the account of {}", subject_or(e, "a user")),
+        ("account.update", _) => format!("changed the account of {}", subject_or(e, "a user")),
+        ("session.end_all", _) => format!(
+            "ended {} of {}{}",
+            sessions_words(count),
+            subject_or(e, "a user"),
+            end_cause_words(e.state_after.as_ref())
+        ),
         ("client.create", _) => format!("registered {client}"),
         ("scope.create", _) => "added a scope".to_string(),
         ("api_key.create", _) => "created an API key".to_string(),
@@ -67,9 +254,38 @@ pub fn describe(e: &NamedEvent) -> EventWords {
         (action, None) if e.client_id.is_some() => format!("{action} on {client}{whose}"),
         (action, None) => action.to_string(),
     };
-    EventWords {
-        summary,
-        changes: change_lines(e.state_before.as_ref(), e.state_after.as_ref()),
+    let mut changes = change_lines(e.state_before.as_ref(), e.state_after.as_ref());
+    if e.action == "authorization.update" {
+        let words = plain(&scope_change_parts(
+            &ScopeChanges::of_event(e),
+            &tokens_noun,
+        ));
+        if !words.is_empty() {
+            changes.push(format!("per token: {words}"));
+        }
+    }
+    EventWords { summary, changes }
+}
+
+fn mode_of(e: &NamedEvent) -> Option<&str> {
+    e.state_after
+        .as_ref()
+        .and_then(|a| a.get("mode"))
+        .and_then(Value::as_str)
+}
+
+/// "1 session", "3 sessions".
+pub fn sessions_words(n: i64) -> String {
+    format!("{n} session{}", if n == 1 { "" } else { "s" })
+}
+
+/// Why sessions ended, as the `cause` of a `session.end_all` event says.
+fn end_cause_words(state: Option<&Value>) -> &'static str {
+    match state.and_then(|s| s.get("cause")).and_then(Value::as_str) {
+        Some("signed_out_everywhere") => " (signed out everywhere else)",
+        Some("account_changed") => " (the account changed)",
+        Some("oidc_logout") => " (signed out at the identity provider)",
+        _ => "",
     }
 }
 
@@ -118,6 +334,18 @@ pub fn change_lines(before: Option<&Value>, after: Option<&Value>) -> Vec<String
             "token value: replaced (new fingerprint {})",
             crate::crypto::fingerprint(&hash)
         ));
+    }
+    // Account changes: role and disabled flag before → after; a password only as reset.
+    for key in ["role", "disabled"] {
+        if let (Some(b), Some(a)) = (get(before, key), get(after, key)) {
+            if b != a {
+                let words = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                lines.push(format!("{key}: {} → {}", words(&b), words(&a)));
+            }
+        }
+    }
+    if get(after, "passwordChanged") == Some(Value::Bool(true)) {
+        lines.push("password: reset".to_string());
     }
     if let Some(n) = get(after, "changedTokens").and_then(|n| n.as_i64()) {
         lines.push(format!("tokens whose scopes changed: {n}"));
@@ -342,6 +570,25 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_change_names_every_scope_with_its_token_count() {
+        let c = |s: &str, n| ScopeCount {
+            scope: s.into(),
+            tokens: n,
+        };
+        let changes = ScopeChanges {
+            removed: vec![c("email", 2), c("profile", 1), c("write", 2)],
+            added: vec![c("read", 1)],
+        };
+        let parts = scope_change_parts(&changes, &tokens_noun);
+        assert_eq!(
+            plain(&parts),
+            "removed email and write from 2 tokens and profile from 1 token and added read to 1 token"
+        );
+        assert!(parts.iter().any(|p| p.em && p.text == "profile"));
+        assert!(scope_change_parts(&ScopeChanges::default(), &tokens_noun).is_empty());
+    }
+
+    #[test]
     fn a_reordered_scope_list_is_no_change() {
         let e = event(
             "token.update",
@@ -360,6 +607,36 @@ mod tests {
             "revoked token AbCdEfGhIj of Photo Printer for alice"
         );
         assert_eq!(w.changes, vec!["scopes: read → (revoked)"]);
+    }
+
+    #[test]
+    fn account_changes_and_ended_sessions_read_in_words() {
+        let mut e = event(
+            "account.update",
+            json!({"role": "support", "disabled": false}),
+            Some(json!({"role": "user", "disabled": true, "passwordChanged": true})),
+        );
+        e.token_hash = None;
+        e.client_id = None;
+        let w = describe(&e);
+        assert_eq!(w.summary, "changed the account of alice");
+        assert_eq!(
+            w.changes,
+            vec![
+                "role: support → user",
+                "disabled: false → true",
+                "password: reset"
+            ]
+        );
+        let mut e = event("session.end_all", json!(null), None);
+        e.token_hash = None;
+        e.state_before = None;
+        e.affected_count = Some(2);
+        e.state_after = Some(json!({"cause": "account_changed"}));
+        assert_eq!(
+            describe(&e).summary,
+            "ended 2 sessions of alice (the account changed)"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod audit_log;
 pub mod audit_words;
+pub mod clients;
 pub mod connected_apps;
 pub mod token_search;
 pub mod users;

@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::clock::Clock;
+use crate::clock::Clock as TimeSource;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::grants::{self, LimitChange, LimitOutcome};
@@ -108,14 +108,14 @@ pub async fn limit_app(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
-    clock: web::Data<Clock>,
+    time: web::Data<TimeSource>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let client_id = client_id_of(&path)?;
-    let now = clock.now();
+    let now = time.now();
     let change = match parse_limit(&form, now) {
         Ok(change) => change,
-        Err(input) => return refused_limit(&pool, &user, &session, client_id, input, &clock).await,
+        Err(input) => return refused_limit(&pool, &user, &session, client_id, input, &time).await,
     };
     let (actor, subject) = (user.actor(&req), user.subject.clone());
     let outcome = crate::db::run(&pool, move |conn| {
@@ -135,7 +135,7 @@ pub async fn limit_app(
                 reason: String::new(),
                 error: Some(field_messages(&fields)),
             };
-            refused_limit(&pool, &user, &session, client_id, input, &clock).await
+            refused_limit(&pool, &user, &session, client_id, input, &time).await
         }
         Err(e) => Err(e),
     }
@@ -147,13 +147,13 @@ async fn refused_limit(
     session: &Session,
     client_id: i64,
     input: LimitInput,
-    clock: &Clock,
+    time: &TimeSource,
 ) -> Result<HttpResponse, AppError> {
     let rejected = Rejected {
         limit: Some(input),
         ..Default::default()
     };
-    refuse(pool, user, session, client_id, rejected, clock).await
+    refuse(pool, user, session, client_id, rejected, time).await
 }
 
 /// `POST /apps/{clientId}/unused`: "remove unused permissions" — the scopes listed in the form
@@ -164,13 +164,13 @@ pub async fn remove_unused(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
-    clock: web::Data<Clock>,
+    time: web::Data<TimeSource>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let client_id = client_id_of(&path)?;
     let requested = form.all("scopes");
     let back = paths::app(client_id);
-    let (actor, subject, now) = (user.actor(&req), user.subject.clone(), clock.now());
+    let (actor, subject, now) = (user.actor(&req), user.subject.clone(), time.now());
     let outcome = crate::db::run(&pool, move |conn| {
         let done = grants::remove_unused(conn, &subject, client_id, &requested, &actor, now)?;
         Ok((done, connected_apps::client_name(conn, client_id)?))

@@ -9,7 +9,7 @@ use crate::grants::needs::{self, Need};
 use crate::read_models::connected_apps::{ConnectedApp, HeldScope};
 
 use super::usage_chart::UsageChart;
-use super::view::When;
+use super::view::{Clock, When};
 
 /// A moment in the past as people say it, from `now`: "just now", "5 minutes ago", "3 hours
 /// ago", "yesterday", "3 days ago".
@@ -53,9 +53,13 @@ pub struct ScopeNeed {
     pub unused: bool,
 }
 
-/// The permissions of an app with what is known of their use, judged at `now`, and the names
-/// of the unused ones.
-pub fn scope_needs(scopes: &[HeldScope], now: DateTime<Utc>) -> (Vec<ScopeNeed>, Vec<String>) {
+/// The permissions of an app with what is known of their use, judged at `now` (times written
+/// as `clock` writes them), and the names of the unused ones.
+pub fn scope_needs(
+    scopes: &[HeldScope],
+    clock: &Clock,
+    now: DateTime<Utc>,
+) -> (Vec<ScopeNeed>, Vec<String>) {
     let uses: Vec<_> = scopes.iter().map(HeldScope::usage).collect();
     let verdicts = needs::judge(&uses, now);
     let unused = needs::unused_scopes(&uses, now);
@@ -64,13 +68,13 @@ pub fn scope_needs(scopes: &[HeldScope], now: DateTime<Utc>) -> (Vec<ScopeNeed>,
         .zip(verdicts)
         .map(|(s, verdict)| {
             let (words, when) = match verdict {
-                Need::Recent(t) => (format!("Last needed {}", ago(t, now)), Some(When::new(t))),
+                Need::Recent(t) => (format!("Last needed {}", ago(t, now)), Some(clock.when(t))),
                 Need::Unused => (
                     format!("Not needed in the last {} days", needs::UNUSED_DAYS),
-                    s.last_needed_at.map(When::new),
+                    clock.maybe(s.last_needed_at),
                 ),
                 Need::Unknown => match s.last_needed_at {
-                    Some(t) => (format!("Last needed {}", ago(t, now)), Some(When::new(t))),
+                    Some(t) => (format!("Last needed {}", ago(t, now)), Some(clock.when(t))),
                     None => ("Not needed yet".into(), None),
                 },
             };
@@ -98,10 +102,10 @@ pub struct LimitView {
 }
 
 impl LimitView {
-    /// The limit of `app` at `now`.
-    pub fn of(app: &ConnectedApp, now: DateTime<Utc>) -> Self {
+    /// The limit of `app` at `now`, its end written as `clock` writes times.
+    pub fn of(app: &ConnectedApp, clock: &Clock, now: DateTime<Utc>) -> Self {
         LimitView {
-            ends: When::maybe(app.valid_until),
+            ends: clock.maybe(app.valid_until),
             passed: app.valid_until.is_some_and(|t| t <= now),
             set_by_support: matches!(app.valid_until_set_by.as_deref(), Some("support" | "admin")),
         }
@@ -149,11 +153,12 @@ impl GrantSections {
         app: &ConnectedApp,
         daily: &[(chrono::NaiveDate, i64)],
         limit_input: Option<LimitInput>,
+        clock: &Clock,
         now: DateTime<Utc>,
     ) -> Self {
         let scopes = app.scopes();
-        let (needs, unused) = scope_needs(&scopes, now);
-        let limit = LimitView::of(app, now);
+        let (needs, unused) = scope_needs(&scopes, clock, now);
+        let limit = LimitView::of(app, clock, now);
         GrantSections {
             needs_known: scopes.iter().any(|s| s.last_needed_at.is_some()),
             needs,

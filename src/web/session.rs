@@ -1,9 +1,12 @@
-//! Who is signed in: the session's contents, its idle and absolute time-outs, and the
-//! [`CurrentUser`] extractor every signed-in page takes.
+//! Who is signed in: the session cookie's contents and the [`CurrentUser`] extractor every
+//! signed-in page takes.
 //!
-//! The session lives in a signed and encrypted cookie (see `crate::app`). It holds the account
-//! id and two timestamps; the account itself is read from PostgreSQL on every request, so a
-//! disabled or deleted account loses its sessions at once, and a role change applies at once.
+//! The cookie is signed and encrypted (see `crate::app`) and carries a random session id, the
+//! CSRF token and the flash message. What makes it a sign-in is the session's record in
+//! PostgreSQL ([`crate::sessions`]): every request checks it and reads the account in one
+//! statement, so that a session ended anywhere — sign-out, sign out everywhere, an account
+//! disabled or changed — stops opening pages on every instance at once, copies of the cookie
+//! included, and the idle and absolute time-outs are judged by the database's clock.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,58 +17,71 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
-use chrono::Utc;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Actor, ActorKind};
 use crate::config::Config;
-use crate::db::models::{Account, Role};
-use crate::db::schema::accounts;
+use crate::db::models::Role;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::sessions::{self, Check};
 
 use super::paths;
 
 /// The session key of [`SignedIn`].
 const SIGNED_IN: &str = "signed_in";
-/// How often (seconds) the last-seen time is rewritten: not on every request, so that the
-/// cookie does not change on every page.
-const SEEN_GRANULARITY_SECS: i64 = 60;
 
-/// What the session remembers about a sign-in.
+/// What the cookie remembers about a sign-in: only the session's id. Its record (account,
+/// times, whether it ended) lives in PostgreSQL under the id's SHA-256.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignedIn {
-    pub account_id: i64,
-    /// Unix seconds of the sign-in: the absolute time-out counts from here.
-    pub at: i64,
-    /// Unix seconds of the last request: the idle time-out counts from here.
-    pub seen: i64,
+struct SignedIn {
+    session_id: String,
 }
 
-/// Starts a signed-in session: nothing of the anonymous session is kept, the session is renewed
-/// (a new id, and so a new cookie) and gets a new CSRF token, the account id and the time.
-pub fn start(session: &Session, account_id: i64) -> Result<(), AppError> {
+/// Starts a signed-in cookie for the session `session_id` (just recorded by
+/// [`sessions::start`]): nothing of the anonymous session is kept, the cookie is renewed and
+/// gets a new CSRF token.
+pub fn start(session: &Session, session_id: &str) -> Result<(), AppError> {
     session.clear();
     session.renew();
-    let now = Utc::now().timestamp();
     insert(
         session,
         SIGNED_IN,
         SignedIn {
-            account_id,
-            at: now,
-            seen: now,
+            session_id: session_id.to_string(),
         },
     )?;
     super::csrf::rotate(session)
 }
 
-/// Ends the sign-in: everything in the session is dropped and the session renewed, so that it
-/// can still carry a flash message to the next page.
+/// Puts the new id of a renewed session ([`sessions::sign_out_everywhere`]) into the cookie,
+/// with a new CSRF token; the flash message and the rest stay.
+pub fn renew(session: &Session, session_id: &str) -> Result<(), AppError> {
+    session.renew();
+    insert(
+        session,
+        SIGNED_IN,
+        SignedIn {
+            session_id: session_id.to_string(),
+        },
+    )?;
+    super::csrf::rotate(session)
+}
+
+/// Ends the sign-in in this cookie: everything in it is dropped and it is renewed, so that it
+/// can still carry a flash message to the next page. (The record is ended by the caller.)
 pub fn end(session: &Session) {
     session.clear();
     session.renew();
+}
+
+/// The session id this cookie carries, if it carries one (it may have ended since).
+pub fn session_id(session: &Session) -> Option<String> {
+    session
+        .get::<SignedIn>(SIGNED_IN)
+        .ok()
+        .flatten()
+        .map(|s| s.session_id)
 }
 
 /// Stores a value in the session; a failure here is a bug (the values are plain data).
@@ -84,6 +100,8 @@ pub struct CurrentUser {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// The time zone the person reads times in (IANA name); `None`: UTC.
+    pub zoneinfo: Option<String>,
 }
 
 impl CurrentUser {
@@ -104,12 +122,9 @@ impl CurrentUser {
     }
 }
 
-/// The address of the connection's peer. Forwarded headers are not trusted: anyone can send
-/// them.
+/// The client's address: the peer, or what trusted proxies say (see [`crate::client_address`]).
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::client_address::of_request(req)
 }
 
 /// Why a page needing a sign-in was refused: the answer is a redirect to the sign-in page with
@@ -205,49 +220,42 @@ impl FromRequest for CurrentUser {
                     expired,
                 })
             };
-            let Some(mut signed_in) = session.get::<SignedIn>(SIGNED_IN).ok().flatten() else {
+            let Some(session_id) = session_id(&session) else {
                 return Err(refuse(false));
             };
-            let settings = &req
+            let limits = req
                 .app_data::<web::Data<Config>>()
                 .ok_or_else(|| CurrentUserError::App(missing("configuration")))?
-                .session;
-            let now = Utc::now().timestamp();
-            let idle_limit = i64::from(settings.idle_minutes) * 60;
-            let absolute_limit = i64::from(settings.max_hours) * 3600;
-            if now - signed_in.seen > idle_limit || now - signed_in.at > absolute_limit {
-                end(&session);
-                return Err(refuse(true));
-            }
+                .session
+                .limits();
             let pool = req
                 .app_data::<web::Data<PgPool>>()
                 .ok_or_else(|| CurrentUserError::App(missing("database pool")))?
                 .get_ref()
                 .clone();
-            let id = signed_in.account_id;
-            let account = crate::db::run(&pool, move |conn| {
-                Ok(accounts::table
-                    .find(id)
-                    .select(Account::as_select())
-                    .first(conn)
-                    .optional()?)
+            let checked = crate::db::run(&pool, move |conn| {
+                sessions::check(conn, &session_id, &limits)
             })
             .await
             .map_err(CurrentUserError::App)?;
-            let Some(account) = account.filter(|a| !a.disabled) else {
-                end(&session);
-                return Err(refuse(false));
+            let account = match checked {
+                Check::Live(live) => live.account,
+                Check::Ended | Check::Expired => {
+                    end(&session);
+                    return Err(refuse(true));
+                }
+                Check::Disabled => {
+                    end(&session);
+                    return Err(refuse(false));
+                }
             };
-            if now - signed_in.seen >= SEEN_GRANULARITY_SECS {
-                signed_in.seen = now;
-                insert(&session, SIGNED_IN, &signed_in).map_err(CurrentUserError::App)?;
-            }
             Ok(CurrentUser {
                 account_id: account.id,
                 role: account.role(),
                 subject: account.subject,
                 login: account.login,
                 display_name: account.display_name,
+                zoneinfo: account.zoneinfo,
             })
         })
     }

@@ -20,6 +20,8 @@ pub struct Account {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The IANA time zone its owner reads times in; `None`: not known, UTC.
+    pub zoneinfo: Option<String>,
 }
 
 impl Account {
@@ -73,4 +75,13 @@ pub struct NewAccount {
     pub display_name: String,
     pub password_hash: String,
     pub role: String,
+}
+
+/// A change to an account; `None` leaves the column as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = accounts)]
+pub struct AccountChangeset {
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
 }

@@ -6,7 +6,7 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::clock::Clock;
+use crate::clock::Clock as TimeSource;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::grants;
@@ -25,12 +25,12 @@ pub async fn limit_pair(
     path: web::Path<(String, String)>,
     session: Session,
     pool: web::Data<PgPool>,
-    clock: web::Data<Clock>,
+    time: web::Data<TimeSource>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
     let client_id = id_of(&client)?;
-    let now = clock.now();
+    let now = time.now();
     let reason = form.text("reason");
     let refused = |mut input: LimitInput| {
         input.reason = reason.clone();
@@ -67,20 +67,8 @@ pub async fn limit_pair(
             )))
         }
         Err(input) => {
-            let sent = Sent {
-                limit: Some(input),
-                ..Default::default()
-            };
-            let page = build(
-                &pool,
-                &staff,
-                &session,
-                (subject, client_id),
-                1,
-                sent,
-                &clock,
-            )
-            .await?;
+            let sent = Sent::limit(input);
+            let page = build(&pool, &staff, &session, subject, client_id, 1, sent, &time).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::clock::Clock;
+use crate::clock::Clock as TimeSource;
 use crate::db::models::Account;
 use crate::db::PgPool;
 use crate::error::AppError;
@@ -116,11 +116,11 @@ pub async fn user_page(
     StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
-    clock: web::Data<Clock>,
+    time: web::Data<TimeSource>,
 ) -> Result<UserPage, AppError> {
     let subject = path.into_inner();
     let page = page_number(FormFields::parse(req.query_string().as_bytes()).get("page"));
-    let (s, now) = (subject.clone(), clock.now());
+    let (s, now) = (subject.clone(), time.now());
     let (account, apps) = crate::db::run(&pool, move |conn| {
         let account = users::find_user(conn, &s)?;
         let offset = (page - 1) * APPS_PER_PAGE;
@@ -129,17 +129,19 @@ pub async fn user_page(
     })
     .await?;
     let total_apps = apps.total_with_access;
+    let layout = Layout::new(&staff, &session, paths::STAFF_USERS)?;
+    let clock = layout.clock;
     let card = |a: &connected_apps::ConnectedApp| StaffAppCard {
         href: super::pair_path(&subject, a.client_id),
-        card: AppCard::from(a, now),
+        card: AppCard::new(a, &clock, now),
     };
     let href = user_path(&subject);
     let pager = Pager::counted(page, APPS_PER_PAGE, total_apps, "apps", |n| {
         format!("{href}?page={n}")
     });
     Ok(UserPage {
-        layout: Layout::new(&staff, &session, paths::STAFF_USERS)?,
-        created: account.as_ref().map(|a| When::new(a.created_at)),
+        layout,
+        created: account.as_ref().map(|a| clock.when(a.created_at)),
         account,
         gone: apps.without_access.iter().map(card).collect(),
         gone_total: apps.total_without_access,
