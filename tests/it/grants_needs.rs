@@ -94,7 +94,7 @@ fn needs_section(body: &str) -> &str {
 
 /// The text beside permission `scope` in that section.
 fn need_of<'a>(section: &'a str, scope: &str) -> &'a str {
-    let at = section.find(&format!("<code>{scope}</code>")).expect(scope);
+    let at = section.find(&format!(">{scope}</code>")).expect(scope);
     let rest = &section[at..];
     &rest[..rest.find("</li>").unwrap()]
 }
