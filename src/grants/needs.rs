@@ -128,14 +128,8 @@ pub fn remove_unused(
             ));
         }
         // The same removal as a permissions form's: each token keeps what it holds minus these.
-        let update = tokens::remove_pair_scopes(
-            c,
-            client_id,
-            subject,
-            &remove,
-            actor,
-            Some(UNUSED_REASON),
-        )?;
+        let update =
+            tokens::remove_pair_scopes(c, client_id, subject, &remove, actor, Some(UNUSED_REASON))?;
         Ok(RemovedUnused {
             update,
             kept_needed: kept_needed.clone(),

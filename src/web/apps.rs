@@ -485,7 +485,11 @@ pub async fn revoke_app_page(
                  be deleted{}.",
                 app.name,
                 app.tokens_words(),
-                if app.limit.ends.is_some() { ", with its time limit" } else { "" }
+                if app.limit.ends.is_some() {
+                    ", with its time limit"
+                } else {
+                    ""
+                }
             )
         } else {
             format!(

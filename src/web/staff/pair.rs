@@ -12,6 +12,7 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 use diesel::prelude::*;
 
+use crate::clock::Clock as TimeSource;
 use crate::crypto::fingerprint;
 use crate::db::models::AccessToken;
 use crate::db::schema::{client_scopes, scopes};
@@ -22,7 +23,6 @@ use crate::read_models::connected_apps;
 use crate::tokens::{self, PairChange, PairPreview, ScopeMode};
 use crate::web::apps::{AppCard, ScopeOption};
 use crate::web::flash::Flash;
-use crate::clock::Clock as TimeSource;
 use crate::web::forms::FormFields;
 use crate::web::grant_view::{GrantSections, LimitInput};
 use crate::web::review::{ReviewGroup, ReviewPage};
