@@ -60,11 +60,13 @@ impl UsageChart {
     /// from `counts` had none; days outside the window are ignored).
     pub fn new(counts: &[(NaiveDate, i64)], today: NaiveDate) -> Self {
         let first = today - Duration::days(CHART_DAYS - 1);
-        let in_window: Vec<(NaiveDate, i64)> = counts
+        let mut in_window: Vec<(NaiveDate, i64)> = counts
             .iter()
             .copied()
             .filter(|(d, n)| *d >= first && *d <= today && *n > 0)
             .collect();
+        // The text alternative reads oldest first, whatever order the counts came in.
+        in_window.sort_unstable_by_key(|(d, _)| *d);
         let max = in_window.iter().map(|(_, n)| *n).max().unwrap_or(0);
         let total: i64 = in_window.iter().map(|(_, n)| *n).sum();
         let slot = WIDTH / CHART_DAYS;
@@ -170,8 +172,8 @@ mod tests {
             &[
                 (day("2026-12-31"), 80),
                 (day("2026-12-01"), 20),
-                (day("2026-10-02"), 1),
-                (day("2026-10-01"), 5), // 91 days ago: outside
+                (day("2026-10-03"), 1), // 89 days ago: the window's first day
+                (day("2026-10-02"), 5), // 90 days ago: outside
             ],
             today,
         );
@@ -183,13 +185,13 @@ mod tests {
         let first = chart.bars.iter().find(|b| b.requests == 1).unwrap();
         assert_eq!(first.x, 0, "the first day of the window is at the left");
         assert_eq!(first.height, 2, "a small day still shows");
-        assert_eq!(first.label, "2 Oct 2026: 1 request");
+        assert_eq!(first.label, "3 Oct 2026: 1 request");
         assert_eq!(
             chart.summary,
             "101 requests in the last 90 days, on 3 days; the busiest was 31 Dec 2026 with 80."
         );
-        assert_eq!(chart.first_day, "2 Oct 2026");
-        assert_eq!(chart.days[0].iso, "2026-10-02");
+        assert_eq!(chart.first_day, "3 Oct 2026");
+        assert_eq!(chart.days[0].iso, "2026-10-03");
     }
 
     #[test]
