@@ -20,6 +20,7 @@ pub mod error;
 pub mod metrics;
 pub mod read_models;
 pub mod seed;
+pub mod service_settings;
 pub mod sessions;
 pub mod telemetry;
 pub mod throttle;

@@ -264,6 +264,7 @@ pub fn account(db_args: &DatabaseArgs, cmd: AccountCommand) -> anyhow::Result<()
                 bail!("nothing to change: give --role, --disable, --enable or --password-stdin");
             }
             let changes = AccountChanges {
+                display_name: None,
                 role: role.map(role_of),
                 disabled: (disable || enable).then_some(disable),
                 password: password_stdin.then(read_password).transpose()?,

@@ -2,6 +2,7 @@
 //! domain modules; no rule about tokens lives here.
 
 pub mod activity;
+pub mod admin;
 pub mod app_actions;
 pub mod apps;
 pub mod assets;
@@ -40,7 +41,8 @@ pub mod paths {
 
     /// The page a form posted to `path` lives on: `/apps/{id}/…` forms are on `/apps/{id}`,
     /// `/staff/tokens/{id}/…` on `/staff/tokens/{id}`, `/staff/users/{s}/apps/{id}/…` on
-    /// `/staff/users/{s}/apps/{id}`; everything else comes back to the connected apps.
+    /// `/staff/users/{s}/apps/{id}`, `/admin/{kind}/{id}/…` on `/admin/{kind}/{id}`; everything
+    /// else comes back to the connected apps.
     pub fn page_of_form(path: &str) -> String {
         let is_id = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -52,6 +54,12 @@ pub mod paths {
                 format!("{STAFF_USERS}/{subject}/apps/{id}")
             }
             ["staff", ..] => STAFF_USERS.to_string(),
+            ["admin", "scopes", name, ..] if !name.is_empty() && *name != "new" => {
+                format!("/admin/scopes/{name}/edit")
+            }
+            ["admin", kind, id, ..] if is_id(id) || *id == "new" => format!("/admin/{kind}/{id}"),
+            ["admin", kind, ..] if !kind.is_empty() => format!("/admin/{kind}"),
+            ["admin", ..] => "/admin".to_string(),
             ["logout", "everywhere"] => ACTIVITY.to_string(),
             _ => APPS.to_string(),
         }
@@ -96,6 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(paths::ACTIVITY, web::get().to(activity::activity_page))
         .configure(staff::configure)
+        .configure(admin::configure)
         .configure(crate::api::configure);
 }
 
@@ -121,6 +130,10 @@ mod tests {
         assert_eq!(page_of_form("/logout/everywhere"), "/activity");
         assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");
         assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
+        assert_eq!(page_of_form("/admin/clients/new"), "/admin/clients/new");
+        assert_eq!(page_of_form("/admin/clients/7/delete"), "/admin/clients/7");
+        assert_eq!(page_of_form("/admin/scopes/a%2Fb/delete"), "/admin/scopes/a%2Fb/edit");
+        assert_eq!(page_of_form("/admin/settings"), "/admin/settings");
         assert_eq!(
             page_of_form("/staff/users/a%20b/apps/1001/scopes"),
             "/staff/users/a%20b/apps/1001"

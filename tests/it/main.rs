@@ -16,6 +16,7 @@ mod api_introspect;
 mod api_list;
 mod api_openapi;
 mod api_pair;
+mod admin_roles;
 mod api_revoke;
 mod api_update;
 mod bench_pages;
