@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
         assert_eq!(page_of_form("/admin/clients/new"), "/admin/clients/new");
         assert_eq!(page_of_form("/admin/clients/7/delete"), "/admin/clients/7");
-        assert_eq!(page_of_form("/admin/scopes/a%2Fb/delete"), "/admin/scopes/a%2Fb/edit");
+        assert_eq!(
+            page_of_form("/admin/scopes/a%2Fb/delete"),
+            "/admin/scopes/a%2Fb/edit"
+        );
         assert_eq!(page_of_form("/admin/settings"), "/admin/settings");
         assert_eq!(
             page_of_form("/staff/users/a%20b/apps/1001/scopes"),

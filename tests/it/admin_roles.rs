@@ -32,8 +32,20 @@ type Route = (
 fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
     vec![
         ("get", "/admin", "/admin".into(), vec![], 303),
-        ("get", "/admin/clients", "/admin/clients?q=photo".into(), vec![], 200),
-        ("get", "/admin/clients/new", "/admin/clients/new".into(), vec![], 200),
+        (
+            "get",
+            "/admin/clients",
+            "/admin/clients?q=photo".into(),
+            vec![],
+            200,
+        ),
+        (
+            "get",
+            "/admin/clients/new",
+            "/admin/clients/new".into(),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/clients/new",
@@ -41,7 +53,13 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
             vec![("name", "")],
             422,
         ),
-        ("get", "/admin/clients/{id}", "/admin/clients/1001".into(), vec![], 200),
+        (
+            "get",
+            "/admin/clients/{id}",
+            "/admin/clients/1001".into(),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/clients/{id}",
@@ -71,7 +89,13 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
             200,
         ),
         ("get", "/admin/scopes", "/admin/scopes".into(), vec![], 200),
-        ("get", "/admin/scopes/new", "/admin/scopes/new".into(), vec![], 200),
+        (
+            "get",
+            "/admin/scopes/new",
+            "/admin/scopes/new".into(),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/scopes/new",
@@ -114,8 +138,20 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
             vec![],
             200,
         ),
-        ("get", "/admin/accounts", "/admin/accounts?q=ali&role=user".into(), vec![], 200),
-        ("get", "/admin/accounts/new", "/admin/accounts/new".into(), vec![], 200),
+        (
+            "get",
+            "/admin/accounts",
+            "/admin/accounts?q=ali&role=user".into(),
+            vec![],
+            200,
+        ),
+        (
+            "get",
+            "/admin/accounts/new",
+            "/admin/accounts/new".into(),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/accounts/new",
@@ -123,7 +159,13 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
             vec![("login", "has space"), ("role", "user")],
             422,
         ),
-        ("get", "/admin/accounts/{id}", format!("/admin/accounts/{alice}"), vec![], 200),
+        (
+            "get",
+            "/admin/accounts/{id}",
+            format!("/admin/accounts/{alice}"),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/accounts/{id}",
@@ -182,7 +224,13 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
             vec![],
             200,
         ),
-        ("get", "/admin/credentials/new", "/admin/credentials/new".into(), vec![], 200),
+        (
+            "get",
+            "/admin/credentials/new",
+            "/admin/credentials/new".into(),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/credentials/new",
@@ -219,7 +267,13 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
             vec![],
             200,
         ),
-        ("get", "/admin/settings", "/admin/settings".into(), vec![], 200),
+        (
+            "get",
+            "/admin/settings",
+            "/admin/settings".into(),
+            vec![],
+            200,
+        ),
         (
             "post",
             "/admin/settings",
@@ -296,7 +350,11 @@ async fn every_admin_route_answers_each_role_as_expected_and_changes_nothing() {
                 Role::User | Role::Support => 404,
                 Role::Admin => *admin_status,
             };
-            assert_eq!(res.status, expected, "{role:?} {method} {path}: {}", res.body);
+            assert_eq!(
+                res.status, expected,
+                "{role:?} {method} {path}: {}",
+                res.body
+            );
             match role {
                 Role::Anonymous => {
                     let location = res.location.unwrap_or_default();
@@ -338,6 +396,14 @@ async fn only_admins_see_the_console_in_their_navigation() {
     }
     let mut ada = signed_in(&app, "ada").await;
     let page = ada.get(&app, "/admin/scopes").await;
-    assert!(page.body.contains("aria-current=\"page\">Admin<"), "{}", page.body);
-    assert!(page.body.contains("aria-current=\"page\">Scopes<"), "{}", page.body);
+    assert!(
+        page.body.contains("aria-current=\"page\">Admin<"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("aria-current=\"page\">Scopes<"),
+        "{}",
+        page.body
+    );
 }

@@ -9,6 +9,10 @@ mod pages_client;
 mod sql_count;
 mod staff_client;
 
+mod admin_accounts;
+mod admin_catalog;
+mod admin_credentials;
+mod admin_roles;
 mod api_concurrency;
 mod api_create;
 mod api_errors;
@@ -16,7 +20,6 @@ mod api_introspect;
 mod api_list;
 mod api_openapi;
 mod api_pair;
-mod admin_roles;
 mod api_revoke;
 mod api_update;
 mod bench_pages;
