@@ -26,6 +26,7 @@ mod bench_pages;
 mod browser;
 mod browser_driver;
 mod cli;
+mod cli_admin;
 mod cluster;
 mod ops;
 mod pages_actions;
