@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authorization;
 pub mod authorization_list;
 pub mod codes;
+pub mod docs;
 pub mod dto;
 pub mod error;
 pub mod input;
@@ -67,8 +68,11 @@ api_routes! {
 }
 
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
+/// `/api/docs` is the reference as a page: it is not an API operation, so it is not in
+/// [`ROUTES`] nor in the document.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
+    cfg.route("/api/docs", web::get().to(docs::page));
 }
 
 /// `start` (default 0) and `end` (default 5), refusing a negative start or a window wider than

@@ -527,8 +527,10 @@ async fn user_searches_and_admin_histories_use_their_indexes_on_50k_accounts() {
          FROM generate_series(1, 100000) AS g;",
     )
     .expect("accounts and audit events");
-    conn.batch_execute("VACUUM ANALYZE accounts").expect("statistics");
-    conn.batch_execute("VACUUM ANALYZE audit_events").expect("statistics");
+    conn.batch_execute("VACUUM ANALYZE accounts")
+        .expect("statistics");
+    conn.batch_execute("VACUUM ANALYZE audit_events")
+        .expect("statistics");
     let actor = Actor::system("plans");
     let key = tokendesk::api_keys::create_api_key(&mut conn, "plans", &actor).expect("key");
     let key_id: i64 = tokendesk::db::schema::api_keys::table

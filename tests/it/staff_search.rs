@@ -49,7 +49,11 @@ async fn users_are_found_by_any_part_of_login_subject_or_name_in_any_case() {
     }
     // One or two characters match the start only: "ce" is inside "alice", not its start.
     let page = sam.get(&app, "/staff/users?q=ce").await;
-    assert!(!page.body.contains("href=\"/staff/users/alice\""), "{}", page.body);
+    assert!(
+        !page.body.contains("href=\"/staff/users/alice\""),
+        "{}",
+        page.body
+    );
     // Wildcards match themselves only.
     let page = sam.get(&app, "/staff/users?q=%25").await;
     assert!(page
