@@ -173,6 +173,19 @@ fn check_alias_free(
     }
 }
 
+/// Moves the client id sequence past every id in use, never back: clients registered with an
+/// id of their own (the demo's, `client add --id`) would otherwise collide with the next
+/// number the sequence gives, and a deleted client's id is not handed out again.
+fn skip_taken_ids(c: &mut PgConnection) -> AppResult<()> {
+    diesel::sql_query(
+        "SELECT setval(s, greatest((SELECT coalesce(max(client_id), 1000) FROM clients),
+                                   coalesce(pg_sequence_last_value(s::regclass), 1000)))
+         FROM pg_get_serial_sequence('clients', 'client_id') AS s",
+    )
+    .execute(c)?;
+    Ok(())
+}
+
 /// Adds a client allowed the given scopes (each must exist).
 pub fn create_client(
     conn: &mut PgConnection,
@@ -222,6 +235,9 @@ pub fn create_client(
             }
         }
         check_alias_free(c, new.client_id_alias.as_deref(), None)?;
+        if new.client_id.is_none() {
+            skip_taken_ids(c)?;
+        }
         let client: Client = diesel::insert_into(clients::table)
             .values(&new)
             .returning(Client::as_returning())

@@ -80,6 +80,18 @@ async fn a_client_is_registered_with_its_scopes_and_audited() {
     );
     assert_eq!(last.client_id, Some(4242));
 
+    // Without an id, the next number past the ones in use (the demo gave its own).
+    let res = ada
+        .submit(
+            &app,
+            "/admin/clients/new",
+            "/admin/clients/new",
+            &[("name", "Next One")],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(res.location.as_deref(), Some("/admin/clients/4243"));
+
     // Listed, and found by any part of its name.
     let list = ada.get(&app, "/admin/clients?q=shop").await;
     assert!(

@@ -10,6 +10,7 @@ mod sql_count;
 mod staff_client;
 
 mod admin_accounts;
+mod admin_browser;
 mod admin_catalog;
 mod admin_credentials;
 mod admin_roles;
