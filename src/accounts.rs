@@ -336,9 +336,68 @@ fn refuse_losing_the_last_admin(c: &mut PgConnection, account_id: i64) -> AppRes
     Ok(())
 }
 
+/// Whether `zone` is an IANA time zone name tokendesk knows (`Europe/Paris`, `UTC`).
+pub fn is_time_zone(zone: &str) -> bool {
+    zone.parse::<chrono_tz::Tz>().is_ok()
+}
+
+/// Sets (or with `None` clears) the time zone the account's owner reads times in, with its
+/// audit event. An unknown zone is [`AppError::Invalid`] (field `zoneinfo`) and changes nothing.
+/// The identity provider's `zoneinfo` claim goes through here too.
+pub fn set_zoneinfo(
+    conn: &mut PgConnection,
+    account_id: i64,
+    zone: Option<&str>,
+    actor: &Actor,
+) -> AppResult<Option<String>> {
+    let zone = zone.map(str::trim).filter(|z| !z.is_empty());
+    if zone.is_some_and(|z| !is_time_zone(z)) {
+        return Err(AppError::invalid(
+            "zoneinfo",
+            "choose a time zone from the list",
+        ));
+    }
+    let zone = zone.map(str::to_string);
+    crate::db::transaction(conn, |c| {
+        let (subject, before): (String, Option<String>) = accounts::table
+            .find(account_id)
+            .select((accounts::subject, accounts::zoneinfo))
+            .for_update()
+            .first(c)?;
+        if before == zone {
+            return Ok(zone.clone());
+        }
+        diesel::update(accounts::table.find(account_id))
+            .set((
+                accounts::zoneinfo.eq(&zone),
+                accounts::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(c)?;
+        audit::record(
+            c,
+            actor,
+            NewAuditEvent {
+                action: "account.update".into(),
+                subject: Some(subject),
+                state_before: Some(serde_json::json!({ "zoneinfo": before })),
+                state_after: Some(serde_json::json!({ "zoneinfo": zone })),
+                ..Default::default()
+            },
+        )?;
+        Ok(zone.clone())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert!(is_time_zone("Europe/Paris"));
+        assert!(is_time_zone("UTC"));
+        assert!(!is_time_zone("Mars/Olympus"));
+    }
 
     #[test]
     fn passwords_verify_only_against_their_hash() {

@@ -16,15 +16,19 @@
 //! | `TOKENDESK_POOL_SIZE` | `serve --pool-size` | 16 | database connections |
 //! | `TOKENDESK_WORKERS` | `serve --workers` | cores | HTTP worker threads |
 //! | `TOKENDESK_NO_DEMO` | `serve --no-demo` | off | skip demo data on a new embedded cluster |
+//! | `TOKENDESK_TRUSTED_PROXIES` | `serve --trusted-proxies` | empty | CIDRs whose forwarding headers are believed |
+//! | `TOKENDESK_METRICS_TOKEN` | `serve --metrics-token` | generated (embedded) / off | bearer token for `/metrics` |
 //! | `TOKENDESK_LOG_FORMAT` | | text | `json` for one JSON object per line |
 //! | `RUST_LOG` | | `info` | log filter |
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use actix_web::cookie::Key;
 use anyhow::{anyhow, Context};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use ipnet::IpNet;
 
 /// What the web application needs to know at run time.
 #[derive(Clone)]
@@ -34,7 +38,100 @@ pub struct Config {
     /// Whether the session cookie is marked `Secure`.
     pub secure_cookies: bool,
     pub session: SessionSettings,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers name the client (see
+    /// [`crate::client_address`]).
+    pub trusted_proxies: TrustedProxies,
+    /// The bearer token `/metrics` asks for; `None`: `/metrics` is off (404).
+    pub metrics_token: Option<String>,
 }
+
+/// The networks of the reverse proxies in front of tokendesk. Empty (the default): no peer is
+/// a proxy, and forwarding headers are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses a list of CIDRs (or plain addresses) separated by commas or spaces.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let mut nets = Vec::new();
+        for item in text
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let net = match item.parse::<IpNet>() {
+                Ok(net) => net,
+                Err(_) => item
+                    .parse::<IpAddr>()
+                    .map(IpNet::from)
+                    .map_err(|_| anyhow!("\"{item}\" is neither an address nor a CIDR"))?,
+            };
+            nets.push(net.trunc());
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    /// Whether `addr` is one of the proxies.
+    pub fn contains(&self, addr: &IpAddr) -> bool {
+        let addr = canonical(*addr);
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+
+    /// Whether no proxy is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An IPv4 address mapped into IPv6 (`::ffff:10.0.0.1`, as dual-stack sockets report them) as
+/// the IPv4 address it is.
+pub fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// The shortest metrics token accepted: a shorter one is guessable over the network.
+pub const METRICS_TOKEN_MIN_LEN: usize = 32;
+
+/// The metrics token: the given one (at least [`METRICS_TOKEN_MIN_LEN`] characters), else the
+/// one kept in the data folder (generated on first use), else none (metrics off).
+pub fn metrics_token(
+    given: Option<&str>,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<Option<String>> {
+    if let Some(text) = given.map(str::trim).filter(|t| !t.is_empty()) {
+        if text.len() < METRICS_TOKEN_MIN_LEN || !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(anyhow!(
+                "TOKENDESK_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LEN} printable \
+                 characters without spaces (e.g. head -c 32 /dev/urandom | base64)"
+            ));
+        }
+        return Ok(Some(text.to_string()));
+    }
+    let Some(dir) = data_dir else {
+        return Ok(None);
+    };
+    let path = dir.join(METRICS_TOKEN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let token = text.trim().to_string();
+        if token.len() < METRICS_TOKEN_MIN_LEN {
+            return Err(anyhow!("{} is damaged; delete it", path.display()));
+        }
+        return Ok(Some(token));
+    }
+    let token = crate::crypto::generate_token();
+    write_private(&path, token.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Some(token))
+}
+
+/// The file in the data folder that holds the embedded default's metrics token.
+pub const METRICS_TOKEN_FILE: &str = "metrics.token";
 
 /// Session cookie settings.
 #[derive(Clone)]
@@ -65,6 +162,8 @@ impl Config {
                 idle_minutes: 30,
                 max_hours: 12,
             },
+            trusted_proxies: TrustedProxies::default(),
+            metrics_token: Some(crate::crypto::generate_token()),
         }
     }
 }
@@ -113,4 +212,30 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        let t = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1 ::1").unwrap();
+        assert!(t.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(t.contains(&"::ffff:10.1.2.3".parse().unwrap()));
+        assert!(t.contains(&"192.0.2.1".parse().unwrap()));
+        assert!(!t.contains(&"192.0.2.2".parse().unwrap()));
+        assert!(t.contains(&"::1".parse().unwrap()));
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.example").is_err());
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused() {
+        assert!(metrics_token(Some("short"), None).is_err());
+        assert_eq!(metrics_token(None, None).unwrap(), None);
+        let long = "x".repeat(METRICS_TOKEN_MIN_LEN);
+        assert_eq!(metrics_token(Some(&long), None).unwrap(), Some(long));
+    }
 }

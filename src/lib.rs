@@ -12,11 +12,13 @@ pub mod api_keys;
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod client_address;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod input_rule;
 pub mod metrics;
 pub mod read_models;
 pub mod seed;
@@ -34,7 +36,8 @@ use actix_session::SessionMiddleware;
 use actix_web::body::MessageBody;
 use actix_web::cookie::SameSite;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web as aw, App};
 use tracing_actix_web::TracingLogger;
 
@@ -97,12 +100,33 @@ pub fn app(
         .app_data(aw::FormConfig::default().limit(64 * 1024))
         .configure(web::configure)
         .default_service(aw::to(web::errors::not_found))
+        .wrap(from_fn(web::input_guard::refuse_unreadable_input))
         .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
         .wrap(security_headers())
+        .wrap(from_fn(no_store))
         .wrap(from_fn(metrics::record))
         .wrap(from_fn(telemetry::request_id))
         .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())
+}
+
+/// `Cache-Control: no-store` on every response but the static assets: pages show a signed-in
+/// person's tokens and carry CSRF tokens, the CSV export is the audit trail, and API answers
+/// carry token values (`/api/auth/token/create`, `/update`) — no browser, proxy or shared cache
+/// may keep any of them. The assets (`/static/…`) keep the caching their handler gives them.
+async fn no_store(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let is_asset = req.path().starts_with("/static/");
+    let mut res = next.call(req).await?;
+    if !is_asset {
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    Ok(res)
 }
 
 /// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site.

@@ -1,17 +1,25 @@
-//! Prometheus metrics: requests and latency by route, and the pool's connections.
+//! Prometheus metrics: requests and latency by route, sign-in checks and refusals, and the
+//! pool's connections.
+//!
+//! Every label takes its value from a fixed set — methods outside the standard ones are
+//! `other`, paths that match no route are `unmatched` — so that no caller can add series (each
+//! series is kept for the life of the process). `/metrics` itself is behind a bearer token
+//! (see [`crate::web::ops::metrics`]).
 
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::db::PgPool;
+use crate::throttle::Refusal;
 
 /// The product's metrics, registered once per process and shared by every worker.
 #[derive(Clone)]
@@ -21,6 +29,8 @@ pub struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     pool_max: IntGauge,
+    password_checks: IntCounter,
+    sign_in_refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -52,7 +62,20 @@ impl Metrics {
             "tokendesk_db_pool_max_connections",
             "Largest number of database connections the pool opens",
         )?;
+        let password_checks = IntCounter::new(
+            "tokendesk_sign_in_password_checks_total",
+            "Passwords checked (argon2id) at sign-in",
+        )?;
+        let sign_in_refusals = IntCounterVec::new(
+            Opts::new(
+                "tokendesk_sign_in_refusals_total",
+                "Sign-ins refused by the throttle without a password check",
+            ),
+            &["reason"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(password_checks.clone()))?;
+        registry.register(Box::new(sign_in_refusals.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
@@ -62,7 +85,29 @@ impl Metrics {
             latency,
             pool,
             pool_max,
+            password_checks,
+            sign_in_refusals,
         })
+    }
+
+    /// Counts one password check (argon2id run) at sign-in.
+    pub fn password_checked(&self) {
+        self.password_checks.inc();
+    }
+
+    /// How many passwords this process has checked at sign-in.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.get()
+    }
+
+    /// Counts one sign-in refused by the throttle.
+    pub fn sign_in_refused(&self, why: Refusal) {
+        let reason = match why {
+            Refusal::Pair => "pair",
+            Refusal::Address => "address",
+            Refusal::Login => "login",
+        };
+        self.sign_in_refusals.with_label_values(&[reason]).inc();
     }
 
     /// The text exposition of every metric, with the pool's state read now.
@@ -80,15 +125,31 @@ impl Metrics {
     }
 }
 
-/// Counts and times every request by its route pattern (never by its raw path, which would let
-/// callers create unbounded label values).
+/// The `method` label: one of the methods of RFC 9110 (and `PATCH`), or `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Counts and times every request by its route pattern (never by its raw path) and a method
+/// from a fixed set, so that callers cannot create label values.
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
         let route = res
@@ -98,11 +159,11 @@ pub async fn record(
         let status = res.status().as_u16().to_string();
         metrics
             .requests
-            .with_label_values(&[&method, &route, &status])
+            .with_label_values(&[method, &route, &status])
             .inc();
         metrics
             .latency
-            .with_label_values(&[&method, &route])
+            .with_label_values(&[method, &route])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)

@@ -18,7 +18,7 @@ use crate::db::{self, PgPool};
 /// An authenticated caller of the API.
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
-    /// The audit actor: kind `api`, the key's name, the request id and the peer address.
+    /// The audit actor: kind `api`, the key's name, the request id and the client address.
     pub actor: Actor,
 }
 
@@ -29,7 +29,8 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let credentials = basic_credentials(req);
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
-        let client_ip = req.peer_addr().map(|a| a.ip().to_string());
+        let client_ip = Some(crate::client_address::of_request(req))
+            .filter(|a| a != crate::client_address::UNKNOWN);
         Box::pin(async move {
             let (key, secret) = credentials.ok_or_else(ApiError::unauthenticated)?;
             let pool = pool.ok_or_else(|| {

@@ -25,7 +25,8 @@ pub struct AuthorizationUpdateRequest {
     pub scopes: Option<Vec<String>>,
 }
 
-const UPDATE_FIELDS: &[Field] = &[field("subject", Kind::Str), field("scopes", Kind::Scopes)];
+/// The fields of an authorization update.
+pub const UPDATE_FIELDS: &[Field] = &[field("subject", Kind::Str), field("scopes", Kind::Scopes)];
 
 /// What an authorization update did.
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,7 +146,8 @@ pub struct AuthorizationDeleteRequest {
     pub subject: Option<String>,
 }
 
-const DELETE_FIELDS: &[Field] = &[field("subject", Kind::Str)];
+/// The fields of an authorization delete.
+pub const DELETE_FIELDS: &[Field] = &[field("subject", Kind::Str)];
 
 /// What an authorization delete did.
 #[derive(Debug, Serialize, ToSchema)]

@@ -28,7 +28,8 @@ pub struct AuthorizedClientListRequest {
     pub end: Option<i64>,
 }
 
-const FIELDS: &[Field] = &[
+/// The fields this endpoint reads (from JSON, form data or the query string).
+pub const FIELDS: &[Field] = &[
     field("subject", Kind::Str),
     field("developer", Kind::Str),
     field("start", Kind::Int),

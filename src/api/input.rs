@@ -1,8 +1,10 @@
 //! Reading a request's parameters the way Authlete's clients send them: a JSON object or form
 //! data (space-separated `scopes`), plus the query string, at most 64 KiB.
 //!
-//! The order of checks decides the status: an oversized body is 413, another content type 415,
-//! a body that does not parse or a field of the wrong type 400 (saying where). Fields the
+//! The order of checks decides the status: an oversized body is 413, a path segment, query or
+//! form field or JSON string that breaks [`crate::input_rule`] (NUL, not UTF-8, too long) 400
+//! naming it, another content type 415, a body that does not parse or a field of the wrong type
+//! 400 (saying where). Fields the
 //! endpoint does not implement are accepted while they hold `null`, `0`, `false` or an empty
 //! value, and reported in [`Input::unsupported`] otherwise, so that each endpoint answers them
 //! in its own way (`BAD_REQUEST` in `action`, or 400).
@@ -15,6 +17,10 @@ use serde_json::{Map, Value};
 
 use super::codes::Code;
 use super::error::ApiError;
+use crate::input_rule::{
+    check_path, check_value, decode_urlencoded, Problem, Unreadable, MAX_BODY_VALUE_BYTES,
+    MAX_QUERY_VALUE_BYTES,
+};
 
 /// The largest body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -60,20 +66,23 @@ pub async fn read<T: DeserializeOwned>(
     path: &[(&'static str, String)],
 ) -> Result<Input<T>, ApiError> {
     let body = read_body(req, payload).await?;
+    check_path(req.path(), req.match_pattern().as_deref()).map_err(|e| unreadable(&e))?;
     let mut map = Map::new();
     for (name, value) in path {
         map.insert(name.to_string(), Value::String(value.clone()));
     }
     if !req.query_string().is_empty() {
-        let pairs = decode_form(req.query_string().as_bytes(), "query string")?;
+        let pairs = decode_urlencoded(req.query_string().as_bytes(), MAX_QUERY_VALUE_BYTES)
+            .map_err(|e| unreadable(&e))?;
         merge(&mut map, from_pairs(pairs, fields)?)?;
     }
     if !body.is_empty() {
         let from_body = match media_type(req)?.as_deref() {
             Some("application/json") => from_json(&body)?,
-            Some("application/x-www-form-urlencoded") => {
-                from_pairs(decode_form(&body, "form body")?, fields)?
-            }
+            Some("application/x-www-form-urlencoded") => from_pairs(
+                decode_urlencoded(&body, MAX_BODY_VALUE_BYTES).map_err(|e| unreadable(&e))?,
+                fields,
+            )?,
             _ => return Err(unsupported_media_type()),
         };
         merge(&mut map, from_body)?;
@@ -90,12 +99,14 @@ pub async fn read<T: DeserializeOwned>(
         }
     });
     unsupported.sort();
-    if let Some(key) = map.iter().find(|(_, v)| holds_nul(v)).map(|(k, _)| k) {
-        // PostgreSQL text cannot hold U+0000: refuse it here rather than fail later.
-        return Err(ApiError::bad_request(
-            Code::InvalidValue,
-            format!("\"{key}\" contains a NUL character."),
-        ));
+    // JSON strings meet the same rule as form fields (a JSON body is UTF-8 by its syntax).
+    for (key, value) in &map {
+        if let Some(problem) = unreadable_in(value) {
+            return Err(unreadable(&Unreadable {
+                field: key.clone(),
+                problem,
+            }));
+        }
     }
     let value = typed(map)?;
     Ok(Input { value, unsupported })
@@ -172,13 +183,12 @@ fn from_json(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-fn decode_form(bytes: &[u8], what: &str) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).map_err(|e| {
-        ApiError::bad_request(
-            Code::MalformedBody,
-            format!("The {what} is not valid form data: {e}."),
-        )
-    })
+/// 400 naming the field that breaks the input rule.
+fn unreadable(e: &Unreadable) -> ApiError {
+    ApiError::bad_request(
+        Code::InvalidValue,
+        format!("\"{}\" {}.", e.field, e.reason()),
+    )
 }
 
 /// Form or query pairs as JSON values of the fields' kinds. A repeated `scopes` adds up; any
@@ -251,12 +261,17 @@ fn wrong_type(key: &str, what: &str) -> ApiError {
     ApiError::bad_request(Code::WrongType, format!("\"{key}\" {what}."))
 }
 
-fn holds_nul(value: &Value) -> bool {
+/// The first problem of a JSON value under the input rule: NUL, or a string or key longer
+/// than a form value may be.
+fn unreadable_in(value: &Value) -> Option<Problem> {
+    let text = |s: &str| check_value(s.as_bytes(), MAX_BODY_VALUE_BYTES).err();
     match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(a) => a.iter().any(holds_nul),
-        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        _ => false,
+        Value::String(s) => text(s),
+        Value::Array(a) => a.iter().find_map(unreadable_in),
+        Value::Object(o) => o
+            .iter()
+            .find_map(|(k, v)| text(k).or_else(|| unreadable_in(v))),
+        _ => None,
     }
 }
 

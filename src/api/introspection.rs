@@ -25,7 +25,8 @@ pub struct IntrospectionRequest {
     pub subject: Option<String>,
 }
 
-const FIELDS: &[Field] = &[
+/// The fields this endpoint reads (from JSON, form data or the query string).
+pub const FIELDS: &[Field] = &[
     field("token", Kind::Str),
     field("scopes", Kind::Scopes),
     field("subject", Kind::Str),

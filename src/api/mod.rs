@@ -67,12 +67,14 @@ api_routes! {
     "/api/openapi.json" => [get => openapi::serve],
 }
 
+/// The API's pages: `/api/docs` is the reference as a page; it is not an API operation, so it
+/// is neither in [`ROUTES`] nor in the document.
+pub const PAGE_ROUTES: &[(&str, &str)] = &[("get", "/api/docs")];
+
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
-/// `/api/docs` is the reference as a page: it is not an API operation, so it is not in
-/// [`ROUTES`] nor in the document.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
-    cfg.route("/api/docs", web::get().to(docs::page));
+    cfg.route(PAGE_ROUTES[0].1, web::get().to(docs::page));
 }
 
 /// `start` (default 0) and `end` (default 5), refusing a negative start or a window wider than

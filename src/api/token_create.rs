@@ -40,7 +40,8 @@ pub struct TokenCreateRequest {
     pub refresh_token: Option<String>,
 }
 
-const FIELDS: &[Field] = &[
+/// The fields this endpoint reads (from JSON, form data or the query string).
+pub const FIELDS: &[Field] = &[
     field("grantType", Kind::Str),
     field("clientId", Kind::Int),
     field("clientIdentifier", Kind::Str),

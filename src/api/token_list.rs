@@ -33,7 +33,8 @@ pub struct TokenListRequest {
     pub token_status: Option<String>,
 }
 
-const FIELDS: &[Field] = &[
+/// The fields this endpoint reads (from JSON, form data or the query string).
+pub const FIELDS: &[Field] = &[
     field("clientIdentifier", Kind::Str),
     field("subject", Kind::Str),
     field("start", Kind::Int),

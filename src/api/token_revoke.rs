@@ -28,7 +28,8 @@ pub struct TokenRevokeRequest {
     pub subject: Option<String>,
 }
 
-const FIELDS: &[Field] = &[
+/// The fields this endpoint reads (from JSON, form data or the query string).
+pub const FIELDS: &[Field] = &[
     field("accessTokenIdentifier", Kind::Str),
     field("refreshTokenIdentifier", Kind::Str),
     field("clientIdentifier", Kind::Str),

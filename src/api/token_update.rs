@@ -40,7 +40,8 @@ pub struct TokenUpdateRequest {
     pub access_token_value_updated: Option<bool>,
 }
 
-const FIELDS: &[Field] = &[
+/// The fields this endpoint reads (from JSON, form data or the query string).
+pub const FIELDS: &[Field] = &[
     field("accessToken", Kind::Str),
     field("accessTokenHash", Kind::Str),
     field("accessTokenExpiresAt", Kind::Int),

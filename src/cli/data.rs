@@ -135,6 +135,8 @@ pub fn sweep(db_args: &DatabaseArgs, args: SweepArgs) -> anyhow::Result<()> {
     .map_err(plain);
     bar.finish_and_clear();
     let deleted = deleted?;
+    // Sign-in counters whose window is over mean nothing any more.
+    crate::throttle::forget_stale(&mut conn).map_err(plain)?;
     let limits = Limits::new(args.session_idle_minutes, args.session_max_hours);
     let sessions = sessions::sweep_sessions(&mut conn, &limits).map_err(plain)?;
     say(&format!(

@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::{say, DatabaseArgs};
-use crate::config::{Config, SessionSettings};
+use crate::config::{Config, SessionSettings, TrustedProxies};
 use crate::{db, seed, AppState};
 
 /// Options of `serve`; each can also come from the environment variable named beside it.
@@ -38,6 +38,14 @@ pub struct ServeArgs {
     /// Do not load demo data on the first start of the embedded default.
     #[arg(long, env = "TOKENDESK_NO_DEMO")]
     pub no_demo: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client: CIDRs or
+    /// addresses, separated by commas. Empty: those headers are ignored.
+    #[arg(long, env = "TOKENDESK_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Bearer token that `/metrics` asks for (at least 32 characters). Unset: generated once
+    /// into the data folder on the embedded default; with DATABASE_URL, `/metrics` is off.
+    #[arg(long, env = "TOKENDESK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Binds first (a port in use fails fast), then opens the database, seeds the demo on a new
@@ -72,6 +80,20 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             idle_minutes: args.session_idle_minutes,
             max_hours: args.session_max_hours,
         },
+        trusted_proxies: TrustedProxies::parse(&args.trusted_proxies)
+            .map_err(|e| anyhow!("TOKENDESK_TRUSTED_PROXIES: {e}"))?,
+        metrics_token: crate::config::metrics_token(
+            args.metrics_token.as_deref(),
+            data_dir.as_deref(),
+        )?,
+    };
+    let metrics_note = match (&config.metrics_token, &args.metrics_token, &data_dir) {
+        (None, _, _) => "off (set TOKENDESK_METRICS_TOKEN)".to_string(),
+        (Some(_), None, Some(dir)) => format!(
+            "http://{addr}/metrics with the bearer token in {}",
+            dir.join(crate::config::METRICS_TOKEN_FILE).display()
+        ),
+        (Some(_), _, _) => format!("http://{addr}/metrics with TOKENDESK_METRICS_TOKEN"),
     };
     let state = AppState::new(pool, config)?;
     let workers = args.workers.unwrap_or_else(|| {
@@ -103,6 +125,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         "  health: http://{addr}/healthz   API reference: http://{addr}/api/docs \
          (http://{addr}/api/openapi.json)"
     ))?;
+    say(&format!("  metrics: {metrics_note}"))?;
     say("Press Ctrl-C to stop.")?;
 
     limit_malloc_arenas();

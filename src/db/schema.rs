@@ -31,6 +31,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        zoneinfo -> Nullable<Text>,
     }
 }
 
@@ -130,9 +131,9 @@ diesel::table! {
     sign_in_throttle (kind, key) {
         kind -> Text,
         key -> Text,
-        failures -> Int4,
+        attempts -> Int4,
         window_started_at -> Timestamptz,
-        locked_until -> Nullable<Timestamptz>,
+        not_before -> Nullable<Timestamptz>,
     }
 }
 

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+pub use super::audit_words::Part;
+use super::audit_words::{scope_change_parts, tokens_noun, ScopeChanges};
 use crate::audit::{NamedEvent, NAMED_EVENT_SELECT};
 use crate::error::AppResult;
 
@@ -26,13 +28,6 @@ pub fn activity(
     .bind::<BigInt, _>(limit + 1)
     .bind::<BigInt, _>(offset)
     .load(conn)?)
-}
-
-/// A run of words of a description; `em` marks a name (a scope, an app).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    pub text: String,
-    pub em: bool,
 }
 
 /// An event as the user reads it.
@@ -69,13 +64,8 @@ impl Sentence {
         });
         self
     }
-    fn list(mut self, names: &[String]) -> Self {
-        for (i, name) in names.iter().enumerate() {
-            if i > 0 {
-                self = self.text(if i + 1 == names.len() { " and " } else { ", " });
-            }
-            self = self.em(name.clone());
-        }
+    fn extend(mut self, parts: Vec<Part>) -> Self {
+        self.0.extend(parts);
         self
     }
 }
@@ -97,35 +87,23 @@ pub fn describe(event: &NamedEvent, subject: &str) -> ActivityEntry {
         .or_else(|| event.client_id.map(|id| format!("app {id}")))
         .unwrap_or_else(|| "an app".to_string());
     let count = event.affected_count.unwrap_or(1);
-    let before = scopes_in(event.state_before.as_ref());
-    let after = scopes_in(event.state_after.as_ref());
-    let removed: Vec<String> = before
-        .iter()
-        .filter(|s| !after.contains(s))
-        .cloned()
-        .collect();
-    let added: Vec<String> = after
-        .iter()
-        .filter(|s| !before.contains(s))
-        .cloned()
-        .collect();
+    let changes = ScopeChanges::of_event(event);
     let one_token = event.token_hash.is_some() && count <= 1;
     let s = Sentence::default().text(format!("{who} "));
     let s = match event.action.as_str() {
-        "authorization.update" => {
-            // The tokens whose scopes changed; the domain also counts the ones left as they were.
-            let changed = event
-                .state_after
-                .as_ref()
-                .and_then(|a| a.get("changedTokens"))
-                .and_then(|c| c.as_i64())
-                .unwrap_or(count);
-            scope_change(s, &removed, &added, &tokens(changed), &app)
+        "authorization.update" if changes.is_empty() => {
+            s.text("made no change to the permissions of ").em(app)
         }
-        "token.update" if removed.is_empty() && added.is_empty() => {
-            s.text("changed a token of ").em(app)
-        }
-        "token.update" => scope_change(s, &removed, &added, "a token", &app),
+        "token.update" if changes.is_empty() => s.text("changed a token of ").em(app),
+        // The same words as the flash message of the change (`audit_words`).
+        "authorization.update" => s
+            .extend(scope_change_parts(&changes, &tokens_noun))
+            .text(" of ")
+            .em(app),
+        "token.update" => s
+            .extend(scope_change_parts(&changes, &|_| "a token".to_string()))
+            .text(" of ")
+            .em(app),
         "authorization.delete" => s
             .text("revoked ")
             .em(app)
@@ -184,48 +162,10 @@ fn session_end(s: Sentence, event: &NamedEvent, count: i64) -> Sentence {
     }
 }
 
-/// "removed *write* from 2 tokens of *Photo Printer*" (and what was added, for staff changes).
-fn scope_change(
-    s: Sentence,
-    removed: &[String],
-    added: &[String],
-    what: &str,
-    app: &str,
-) -> Sentence {
-    let s = match (removed.is_empty(), added.is_empty()) {
-        (false, true) => s
-            .text("removed ")
-            .list(removed)
-            .text(format!(" from {what} of ")),
-        (true, false) => s.text("added ").list(added).text(format!(" to {what} of ")),
-        (false, false) => s
-            .text("removed ")
-            .list(removed)
-            .text(" and added ")
-            .list(added)
-            .text(format!(" on {what} of ")),
-        (true, true) => s.text(format!("left the permissions of {what} of ")),
-    };
-    s.em(app)
-}
-
 fn tokens(n: i64) -> String {
     if n == 1 {
         "1 token".to_string()
     } else {
         format!("{n} tokens")
     }
-}
-
-/// The `scopes` list of an audit state (`state_before` / `state_after`).
-fn scopes_in(state: Option<&serde_json::Value>) -> Vec<String> {
-    state
-        .and_then(|s| s.get("scopes"))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -53,9 +53,15 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// A `datetime-local` value (`2026-12-01T10:00`, seconds optional) read as UTC.
+/// A date and time as staff type it (`2026-12-01 10:00`, seconds optional, a `T` instead of
+/// the space, a trailing `UTC` or `Z`), read as UTC.
 pub fn parse_utc_datetime(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    let s = s
+        .strip_suffix("UTC")
+        .or_else(|| s.strip_suffix('Z'))
+        .unwrap_or(s)
+        .trim();
     [
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%dT%H:%M",
@@ -109,16 +115,13 @@ impl AuditFilterInput {
         }
         let client_id = match text(&self.client) {
             None => None,
-            Some(c) => match crate::tokens::find_client(conn, &c)? {
-                Some(found) => Some(found.client_id),
+            Some(c) => match super::clients::pick_client(conn, "client", &c)? {
+                Ok(id) => Some(id),
                 // A client that was deleted still has its events: a number is taken as is.
-                None => match c.parse::<i64>() {
+                Err(e) => match c.parse::<i64>() {
                     Ok(id) if id > 0 => Some(id),
                     _ => {
-                        errors.push(FieldError::new(
-                            "client",
-                            format!("no client has the id or alias \"{c}\""),
-                        ));
+                        errors.push(e);
                         None
                     }
                 },
@@ -129,7 +132,7 @@ impl AuditFilterInput {
             Some(s) => parse_utc_datetime(&s).or_else(|| {
                 errors.push(FieldError::new(
                     field,
-                    "give a date and time such as 2026-12-01T10:00 (UTC)",
+                    "Give a date and time in UTC such as 2026-12-01 10:00.",
                 ));
                 None
             }),
@@ -138,7 +141,7 @@ impl AuditFilterInput {
         let to = time("to", &self.to);
         if let (Some(f), Some(t)) = (from, to) {
             if t <= f {
-                errors.push(FieldError::new("to", "must be after \"from\""));
+                errors.push(FieldError::new("to", "“Until” must be after “From”."));
             }
         }
         if !errors.is_empty() {
@@ -225,5 +228,9 @@ mod tests {
             Some("2026-12-01 10:00 UTC")
         );
         assert!(parse_utc_datetime("tomorrow").is_none());
+        assert_eq!(
+            parse_utc_datetime("2026-12-01 10:00:30 UTC"),
+            parse_utc_datetime("2026-12-01T10:00:30Z")
+        );
     }
 }

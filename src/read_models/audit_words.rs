@@ -1,10 +1,188 @@
-//! Audit events in words for support: what happened, each change as "what: before → after",
-//! and the CSV lines of an export.
+//! Audit events in words: what happened, each change as "what: before → after", the CSV lines
+//! of an export, and the one wording of a scope change ("removed *write* from 2 tokens and
+//! added *profile* to 1 token") that the audit log, the user's Activity and the pages' flash
+//! messages share.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::audit::NamedEvent;
+use crate::tokens::{PairUpdate, ScopeCount};
+
+/// A run of words of a sentence; `em` marks a name (a scope, an app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub text: String,
+    pub em: bool,
+}
+
+impl Part {
+    /// Plain words.
+    pub fn text(t: impl Into<String>) -> Self {
+        Part {
+            text: t.into(),
+            em: false,
+        }
+    }
+
+    /// A name.
+    pub fn em(t: impl Into<String>) -> Self {
+        Part {
+            text: t.into(),
+            em: true,
+        }
+    }
+}
+
+/// The parts as plain text.
+pub fn plain(parts: &[Part]) -> String {
+    parts.iter().map(|p| p.text.as_str()).collect()
+}
+
+/// "*a*", "*a* and *b*", "*a*, *b* and *c*".
+pub fn name_list(names: &[String]) -> Vec<Part> {
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(Part::text(if i + 1 == names.len() {
+                " and "
+            } else {
+                ", "
+            }));
+        }
+        out.push(Part::em(name.clone()));
+    }
+    out
+}
+
+/// What a change did to scopes: each scope some token lost or gained, with how many tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeChanges {
+    pub removed: Vec<ScopeCount>,
+    pub added: Vec<ScopeCount>,
+}
+
+impl ScopeChanges {
+    /// What a pair update did to its tokens.
+    pub fn of_pair(update: &PairUpdate) -> Self {
+        ScopeChanges {
+            removed: update.lost.clone(),
+            added: update.gained.clone(),
+        }
+    }
+
+    /// What a change did to one token.
+    pub fn of_token(removed: &[String], added: &[String]) -> Self {
+        let one = |v: &[String]| {
+            v.iter()
+                .map(|s| ScopeCount {
+                    scope: s.clone(),
+                    tokens: 1,
+                })
+                .collect()
+        };
+        ScopeChanges {
+            removed: one(removed),
+            added: one(added),
+        }
+    }
+
+    /// What an audit event says was done to scopes: the per-token counts the domain records
+    /// (`removed` / `added` of `state_after`); for events written before those existed, the
+    /// difference of the scopes before and after (access and refresh token), counted on the
+    /// tokens that changed.
+    pub fn of_event(e: &NamedEvent) -> Self {
+        let after = e.state_after.as_ref();
+        let counts = |key: &str| {
+            after
+                .and_then(|a| a.get(key))
+                .filter(|v| v.is_object())
+                .map(crate::tokens::scope_counts_of)
+        };
+        if let (Some(removed), Some(added)) = (counts("removed"), counts("added")) {
+            return ScopeChanges { removed, added };
+        }
+        let held = |state: Option<&Value>| -> Vec<String> {
+            let mut all: Vec<String> = ["scopes", "refreshTokenScopes"]
+                .iter()
+                .filter_map(|k| state.and_then(|s| s.get(*k)).and_then(Value::as_array))
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        };
+        let (before, now) = (held(e.state_before.as_ref()), held(after));
+        let n = after
+            .and_then(|a| a.get("changedTokens"))
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| e.affected_count.unwrap_or(1));
+        let counted = |names: Vec<&String>| {
+            names
+                .into_iter()
+                .map(|s| ScopeCount {
+                    scope: s.clone(),
+                    tokens: n,
+                })
+                .collect()
+        };
+        ScopeChanges {
+            removed: counted(before.iter().filter(|s| !now.contains(s)).collect()),
+            added: counted(now.iter().filter(|s| !before.contains(s)).collect()),
+        }
+    }
+
+    /// Whether no scope was gained or lost.
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
+}
+
+/// The one wording of a scope change, without its subject and its app: "removed *write* from 2
+/// tokens and *profile* from 1 token and added *email* to 1 token". `noun(n)` names n tokens
+/// ("2 tokens", "a token"). Scopes lost (or gained) by the same number of tokens are named
+/// together. Empty when nothing changed.
+pub fn scope_change_parts(changes: &ScopeChanges, noun: &dyn Fn(i64) -> String) -> Vec<Part> {
+    let mut out = Vec::new();
+    for (verb, prep, list) in [
+        ("removed ", " from ", &changes.removed),
+        ("added ", " to ", &changes.added),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(Part::text(" and "));
+        }
+        out.push(Part::text(verb));
+        let mut counts: Vec<i64> = list.iter().map(|c| c.tokens).collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        counts.dedup();
+        for (i, n) in counts.iter().enumerate() {
+            if i > 0 {
+                out.push(Part::text(" and "));
+            }
+            let names: Vec<String> = list
+                .iter()
+                .filter(|c| c.tokens == *n)
+                .map(|c| c.scope.clone())
+                .collect();
+            out.extend(name_list(&names));
+            out.push(Part::text(format!("{prep}{}", noun(*n))));
+        }
+    }
+    out
+}
+
+/// "1 token", "3 tokens".
+pub fn tokens_noun(n: i64) -> String {
+    if n == 1 {
+        "1 token".to_string()
+    } else {
+        format!("{n} tokens")
+    }
+}
 
 /// An event in words: what happened, and each change as "what: before → after".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +226,11 @@ pub fn describe(e: &NamedEvent) -> EventWords {
             format!("revoked {} of {client}{whose}", tokens(count))
         }
         ("token.create", Some(t)) => format!("issued {t} to {client}{whose}"),
-        ("authorization.update", _) => {
-            format!("set the scopes of {} of {client}{whose}", tokens(count))
-        }
+        ("authorization.update", _) => match mode_of(e) {
+            Some("remove") => format!("took scopes away from the tokens of {client}{whose}"),
+            Some("add") => format!("gave scopes to the tokens of {client}{whose}"),
+            _ => format!("set the scopes of {} of {client}{whose}", tokens(count)),
+        },
         ("authorization.delete", _) => {
             format!("revoked {client}{whose} ({})", tokens(count))
         }
@@ -72,10 +252,24 @@ pub fn describe(e: &NamedEvent) -> EventWords {
         (action, None) if e.client_id.is_some() => format!("{action} on {client}{whose}"),
         (action, None) => action.to_string(),
     };
-    EventWords {
-        summary,
-        changes: change_lines(e.state_before.as_ref(), e.state_after.as_ref()),
+    let mut changes = change_lines(e.state_before.as_ref(), e.state_after.as_ref());
+    if e.action == "authorization.update" {
+        let words = plain(&scope_change_parts(
+            &ScopeChanges::of_event(e),
+            &tokens_noun,
+        ));
+        if !words.is_empty() {
+            changes.push(format!("per token: {words}"));
+        }
     }
+    EventWords { summary, changes }
+}
+
+fn mode_of(e: &NamedEvent) -> Option<&str> {
+    e.state_after
+        .as_ref()
+        .and_then(|a| a.get("mode"))
+        .and_then(Value::as_str)
 }
 
 /// "1 session", "3 sessions".
@@ -370,6 +564,25 @@ mod tests {
                 "property note: (none) → *** (hidden)",
             ]
         );
+    }
+
+    #[test]
+    fn a_scope_change_names_every_scope_with_its_token_count() {
+        let c = |s: &str, n| ScopeCount {
+            scope: s.into(),
+            tokens: n,
+        };
+        let changes = ScopeChanges {
+            removed: vec![c("email", 2), c("profile", 1), c("write", 2)],
+            added: vec![c("read", 1)],
+        };
+        let parts = scope_change_parts(&changes, &tokens_noun);
+        assert_eq!(
+            plain(&parts),
+            "removed email and write from 2 tokens and profile from 1 token and added read to 1 token"
+        );
+        assert!(parts.iter().any(|p| p.em && p.text == "profile"));
+        assert!(scope_change_parts(&ScopeChanges::default(), &tokens_noun).is_empty());
     }
 
     #[test]

@@ -162,6 +162,8 @@ pub fn app_tokens(
 pub struct OwnedToken {
     pub access_token_hash: String,
     pub scopes: Vec<String>,
+    /// When the app got it: the token's name on the user's pages.
+    pub created_at: DateTime<Utc>,
 }
 
 /// The user's token `token_id` with app `client_id`; `NotFound` for anyone else's token, or a
@@ -176,7 +178,11 @@ pub fn owned_token(
         .filter(access_tokens::id.eq(token_id))
         .filter(access_tokens::subject.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
-        .select((access_tokens::access_token_hash, access_tokens::scopes))
+        .select((
+            access_tokens::access_token_hash,
+            access_tokens::scopes,
+            access_tokens::created_at,
+        ))
         .first(conn)
         .optional()?
         .ok_or(AppError::NotFound)

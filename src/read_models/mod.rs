@@ -8,6 +8,7 @@ pub mod activity;
 pub mod admin;
 pub mod audit_log;
 pub mod audit_words;
+pub mod clients;
 pub mod connected_apps;
 pub mod token_search;
 pub mod users;

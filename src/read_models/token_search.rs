@@ -57,7 +57,7 @@ impl TokenFilter {
         } else if hash.len() < MIN_HASH_PREFIX || hash.len() > 43 {
             errors.push(FieldError::new(
                 "hash",
-                format!("type at least {MIN_HASH_PREFIX} and at most 43 characters of the hash"),
+                format!("Type at least {MIN_HASH_PREFIX} and at most 43 characters of the hash."),
             ));
             None
         } else if !hash
@@ -66,7 +66,7 @@ impl TokenFilter {
         {
             errors.push(FieldError::new(
                 "hash",
-                "a hash holds only letters, digits, - and _",
+                "A hash holds only letters, digits, - and _.",
             ));
             None
         } else {
@@ -76,13 +76,10 @@ impl TokenFilter {
         let client_id = if client.is_empty() {
             None
         } else {
-            match crate::tokens::find_client(conn, client)? {
-                Some(c) => Some(c.client_id),
-                None => {
-                    errors.push(FieldError::new(
-                        "client",
-                        format!("no client has the id or alias \"{client}\""),
-                    ));
+            match super::clients::pick_client(conn, "client", client)? {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    errors.push(e);
                     None
                 }
             }
@@ -221,4 +218,56 @@ pub fn find_by_value(conn: &mut PgConnection, value: &str) -> AppResult<Option<i
         .select(access_tokens::id)
         .first(conn)
         .optional()?)
+}
+
+/// What one pasted string found.
+#[derive(Debug)]
+pub enum Pasted {
+    /// The token whose value, hash or only hash prefix it is.
+    One(i64),
+    /// Several tokens whose hash starts with it (`limit + 1` read, as [`search_tokens`]).
+    Several(Vec<FoundToken>),
+    /// No token: the string is in no hash, nor the hash of any token's value.
+    None,
+}
+
+/// Finds the token a person pasted — its value, its hash or the first characters of its hash
+/// (a fingerprint) — trying the value's hash first, then the string as a hash, then as a
+/// prefix (at least [`MIN_HASH_PREFIX`] base64url characters). The string is only hashed or
+/// compared, never kept, and travels only in a POST body. At most two statements.
+pub fn find_pasted(
+    conn: &mut PgConnection,
+    pasted: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> AppResult<Pasted> {
+    let pasted = pasted.trim();
+    if pasted.contains('\0') {
+        return Ok(Pasted::None);
+    }
+    let exact: Option<i64> = access_tokens::table
+        .filter(access_tokens::access_token_hash.eq_any([hash_token(pasted), pasted.to_string()]))
+        .select(access_tokens::id)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = exact {
+        return Ok(Pasted::One(id));
+    }
+    let prefix_like = (MIN_HASH_PREFIX..43).contains(&pasted.len())
+        && pasted
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !prefix_like {
+        return Ok(Pasted::None);
+    }
+    let filter = TokenFilter {
+        hash_prefix: Some(pasted.to_string()),
+        ..Default::default()
+    };
+    let found = search_tokens(conn, &filter, now, limit, 0)?;
+    Ok(match found.as_slice() {
+        [] => Pasted::None,
+        [one] => Pasted::One(one.id),
+        _ => Pasted::Several(found),
+    })
 }

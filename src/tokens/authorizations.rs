@@ -1,9 +1,14 @@
 //! Every token of one client + subject pair at once (Authlete's `/client/authorization/update`
 //! and `/client/authorization/delete`): one set-based statement each, whatever the number of
 //! tokens, with the audit row written by the same statement.
+//!
+//! A pair change says, in its audit row, what each token gained and lost (`removed` and
+//! `added`: scope → number of tokens), so that the trail, the user's Activity and the pages'
+//! messages can name every scope added and removed in one wording
+//! (`read_models::audit_words::scope_change_parts`).
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text};
 
 use super::policy;
 use super::update::quoted;
@@ -21,15 +26,49 @@ pub enum ScopeMode {
     /// Each token keeps its current scopes ∩ the requested ones, so unticking a scope never adds
     /// another scope to any token.
     Narrow,
+    /// The requested scopes are the ones to take away: each token keeps what it holds now minus
+    /// them. What a form means when it was loaded before another change was saved: a scope
+    /// removed meanwhile stays removed (and is no error), one added meanwhile is kept. Anyone
+    /// may remove.
+    Remove,
+    /// The requested scopes are given to every token that lacks them (staff and the API only,
+    /// within the scopes the client may hold); what each token holds stays.
+    Add,
 }
 
 impl ScopeMode {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             ScopeMode::Set => "set",
             ScopeMode::Narrow => "narrow",
+            ScopeMode::Remove => "remove",
+            ScopeMode::Add => "add",
         }
     }
+}
+
+/// A pair change as a page asks for it: the pair, the scopes and how they apply, and (staff's
+/// confirmation step) the state of the pair that was reviewed.
+#[derive(Debug, Clone, Copy)]
+pub struct PairChange<'a> {
+    pub client_id: i64,
+    pub subject: &'a str,
+    pub scopes: &'a [String],
+    pub mode: ScopeMode,
+    /// The [`super::PairPreview::state`] the caller reviewed: another one now (a token of the
+    /// pair changed, appeared or went since) is [`AppError::Conflict`] and nothing changes.
+    pub reviewed_state: Option<&'a str>,
+}
+
+/// The message of a pair that changed between its review and its confirmation.
+pub const PAIR_CHANGED_MEANWHILE: &str =
+    "the tokens of this app changed since you reviewed the change; review it again";
+
+/// A scope and the number of tokens that gained or lost it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ScopeCount {
+    pub scope: String,
+    pub tokens: i64,
 }
 
 /// What a pair update did.
@@ -46,8 +85,12 @@ pub struct PairUpdate {
     pub dropped: Vec<String>,
     /// Scopes that some token (access or refresh) held before and none holds after.
     pub removed: Vec<String>,
-    /// Scopes that some token holds after and none held before (only with [`ScopeMode::Set`]).
+    /// Scopes that some token holds after and none held before.
     pub added: Vec<String>,
+    /// Each scope some token lost, with the number of tokens that lost it, by name.
+    pub lost: Vec<ScopeCount>,
+    /// Each scope some token gained, with the number of tokens that gained it, by name.
+    pub gained: Vec<ScopeCount>,
 }
 
 #[derive(QueryableByName)]
@@ -58,6 +101,8 @@ struct LockedRow {
     locked: i64,
     #[diesel(sql_type = Array<Text>)]
     held: Vec<String>,
+    #[diesel(sql_type = Text)]
+    state: String,
 }
 
 #[derive(QueryableByName)]
@@ -68,11 +113,20 @@ struct PairRow {
     changed: i64,
     #[diesel(sql_type = Array<Text>)]
     after: Vec<String>,
+    #[diesel(sql_type = Jsonb)]
+    lost: serde_json::Value,
+    #[diesel(sql_type = Jsonb)]
+    gained: serde_json::Value,
 }
 
 /// `$3` true: only the tokens that are not spent (end users and staff), else all.
-const IN_SCOPE: &str =
+pub(super) const IN_SCOPE: &str =
     "(NOT $3 OR access_token_expires_at > now() OR refresh_token_expires_at > now())";
+
+/// A digest of the pair's live tokens and their versions, from rows `id`, `version`: it changes
+/// whenever one of them changes, appears or goes.
+pub(super) const STATE_DIGEST: &str =
+    "coalesce(md5(string_agg(id::text || '.' || version::text, ',' ORDER BY id)), '')";
 
 /// First statement: lock the pair's tokens in id order, so that concurrent pair updates queue
 /// up instead of deadlocking, and read what they hold. Once it returns, no other transaction
@@ -83,7 +137,7 @@ const IN_SCOPE: &str =
 fn lock_sql() -> String {
     format!(
         "WITH locked AS (
-             SELECT scopes, refresh_token_scopes
+             SELECT id, version, scopes, refresh_token_scopes
              FROM access_tokens
              WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
              ORDER BY id
@@ -94,25 +148,46 @@ fn lock_sql() -> String {
                 (SELECT count(*) FROM locked) AS locked,
                 ARRAY(SELECT DISTINCT s
                       FROM locked, unnest(scopes || coalesce(refresh_token_scopes, '{{}}')) AS s
-                      ORDER BY s) AS held"
+                      ORDER BY s) AS held,
+                (SELECT {STATE_DIGEST} FROM locked) AS state"
     )
 }
 
-/// The new scopes of a token whose scopes are in `column`: with $5 (narrow), its scopes ∩ $4 in
-/// their order; otherwise exactly $4.
-fn new_scopes_sql(column: &str) -> String {
+/// The new scopes of a token whose scopes are in `column`, by mode `$5`: `narrow` keeps its
+/// scopes ∩ $4, `remove` its scopes minus $4, `add` appends the scopes of $4 it lacks (each in
+/// their order); `set` gives exactly $4.
+pub(super) fn new_scopes_sql(column: &str) -> String {
     format!(
-        "CASE WHEN $5 THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
-                                WHERE s = ANY($4) ORDER BY i)
+        "CASE $5
+              WHEN 'narrow' THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
+                                       WHERE s = ANY($4) ORDER BY i)
+              WHEN 'remove' THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
+                                       WHERE s <> ALL($4) ORDER BY i)
+              WHEN 'add' THEN {column} || ARRAY(SELECT s FROM unnest($4::text[])
+                                                    WITH ORDINALITY AS u(s, i)
+                                                WHERE s <> ALL({column}) ORDER BY i)
               ELSE $4 END"
     )
 }
 
 /// The same for refresh token scopes, which stay null when there is no refresh token.
-fn new_refresh_sql(column: &str) -> String {
+pub(super) fn new_refresh_sql(column: &str) -> String {
     format!(
         "CASE WHEN {column} IS NULL THEN NULL ELSE {} END",
         new_scopes_sql(column)
+    )
+}
+
+/// Per scope, how many tokens lost it (`old` ⊄ `new`), as a JSON object, from `groups` rows
+/// (`old_all`, `new_all`, `n`: tokens with those scope sets). Grouping first keeps the cost to
+/// the handful of distinct scope sets rather than every token.
+fn delta_sql(old: &str, new: &str) -> String {
+    format!(
+        "(SELECT coalesce(jsonb_object_agg(s, n ORDER BY s), '{{}}'::jsonb)
+          FROM (SELECT s, sum(g.n)::bigint AS n
+                FROM groups g, LATERAL (SELECT DISTINCT s FROM unnest(g.{old}) AS s) AS d
+                WHERE s <> ALL(g.{new})
+                GROUP BY s) AS x)"
     )
 }
 
@@ -122,16 +197,21 @@ fn new_refresh_sql(column: &str) -> String {
 /// table statistics say (a join planned from missing statistics once took a minute for 10,000
 /// tokens).
 ///
-/// $1 client, $2 subject, $3 live tokens only, $4 scopes, $5 narrow, $6 actor kind, $7 actor
+/// $1 client, $2 subject, $3 live tokens only, $4 scopes, $5 mode, $6 actor kind, $7 actor
 /// id, $8 mode, $9 reason, $10 request id, $11 client ip, $12 scopes held before.
 fn update_sql() -> String {
     let (new_scopes, new_refresh) = (
         new_scopes_sql("scopes"),
         new_refresh_sql("refresh_token_scopes"),
     );
+    let (lost, gained) = (
+        delta_sql("old_all", "new_all"),
+        delta_sql("new_all", "old_all"),
+    );
     format!(
         "WITH pair AS (
-             SELECT {new_scopes} AS new_scopes, {new_refresh} AS new_refresh
+             SELECT scopes || coalesce(refresh_token_scopes, '{{}}') AS old_all,
+                    {new_scopes} AS new_scopes, {new_refresh} AS new_refresh
              FROM access_tokens
              WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
          ), changed AS (
@@ -142,12 +222,18 @@ fn update_sql() -> String {
                AND (scopes IS DISTINCT FROM {new_scopes}
                     OR refresh_token_scopes IS DISTINCT FROM {new_refresh})
              RETURNING 1
+         ), groups AS (
+             SELECT old_all, new_scopes || coalesce(new_refresh, '{{}}') AS new_all,
+                    count(*) AS n
+             FROM pair GROUP BY 1, 2
          ), summary AS (
              SELECT (SELECT count(*) FROM pair) AS updated,
                     (SELECT count(*) FROM changed) AS changed,
                     ARRAY(SELECT DISTINCT s
-                          FROM pair, unnest(new_scopes || coalesce(new_refresh, '{{}}')) AS s
-                          ORDER BY s) AS after
+                          FROM groups, unnest(new_all) AS s
+                          ORDER BY s) AS after,
+                    {lost} AS lost,
+                    {gained} AS gained
          ), event AS (
              INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
                                        affected_count, state_before, state_after, reason,
@@ -156,28 +242,50 @@ fn update_sql() -> String {
                     jsonb_build_object('scopes', to_jsonb($12::text[])),
                     jsonb_build_object('scopes', to_jsonb(after),
                                        'requested', to_jsonb($4::text[]),
-                                       'mode', $8, 'changedTokens', changed),
+                                       'mode', $8, 'changedTokens', changed,
+                                       'removed', lost, 'added', gained),
                     $9, $10, $11
              FROM summary
-             WHERE updated > 0
+             -- A removal or an addition that changes nothing is no event (a form sent again,
+             -- a scope someone else had removed already); Authlete's set is always recorded.
+             WHERE updated > 0 AND (changed > 0 OR $8 IN ('set', 'narrow'))
              RETURNING id
          )
-         SELECT updated, changed, after FROM summary"
+         SELECT updated, changed, after, lost, gained FROM summary"
     )
+}
+
+/// `{"write": 2}` (an audit row's `removed` / `added`) as scope counts, by name.
+pub fn scope_counts_of(v: &serde_json::Value) -> Vec<ScopeCount> {
+    let mut counts: Vec<ScopeCount> = v
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(scope, n)| ScopeCount {
+                    scope: scope.clone(),
+                    tokens: n.as_i64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // jsonb keeps keys shortest first; people read names in order.
+    counts.sort_by(|a, b| a.scope.cmp(&b.scope));
+    counts
 }
 
 /// Sets the scopes of every token of the `client_id` + `subject` pair in one transaction (see
 /// [`ScopeMode`]). Refresh token scopes are narrowed (or, with `Set` by staff or the API, set)
 /// the same way, so that a refresh can never bring a removed scope back.
 ///
-/// End users may only take scopes away: a scope that no live token of the pair holds is
-/// [`AppError::Invalid`] (field `scopes`) and nothing changes; their spent tokens are left as
-/// they are. Staff and the API may set any scope the client may hold; others are dropped for
-/// the API and refused for staff (field `scopes`), whose changes also leave spent tokens as they
-/// are. A pair without tokens is [`AppError::NotFound`].
+/// End users may only take scopes away: with `Set` or `Narrow`, a scope that no live token of
+/// the pair holds is [`AppError::Invalid`] (field `scopes`) and nothing changes; `Add` is
+/// [`AppError::Forbidden`]; their spent tokens are left as they are. Staff and the API may set
+/// or add any scope the client may hold; others are dropped for the API and refused for staff
+/// (field `scopes`), whose changes also leave spent tokens as they are. A pair without tokens
+/// is [`AppError::NotFound`].
 ///
 /// Three statements whatever the number of tokens: lock and read the pair, read the client's
-/// allowed scopes (not for end users), update with the audit row.
+/// allowed scopes (not for end users, nor for a removal), update with the audit row.
 pub fn update_pair_scopes(
     conn: &mut PgConnection,
     client_id: i64,
@@ -187,12 +295,61 @@ pub fn update_pair_scopes(
     actor: &Actor,
     reason: Option<&str>,
 ) -> AppResult<PairUpdate> {
+    let change = PairChange {
+        client_id,
+        subject,
+        scopes,
+        mode,
+        reviewed_state: None,
+    };
+    change_pair_scopes(conn, &change, actor, reason)
+}
+
+/// Takes `removed` from every live token of the pair: each keeps what it holds now minus these
+/// scopes (see [`ScopeMode::Remove`]). What the pages' permissions forms do.
+pub fn remove_pair_scopes(
+    conn: &mut PgConnection,
+    client_id: i64,
+    subject: &str,
+    removed: &[String],
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<PairUpdate> {
+    update_pair_scopes(
+        conn,
+        client_id,
+        subject,
+        removed,
+        ScopeMode::Remove,
+        actor,
+        reason,
+    )
+}
+
+/// [`update_pair_scopes`] for a change described by a page, optionally only if the pair is
+/// still as it was reviewed.
+pub fn change_pair_scopes(
+    conn: &mut PgConnection,
+    change: &PairChange<'_>,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<PairUpdate> {
+    let PairChange {
+        client_id,
+        subject,
+        mode,
+        reviewed_state,
+        ..
+    } = *change;
     let reason = policy::reason_for(actor, reason)?;
     if subject.contains('\0') {
         return Err(AppError::NotFound);
     }
-    let requested = dedup_scopes(scopes.iter().cloned());
+    let requested = dedup_scopes(change.scopes.iter().cloned());
     let is_user = actor.kind == ActorKind::User;
+    if is_user && mode == ScopeMode::Add {
+        return Err(AppError::Forbidden);
+    }
     let staff = super::is_staff(actor.kind);
     let live_only = is_user || staff;
     crate::db::transaction(conn, |c| {
@@ -209,28 +366,46 @@ pub fn update_pair_scopes(
                 "every token of this app has expired; there is nothing left to change".into(),
             ));
         }
-        let (effective, dropped, narrow) = if is_user {
-            let not_held: Vec<&String> = requested
-                .iter()
-                .filter(|s| !locked.held.contains(s))
-                .collect();
-            if !not_held.is_empty() {
-                return Err(AppError::invalid(
-                    "scopes",
-                    format!(
-                        "you can only take permissions away; this app does not hold {}",
-                        quoted(&not_held)
-                    ),
-                ));
+        if reviewed_state.is_some_and(|s| s != locked.state) {
+            return Err(AppError::Conflict(PAIR_CHANGED_MEANWHILE.into()));
+        }
+        let (effective, dropped, mode) = match mode {
+            // Removing what a token does not hold is no change, and nothing to refuse: that is
+            // how a form loaded before someone else's removal still means what it said. Names
+            // that are not scope tokens cannot be held.
+            ScopeMode::Remove => (
+                requested
+                    .iter()
+                    .filter(|s| crate::validate::is_scope_token(s))
+                    .cloned()
+                    .collect(),
+                Vec::new(),
+                mode,
+            ),
+            _ if is_user => {
+                let not_held: Vec<&String> = requested
+                    .iter()
+                    .filter(|s| !locked.held.contains(s))
+                    .collect();
+                if !not_held.is_empty() {
+                    return Err(AppError::invalid(
+                        "scopes",
+                        format!(
+                            "you can only take permissions away; this app does not hold {}",
+                            quoted(&not_held)
+                        ),
+                    ));
+                }
+                (requested.clone(), Vec::new(), ScopeMode::Narrow)
             }
-            (requested.clone(), Vec::new(), true)
-        } else {
-            let allowed = policy::allowed_among(c, client_id, &requested)?;
-            let (kept, dropped) = policy::partition_allowed(&requested, &allowed);
-            if staff {
-                super::staff::pair_scope_refusal(&dropped)?;
+            _ => {
+                let allowed = policy::allowed_among(c, client_id, &requested)?;
+                let (kept, dropped) = policy::partition_allowed(&requested, &allowed);
+                if staff {
+                    super::staff::pair_scope_refusal(&dropped)?;
+                }
+                (kept, dropped, mode)
             }
-            (kept, dropped, mode == ScopeMode::Narrow)
         };
         let row: PairRow = diesel::sql_query(update_sql())
             .bind::<BigInt, _>(client_id)
@@ -238,7 +413,7 @@ pub fn update_pair_scopes(
             // End users and staff leave spent tokens as they are (read-only for both).
             .bind::<Bool, _>(live_only)
             .bind::<Array<Text>, _>(&effective)
-            .bind::<Bool, _>(narrow)
+            .bind::<Text, _>(mode.as_str())
             .bind::<Text, _>(actor.kind.as_str())
             .bind::<Text, _>(&actor.id)
             .bind::<Text, _>(mode.as_str())
@@ -267,6 +442,8 @@ pub fn update_pair_scopes(
                 .filter(|s| !before.contains(s))
                 .cloned()
                 .collect(),
+            lost: scope_counts_of(&row.lost),
+            gained: scope_counts_of(&row.gained),
         })
     })
 }

@@ -33,6 +33,13 @@ const NO_REFRESH_GRANT_TYPES: &[&str] = &["IMPLICIT", "CLIENT_CREDENTIALS"];
 
 /// Longest caller-chosen token value.
 const MAX_TOKEN_VALUE_LEN: usize = 1024;
+/// Shortest caller-chosen token value: 22 characters, 128 random bits in base64url.
+pub const MIN_TOKEN_VALUE_LEN: usize = 22;
+/// The least estimated entropy, in bits, of a caller-chosen token value (OWASP ASVS 3.2.2 asks
+/// 64 bits of a session token). The estimate is the value's length times the Shannon entropy
+/// of its characters: a floor that catches `x`, `aaaa…` and `abcabc…`, not a proof of
+/// randomness.
+pub const MIN_TOKEN_VALUE_BITS: f64 = 64.0;
 
 /// A token to create.
 #[derive(Debug, Clone, Default)]
@@ -141,6 +148,8 @@ pub fn create_token(
                 .execute(c)? as u64;
             }
         }
+        // After the replaced tokens are gone: a migration may give a pair's token again.
+        refuse_taken_values(c, &new, &access_value, refresh_value.as_deref())?;
         let inserted = diesel::insert_into(access_tokens::table)
             .values(NewAccessToken {
                 access_token_hash: hash_token(&access_value),
@@ -167,7 +176,7 @@ pub fn create_token(
                 };
                 return Err(AppError::invalid(
                     field,
-                    "a token with this value already exists",
+                    "is already the value of another token",
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -205,6 +214,78 @@ pub fn create_token(
             replaced,
         })
     })
+}
+
+/// The value's length times the Shannon entropy of its characters, in bits.
+pub fn estimated_bits(value: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in value.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = value.chars().count() as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * n
+}
+
+/// Refuses a caller-chosen value that is already any token's access or refresh token value.
+/// The unique indexes catch a value used twice in the same column; this catches the crossing
+/// (a refresh token equal to another token's access token). An advisory lock per chosen hash,
+/// taken in a fixed order, makes two concurrent creates with the same value wait for each other,
+/// so the second sees the first.
+fn refuse_taken_values(
+    c: &mut PgConnection,
+    new: &NewToken,
+    access_value: &str,
+    refresh_value: Option<&str>,
+) -> AppResult<()> {
+    let mut chosen: Vec<(&str, String)> = Vec::new();
+    if new.access_token.is_some() {
+        chosen.push(("accessToken", hash_token(access_value)));
+    }
+    if let (Some(_), Some(v)) = (&new.refresh_token, refresh_value) {
+        chosen.push(("refreshToken", hash_token(v)));
+    }
+    if chosen.is_empty() {
+        return Ok(());
+    }
+    let mut hashes: Vec<String> = chosen.iter().map(|(_, h)| h.clone()).collect();
+    hashes.sort();
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(h, 0)) FROM unnest($1::text[]) AS h ORDER BY h",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&hashes)
+    .execute(c)?;
+    let taken: Vec<(String, Option<String>)> = access_tokens::table
+        .filter(
+            access_tokens::access_token_hash
+                .eq_any(&hashes)
+                .or(access_tokens::refresh_token_hash.eq_any(&hashes)),
+        )
+        .select((
+            access_tokens::access_token_hash,
+            access_tokens::refresh_token_hash,
+        ))
+        .load(c)?;
+    let errors: Vec<FieldError> = chosen
+        .iter()
+        .filter(|(_, h)| {
+            taken
+                .iter()
+                .any(|(a, r)| a == h || r.as_deref() == Some(h.as_str()))
+        })
+        .map(|(field, _)| FieldError::new(*field, "is already the value of another token"))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
 }
 
 /// Everything that can be checked without the database.
@@ -251,7 +332,32 @@ fn check_shape(new: &NewToken) -> AppResult<()> {
                     field,
                     format!("must be 1 to {MAX_TOKEN_VALUE_LEN} printable ASCII characters without spaces"),
                 ));
+            } else if v.len() < MIN_TOKEN_VALUE_LEN {
+                errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "must be at least {MIN_TOKEN_VALUE_LEN} characters (leave it out for a \
+                         random value)"
+                    ),
+                ));
+            } else if estimated_bits(v) < MIN_TOKEN_VALUE_BITS {
+                errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "is too predictable (about {:.0} bits; at least {MIN_TOKEN_VALUE_BITS} \
+                         are needed): use a random value, or leave it out",
+                        estimated_bits(v)
+                    ),
+                ));
             }
+        }
+    }
+    if let (Some(access), Some(refresh)) = (&new.access_token, &new.refresh_token) {
+        if access == refresh {
+            errors.push(FieldError::new(
+                "refreshToken",
+                "must differ from accessToken",
+            ));
         }
     }
     if new.refresh_token.is_some() && NO_REFRESH_GRANT_TYPES.contains(&new.grant_type.as_str()) {

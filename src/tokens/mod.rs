@@ -20,25 +20,30 @@ mod authorizations;
 mod create;
 mod introspect;
 mod list;
+mod pair_preview;
 mod policy;
 mod revoke;
 mod staff;
 mod sweep;
 mod update;
 
-pub use authorizations::{delete_pair, update_pair_scopes, PairUpdate, ScopeMode};
+pub use authorizations::{
+    change_pair_scopes, delete_pair, remove_pair_scopes, scope_counts_of, update_pair_scopes,
+    PairChange, PairUpdate, ScopeCount, ScopeMode, PAIR_CHANGED_MEANWHILE,
+};
 pub use create::{create_token, CreatedToken, NewToken};
 pub use introspect::{introspect, Introspection, IntrospectionRequest, Verdict};
 pub use list::{
     list_authorized_clients, list_tokens, pair_token_count, AuthorizedClient,
     AuthorizedClientQuery, ClientPage, TokenListQuery, TokenPage, TokenStatus, MAX_WINDOW,
 };
+pub use pair_preview::{preview_pair_change, PairPreview, PreviewGroup, NAMED_PER_GROUP};
 pub use policy::{
     clean_properties, from_millis, MAX_PROPERTIES, MAX_PROPERTIES_BYTES, PERSISTENT_EXPIRY,
     RESERVED_PROPERTY_KEYS,
 };
 pub use revoke::{delete_token, revoke_token, revoke_tokens, RevokeTarget};
-pub use staff::{preview_delete_pair, preview_pair_scopes, PairPreview};
+pub use staff::{preview_delete_pair, CHANGED_MEANWHILE, READ_ONLY};
 pub use sweep::{count_sweepable, sweep_expired, sweep_expired_with_progress, SWEEP_BATCH};
 pub use update::{update_token, TokenUpdate, UpdatedToken};
 
@@ -117,6 +122,15 @@ pub fn find_client(conn: &mut PgConnection, identifier: &str) -> QueryResult<Opt
         Err(_) => query.filter(clients::client_id_alias.eq(identifier.to_string())),
     };
     query.first(conn).optional()
+}
+
+/// Checks a reason as every change does (required from staff, at most 1,000 characters), for a
+/// review step shown before the change itself.
+pub fn check_reason(
+    actor: &crate::audit::Actor,
+    reason: Option<&str>,
+) -> crate::error::AppResult<()> {
+    policy::reason_for(actor, reason).map(|_| ())
 }
 
 /// Whether the actor is support staff (support or admin).

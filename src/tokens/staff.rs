@@ -14,14 +14,14 @@
 //! - every refusal is reported at once, each naming its field, so that a form can show each
 //!   message beside its field.
 //!
-//! For a client + subject pair, staff set scopes on the tokens that are not spent, and a scope
-//! the client may not hold is refused the same way.
+//! For a client + subject pair, staff remove or add scopes on the tokens that are not spent (each
+//! behind a review step, `pair_preview`), and a scope the client may not hold is refused the same
+//! way.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
 
 use super::policy::{self, RESERVED_PROPERTY_KEYS};
 use super::{is_spent, TokenRef, TokenUpdate};
@@ -60,6 +60,14 @@ pub(crate) fn checked_update(
         return Err(AppError::Expired(READ_ONLY.into()));
     }
 
+    if let Some(removed) = changes.remove_scopes.take() {
+        // A removal is the scope set it leaves, checked like any other.
+        let base = changes
+            .scopes
+            .take()
+            .unwrap_or_else(|| current.scopes.clone());
+        changes.scopes = Some(base.into_iter().filter(|s| !removed.contains(s)).collect());
+    }
     let mut errors = Vec::new();
     if let Err(AppError::Invalid(e)) = policy::reason_for(actor, changes.reason.as_deref()) {
         errors.extend(e);
@@ -260,77 +268,6 @@ pub(crate) fn pair_scope_refusal(dropped: &[String]) -> AppResult<()> {
         Some(e) => Err(AppError::Invalid(vec![e])),
         None => Ok(()),
     }
-}
-
-/// What setting the scopes of a pair would do, for a confirmation step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairPreview {
-    /// Tokens of the pair that are not spent: those the change applies to.
-    pub live_tokens: i64,
-    /// Of those, the tokens whose scopes (or refresh token scopes) would change.
-    pub changing: i64,
-    /// Spent tokens of the pair, left as they are.
-    pub spent_tokens: i64,
-}
-
-#[derive(QueryableByName)]
-struct PreviewRow {
-    #[diesel(sql_type = BigInt)]
-    live: i64,
-    #[diesel(sql_type = BigInt)]
-    changing: i64,
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
-
-/// Counts what [`super::update_pair_scopes`] with [`super::ScopeMode::Set`] would change for
-/// staff, after the same checks (reason, scopes the client may hold), without changing
-/// anything. One statement over the pair's index. A pair without tokens is
-/// [`AppError::NotFound`].
-pub fn preview_pair_scopes(
-    conn: &mut PgConnection,
-    client_id: i64,
-    subject: &str,
-    scopes: &[String],
-    actor: &Actor,
-    reason: Option<&str>,
-) -> AppResult<PairPreview> {
-    let requested = dedup_scopes(scopes.iter().cloned());
-    let mut errors = Vec::new();
-    if let Err(AppError::Invalid(e)) = policy::reason_for(actor, reason) {
-        errors.extend(e);
-    }
-    let allowed = policy::allowed_among(conn, client_id, &requested)?;
-    let (_, refused) = policy::partition_allowed(&requested, &allowed);
-    errors.extend(refusal_of(&refused));
-    if !errors.is_empty() {
-        return Err(AppError::Invalid(errors));
-    }
-    // The same comparison as the pair update itself: a token changes when its scope array (or
-    // its refresh token's) is not exactly the requested one.
-    let row: PreviewRow = diesel::sql_query(
-        "SELECT count(*) FILTER (WHERE live) AS live,
-                count(*) FILTER (WHERE live AND (scopes IS DISTINCT FROM $3
-                    OR (refresh_token_scopes IS NOT NULL
-                        AND refresh_token_scopes IS DISTINCT FROM $3))) AS changing,
-                count(*) AS total
-         FROM (SELECT scopes, refresh_token_scopes,
-                      (access_token_expires_at > now()
-                       OR coalesce(refresh_token_expires_at > now(), false)) AS live
-               FROM access_tokens WHERE client_id = $1 AND subject = $2) AS pair",
-    )
-    .bind::<BigInt, _>(client_id)
-    .bind::<Text, _>(subject)
-    .bind::<Array<Text>, _>(&requested)
-    .get_result(conn)?;
-    if row.total == 0 {
-        return Err(AppError::NotFound);
-    }
-    Ok(PairPreview {
-        live_tokens: row.live,
-        changing: row.changing,
-        spent_tokens: row.total - row.live,
-    })
 }
 
 /// Checks a staff revocation of a pair before its confirmation step (a reason is required) and

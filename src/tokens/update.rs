@@ -27,6 +27,10 @@ pub struct TokenUpdate {
     /// [`UpdatedToken::dropped_scopes`]). The refresh token's scopes follow (narrowed for end
     /// users, set for everyone else), so a refresh never brings back a removed scope.
     pub scopes: Option<Vec<String>>,
+    /// Scopes to take away from what the token holds now (access and refresh token), whatever
+    /// else it holds: what a form loaded before another change means. Removing a scope the
+    /// token no longer holds is no change and no error. Applied after `scopes`.
+    pub remove_scopes: Option<Vec<String>>,
     /// When the scopes really change and no access expiry is given: the access token expires
     /// after the smallest per-scope lifetime of the new scopes (unchanged if none has one).
     pub access_token_expires_at_updated_on_scope_update: bool,
@@ -63,6 +67,10 @@ pub struct UpdatedToken {
     pub dropped_scopes: Vec<String>,
     /// Property keys ignored because they are reserved.
     pub ignored_properties: Vec<String>,
+    /// Scopes the token (access or refresh) held before and holds no more, by name.
+    pub removed_scopes: Vec<String>,
+    /// Scopes the token holds now and did not hold before, by name.
+    pub added_scopes: Vec<String>,
 }
 
 /// Applies `changes` to one token: locks its row, checks who may do what, writes the new state
@@ -159,6 +167,13 @@ fn apply_update(
                 }
             }
         }
+        if let Some(removed) = &changes.remove_scopes {
+            next.scopes = without(&next.scopes, removed);
+            next.refresh_token_scopes = next
+                .refresh_token_scopes
+                .as_ref()
+                .map(|r| without(r, removed));
+        }
         apply_expiries(c, &changes, actor, now, &current, &mut next)?;
         if let Some(p) = &properties {
             next.properties =
@@ -198,7 +213,10 @@ fn apply_update(
                 ..Default::default()
             },
         )?;
+        let (before, after) = (held(&current), held(&updated));
         Ok(UpdatedToken {
+            removed_scopes: before.difference(&after).map(|s| s.to_string()).collect(),
+            added_scopes: after.difference(&before).map(|s| s.to_string()).collect(),
             token: updated,
             new_access_token: new_value.clone(),
             dropped_scopes,
@@ -318,6 +336,23 @@ fn apply_expiries(
         next.refresh_token_expires_at = Some(within("refreshTokenExpiresAt", at)?);
     }
     Ok(())
+}
+
+/// `list` without the scopes of `removed`, in its order.
+fn without(list: &[String], removed: &[String]) -> Vec<String> {
+    list.iter()
+        .filter(|s| !removed.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// What a token holds: its access and refresh token scopes, by name.
+fn held(t: &AccessToken) -> std::collections::BTreeSet<&str> {
+    t.scopes
+        .iter()
+        .chain(t.refresh_token_scopes.iter().flatten())
+        .map(String::as_str)
+        .collect()
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {

@@ -16,7 +16,7 @@ use crate::tokens::is_spent;
 use super::forms::FormFields;
 use super::paths;
 use super::session::CurrentUser;
-use super::view::{count_of, page_number, Layout, Pager, When};
+use super::view::{count_of, page_number, Clock, Layout, Pager, Problem, When};
 
 /// Apps on one page of the list.
 pub const APPS_PER_PAGE: i64 = 20;
@@ -38,16 +38,16 @@ pub struct AppCard {
 }
 
 impl AppCard {
-    /// The card of `app`, as its user sees it.
-    pub fn from(app: &ConnectedApp) -> Self {
+    /// The card of `app`, as its user sees it, with times as `clock` writes them.
+    pub fn new(app: &ConnectedApp, clock: &Clock) -> Self {
         AppCard {
             client_id: app.client_id,
             name: app.name.clone(),
             developer: app.developer.clone(),
             description: app.description.clone(),
             scopes: app.scopes(),
-            first_authorized: When::new(app.first_authorized_at),
-            last_used: When::maybe(app.last_used_at),
+            first_authorized: clock.when(app.first_authorized_at),
+            last_used: clock.maybe(app.last_used_at),
             active_tokens: app.active_tokens,
             expired_tokens: app.expired_tokens,
         }
@@ -100,9 +100,11 @@ pub async fn connected_apps(
     let pager = Pager::counted(page, APPS_PER_PAGE, total, "apps", |n| {
         list_href(&filter, n)
     });
+    let layout = Layout::new(&user, &session, paths::APPS)?;
+    let clock = layout.clock;
     Ok(ConnectedAppsPage {
-        layout: Layout::new(&user, &session, paths::APPS)?,
-        apps: apps.iter().map(AppCard::from).collect(),
+        layout,
+        apps: apps.iter().map(|a| AppCard::new(a, &clock)).collect(),
         filter,
         total,
         pager,
@@ -130,12 +132,17 @@ pub struct ScopeOption {
     pub checked: bool,
 }
 
-/// One token of the app page.
+/// One token of the app page: a "sign-in", named by when it was made.
 #[derive(Debug, Clone)]
 pub struct TokenRow {
     pub id: i64,
+    /// `token-{id}`: the card's id, where messages about it are shown.
+    pub anchor: String,
+    /// When the app got it, in the person's time zone: the token's name on the page.
+    pub label: String,
     /// The first characters of the token's hash: never a token value.
     pub fingerprint: String,
+    /// What it may do, with the words the person reads; ticked as held (or as sent back).
     pub scopes: Vec<ScopeOption>,
     pub created: When,
     /// When the access token expires (or expired).
@@ -149,8 +156,16 @@ pub struct TokenRow {
     pub last_used: Option<When>,
     /// Key and value of each property that is not hidden.
     pub properties: Vec<(String, String)>,
-    /// Why the last narrowing of this token was refused.
+    /// Why the last change of this token was refused.
     pub error: Option<String>,
+}
+
+impl TokenRow {
+    /// The scope names the form shows, sent back with it so that the change is "remove what
+    /// was unticked" whatever changed meanwhile.
+    pub fn shown(&self) -> Vec<&str> {
+        self.scopes.iter().map(|s| s.name.as_str()).collect()
+    }
 }
 
 /// The permissions form and the per-token forms as sent back after a refused change, so that
@@ -172,8 +187,22 @@ pub struct AppPage {
     /// The permissions form: the scopes the app holds.
     pub options: Vec<ScopeOption>,
     pub scopes_error: Option<String>,
+    /// The error summary of a refused form, at the top of the page.
+    pub problems: Vec<Problem>,
     pub tokens: Vec<TokenRow>,
+    /// How many tokens the app has, live or not.
+    pub token_count: i64,
+    /// Whether the folded list of sign-ins starts open: a message or a refusal is in it, or a
+    /// later page of it was asked for.
+    pub sign_ins_open: bool,
     pub pager: Pager,
+}
+
+impl AppPage {
+    /// The scope names the permissions form shows.
+    pub fn shown(&self) -> Vec<&str> {
+        self.options.iter().map(|s| s.name.as_str()).collect()
+    }
 }
 
 /// The numeric client id of a path, or 404.
@@ -216,7 +245,9 @@ pub async fn build_app_page(
         Ok((app, tokens))
     })
     .await?;
-    let card = AppCard::from(&app);
+    let mut layout = Layout::new(user, session, paths::APPS)?;
+    let clock = layout.clock;
+    let card = AppCard::new(&app, &clock);
     let total = app.active_tokens + app.expired_tokens;
     let ticked_pair = rejected.pair.as_ref().map(|(s, _)| s);
     let options = card
@@ -229,19 +260,35 @@ pub async fn build_app_page(
         })
         .collect();
     let descriptions = card.scopes.clone();
-    let tokens = tokens
+    let tokens: Vec<TokenRow> = tokens
         .iter()
-        .map(|t| token_row(t, &descriptions, rejected.token.as_ref()))
+        .map(|t| token_row(t, &descriptions, rejected.token.as_ref(), &clock))
         .collect();
-    let pager = Pager::counted(page, TOKENS_PER_PAGE, total, "tokens", |n| {
+    let mut problems = Vec::new();
+    if let Some((_, e)) = &rejected.pair {
+        problems.push(Problem::new("scope-1", e));
+    }
+    if let Some((id, _, e)) = &rejected.token {
+        problems.push(Problem::new(format!("token-{id}-1"), e));
+    }
+    let mut places: Vec<String> = tokens.iter().map(|t| t.anchor.clone()).collect();
+    places.push("tokens".to_string());
+    layout.place_flash(&places);
+    let sign_ins_open = page > 1
+        || rejected.token.is_some()
+        || layout.flash.as_ref().is_some_and(|f| f.at.is_some());
+    let pager = Pager::counted(page, TOKENS_PER_PAGE, total, "sign-ins", |n| {
         format!("{}/{client_id}?page={n}#tokens", paths::APPS)
     });
     Ok(AppPage {
-        layout: Layout::new(user, session, paths::APPS)?,
+        layout,
         app: card,
         options,
-        scopes_error: rejected.pair.map(|(_, e)| e),
+        scopes_error: rejected.pair.map(|(_, e)| super::view::sentence(&e)),
+        problems,
         tokens,
+        token_count: total,
+        sign_ins_open,
         pager,
     })
 }
@@ -250,12 +297,16 @@ fn token_row(
     t: &AccessToken,
     descriptions: &[HeldScope],
     rejected: Option<&(i64, Vec<String>, String)>,
+    clock: &Clock,
 ) -> TokenRow {
     let rejected = rejected.filter(|(id, _, _)| *id == t.id);
     let now = Utc::now();
     let expired = is_spent(t, now);
+    let created = clock.when(t.created_at);
     TokenRow {
         id: t.id,
+        anchor: format!("token-{}", t.id),
+        label: created.text.clone(),
         fingerprint: fingerprint(&t.access_token_hash).to_string(),
         scopes: t
             .scopes
@@ -269,22 +320,22 @@ fn token_row(
                 checked: rejected.is_none_or(|(_, ticked, _)| ticked.contains(name)),
             })
             .collect(),
-        created: When::new(t.created_at),
-        expires: When::new(t.access_token_expires_at),
+        created,
+        expires: clock.when(t.access_token_expires_at),
         expired,
         renewable_until: t
             .refresh_token_expires_at
             .filter(|_| t.is_expired_at(now) && !expired)
-            .map(When::new),
+            .map(|r| clock.when(r)),
         grant_type: grant_type_words(&t.grant_type).to_string(),
-        last_used: When::maybe(t.last_used_at),
+        last_used: clock.maybe(t.last_used_at),
         properties: t
             .property_list()
             .into_iter()
             .filter(|p| !p.hidden)
             .map(|p| (p.key, p.value))
             .collect(),
-        error: rejected.map(|(_, _, e)| e.clone()),
+        error: rejected.map(|(_, _, e)| super::view::sentence(e)),
     }
 }
 
@@ -305,29 +356,106 @@ pub fn grant_type_words(grant_type: &str) -> &str {
     }
 }
 
-/// `/apps/{clientId}/revoke`.
-#[derive(Template, WebTemplate)]
-#[template(path = "apps/revoke.html")]
-pub struct RevokeAppPage {
-    pub layout: Layout,
-    pub app: AppCard,
-}
-
 /// `GET /apps/{clientId}/revoke`: what revoking will do, and the button that does it.
 pub async fn revoke_app_page(
     path: web::Path<String>,
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
-) -> Result<RevokeAppPage, AppError> {
+) -> Result<super::review::ReviewPage, AppError> {
     let client_id = client_id_of(&path)?;
     let subject = user.subject.clone();
     let app = crate::db::run(&pool, move |conn| {
         connected_apps::connected_app(conn, &subject, client_id)
     })
     .await?;
-    Ok(RevokeAppPage {
-        layout: Layout::new(&user, &session, paths::APPS)?,
-        app: AppCard::from(&app),
+    let layout = Layout::new(&user, &session, paths::APPS)?;
+    let app = AppCard::new(&app, &layout.clock);
+    let mut review = super::review::ReviewPage::new(
+        layout,
+        format!("Revoke {}?", app.name),
+        format!("{}/revoke", paths::app(client_id)),
+        paths::app(client_id),
+    );
+    let expired = if app.expired_tokens > 0 {
+        format!(" and {}", app.expired_label())
+    } else {
+        String::new()
+    };
+    review.lines = vec![
+        format!(
+            "{} will lose all access to your account at once: its {}{expired} will be revoked, \
+             with their refresh tokens.",
+            app.name,
+            app.active_label()
+        ),
+        "This cannot be undone: it can only get access again if you authorize it again."
+            .to_string(),
+    ];
+    review.button = Some(format!("Revoke {}", app.name));
+    Ok(review)
+}
+
+/// `GET /apps/{clientId}/tokens/{tokenId}/revoke`: the review step before one sign-in goes.
+pub async fn revoke_token_page(
+    path: web::Path<(String, String)>,
+    user: CurrentUser,
+    session: Session,
+    pool: web::Data<PgPool>,
+) -> Result<super::review::ReviewPage, AppError> {
+    let client_id = client_id_of(&path.0)?;
+    let token_id = client_id_of(&path.1)?;
+    let subject = user.subject.clone();
+    let (app, token) = crate::db::run(&pool, move |conn| {
+        let app = connected_apps::connected_app(conn, &subject, client_id)?;
+        let token = connected_apps::owned_token(conn, &subject, client_id, token_id)?;
+        Ok((app, token))
     })
+    .await?;
+    let layout = Layout::new(&user, &session, paths::APPS)?;
+    let when = layout.clock.when(token.created_at).text;
+    let held = app.scopes();
+    let words: Vec<String> = token
+        .scopes
+        .iter()
+        .map(|s| {
+            held.iter()
+                .find(|h| &h.name == s)
+                .and_then(|h| h.description.clone())
+                .unwrap_or_else(|| s.clone())
+        })
+        .collect();
+    let others = app.active_tokens + app.expired_tokens - 1;
+    let back = format!("{}#token-{token_id}", paths::app(client_id));
+    let mut review = super::review::ReviewPage::new(
+        layout,
+        format!("Revoke the {when} sign-in to {}?", app.name),
+        format!("{}/tokens/{token_id}/revoke", paths::app(client_id)),
+        back,
+    );
+    review.lines = vec![
+        format!(
+            "{} loses what this sign-in lets it do, at once: {}.",
+            app.name,
+            if words.is_empty() {
+                "nothing any more".to_string()
+            } else {
+                words.join("; ")
+            }
+        ),
+        if others == 0 {
+            format!("It is the last one: {} will have no access left.", app.name)
+        } else {
+            format!(
+                "Its other {} {} as {} {}.",
+                count_of(others, "sign-in", "sign-ins"),
+                if others == 1 { "stays" } else { "stay" },
+                if others == 1 { "it" } else { "they" },
+                if others == 1 { "is" } else { "are" }
+            )
+        },
+        "This cannot be undone.".to_string(),
+    ];
+    review.button = Some("Revoke this sign-in".to_string());
+    Ok(review)
 }

@@ -1,10 +1,11 @@
 //! Signing in and out, and signing out everywhere.
 //!
-//! Sign-in checks the argon2id hash on the blocking pool (it is slow on purpose), counts
-//! failures per login and per address in PostgreSQL ([`crate::throttle`]), answers an unknown
-//! login exactly like a wrong password, and records a new session ([`crate::sessions`]) under a
-//! new id. The return path is followed only when it is a local path. Sign-out ends the
-//! session's record, so that a copy of the cookie stops working too.
+//! Sign-in claims a password check from the throttle ([`crate::throttle`], in PostgreSQL)
+//! before anything else, checks the argon2id hash on the blocking pool (it is slow on purpose)
+//! only when the claim is granted, answers an unknown login exactly like a wrong password, and
+//! records a new session ([`crate::sessions`]) under a new id. The return path is followed only
+//! when it is a local path. Sign-out ends the session's record, so that a copy of the cookie
+//! stops working too.
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
@@ -20,8 +21,9 @@ use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::PgPool;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::sessions::{self as records, Proof};
-use crate::throttle::{self, AttemptKeys};
+use crate::throttle::{self, AttemptKeys, Refusal, Verdict};
 
 use super::csrf::{self, CheckedForm};
 use super::flash::Flash;
@@ -54,10 +56,18 @@ pub struct LogoutPage {
     pub layout: Layout,
 }
 
+/// The return path asked for, when it is a local one; empty: none, the person's start page.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| is_local_path(n))
-        .unwrap_or(paths::APPS)
-        .to_string()
+    next.filter(|n| is_local_path(n)).unwrap_or("").to_string()
+}
+
+/// Where a person starts: staff at the user search, everyone else at their connected apps.
+fn start_page(role: crate::db::models::Role) -> &'static str {
+    if role.is_staff() {
+        paths::STAFF_USERS
+    } else {
+        paths::APPS
+    }
 }
 
 /// `GET /login`.
@@ -83,7 +93,7 @@ pub async fn login_page(req: HttpRequest, session: Session) -> Result<LoginPage,
 
 /// What the first database step of a sign-in found.
 enum Lookup {
-    Locked,
+    Refused(Refusal, i64),
     Account(Option<Account>),
 }
 
@@ -93,6 +103,7 @@ pub async fn sign_in(
     session: Session,
     pool: web::Data<PgPool>,
     config: web::Data<Config>,
+    metrics: web::Data<Metrics>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let login = form.text("login").trim().to_string();
@@ -122,8 +133,13 @@ pub async fn sign_in(
     let lookup = {
         let (keys, login) = (keys.clone(), login.clone());
         crate::db::run(&pool, move |conn| {
-            if throttle::locked_until(conn, &keys)?.is_some() {
-                return Ok(Lookup::Locked);
+            // The check is counted before it runs, so parallel attempts cannot outrun the limit.
+            if let Verdict::Refused {
+                why,
+                retry_after_secs,
+            } = throttle::claim(conn, &keys)?
+            {
+                return Ok(Lookup::Refused(why, retry_after_secs));
             }
             Ok(Lookup::Account(
                 accounts::table
@@ -136,13 +152,16 @@ pub async fn sign_in(
         .await?
     };
     let account = match lookup {
-        Lookup::Locked => {
+        Lookup::Refused(why, retry_after_secs) => {
+            metrics.sign_in_refused(why);
             let mut p = page(&session)?;
-            p.error = Some(format!(
-                "Too many failed sign-ins. Wait {} minutes, then try again.",
-                throttle::LOCK_MINUTES
-            ));
-            return render(StatusCode::TOO_MANY_REQUESTS, &p);
+            p.error = Some(refusal_message(why, retry_after_secs));
+            let mut res = render(StatusCode::TOO_MANY_REQUESTS, &p)?;
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(res);
         }
         Lookup::Account(account) => account,
     };
@@ -152,6 +171,7 @@ pub async fn sign_in(
         .as_ref()
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
+    metrics.password_checked();
     let verified =
         web::block(move || verify_password(&password, &hash)).await? && account.is_some();
 
@@ -165,8 +185,8 @@ pub async fn sign_in(
     let limits = config.session.limits();
     let outcome_keys = keys.clone();
     let started = crate::db::run(&pool, move |conn| {
+        // A failure needs no second write: its check was counted before it ran.
         if !verified {
-            throttle::record_failure(conn, &outcome_keys)?;
             return Ok(None);
         }
         throttle::record_success(conn, &outcome_keys)?;
@@ -191,6 +211,11 @@ pub async fn sign_in(
         (Some(account), Some(session_id)) => {
             session::start(&session, &session_id)?;
             tracing::info!(account = account.id, "signed in");
+            let next = if next.is_empty() {
+                start_page(account.role()).to_string()
+            } else {
+                next
+            };
             Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, next))
                 .finish())
@@ -209,6 +234,30 @@ pub async fn sign_in(
             p.error = Some(BAD_CREDENTIALS.to_string());
             render(StatusCode::UNAUTHORIZED, &p)
         }
+    }
+}
+
+/// What a refused attempt is told: why, and how long to wait.
+fn refusal_message(why: Refusal, retry_after_secs: i64) -> String {
+    let wait = if retry_after_secs >= 120 {
+        format!("{} minutes", (retry_after_secs + 59) / 60)
+    } else if retry_after_secs == 1 {
+        "a second".to_string()
+    } else {
+        format!("{retry_after_secs} seconds")
+    };
+    match why {
+        Refusal::Pair => format!(
+            "Too many failed sign-ins for this login from your network. Wait {wait}, then try \
+             again."
+        ),
+        Refusal::Address => {
+            format!("Too many failed sign-ins from your network. Wait {wait}, then try again.")
+        }
+        Refusal::Login => format!(
+            "This login has had many failed sign-ins, so its attempts are being slowed down. \
+             Wait {wait}, then try again."
+        ),
     }
 }
 
@@ -291,9 +340,11 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// `GET /`: the connected apps (which send people who are not signed in to the sign-in page).
-pub async fn home() -> HttpResponse {
+/// `GET /`: the person's start page (staff: the user search; everyone else, and people who are
+/// not signed in, the connected apps, which send the latter to sign in).
+pub async fn home(user: Option<CurrentUser>) -> HttpResponse {
+    let to = user.map_or(paths::APPS, |u| start_page(u.role));
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, paths::APPS))
+        .insert_header((header::LOCATION, to))
         .finish()
 }

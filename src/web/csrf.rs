@@ -23,7 +23,7 @@ const CSRF: &str = "csrf";
 /// The name of the hidden form field.
 pub const FIELD: &str = "csrf";
 /// Largest form body accepted.
-const FORM_LIMIT: usize = 64 * 1024;
+pub const FORM_LIMIT: usize = 64 * 1024;
 
 /// The session's token, created on first use.
 pub fn token(session: &Session) -> Result<String, AppError> {

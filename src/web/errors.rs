@@ -26,17 +26,17 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
             "There is nothing here. The link may be old, or the thing it pointed to is gone."
                 .to_string(),
         ),
-        AppError::Expired(m) => ("Expired", m.clone()),
+        AppError::Expired(m) => ("Expired", super::view::sentence(m)),
         AppError::Forbidden => ("Not allowed", "Your account may not do this.".to_string()),
         AppError::Invalid(fields) => (
             "That did not work",
             fields
                 .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
+                .map(|f| super::view::sentence(&f.message))
                 .collect::<Vec<_>>()
-                .join("; "),
+                .join(" "),
         ),
-        AppError::Conflict(m) => ("That changed meanwhile", m.clone()),
+        AppError::Conflict(m) => ("That changed meanwhile", super::view::sentence(m)),
         AppError::Unavailable(_) => (
             "Temporarily unavailable",
             "The service cannot reach its database right now. Please try again in a moment."
@@ -74,6 +74,35 @@ pub fn render_bad_request() -> HttpResponse {
         "The browser sent something tokendesk does not understand. Nothing was changed. Go back, \
          reload the page and try again."
             .to_string(),
+        crate::telemetry::current_request_id(),
+    )
+}
+
+/// 422 for a request whose input breaks [`crate::input_rule`]: which field, and why.
+pub fn render_unreadable_input(refused: &crate::input_rule::Unreadable) -> HttpResponse {
+    page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "That input cannot be used",
+        format!(
+            "The field “{}” {}, which tokendesk does not accept. Nothing was changed. Go back, \
+             correct it and try again.",
+            refused.field,
+            refused.reason()
+        ),
+        crate::telemetry::current_request_id(),
+    )
+}
+
+/// 413 for a form body larger than `limit` bytes.
+pub fn render_form_too_large(limit: usize) -> HttpResponse {
+    page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "That form is too large",
+        format!(
+            "A form may hold at most {} KiB. Nothing was changed. Go back, shorten what you \
+             entered and try again.",
+            limit / 1024
+        ),
         crate::telemetry::current_request_id(),
     )
 }

@@ -15,6 +15,11 @@ pub struct Flash {
     /// `ok` or `error`.
     pub kind: String,
     pub parts: Vec<FlashPart>,
+    /// The id of the element where the change happened (a token's card, the tokens section):
+    /// the page shows the message there, in view after the redirect to `#that-id`, instead of
+    /// at its top. `None` (or an id the page does not show): at the top.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 /// A run of text of a flash message.
@@ -30,6 +35,7 @@ impl Flash {
         Flash {
             kind: "ok".into(),
             parts: Vec::new(),
+            at: None,
         }
     }
 
@@ -48,6 +54,26 @@ impl Flash {
             text: text.into(),
             em: true,
         });
+        self
+    }
+
+    /// Appends the parts of a sentence built elsewhere (`read_models::audit_words`), with its
+    /// first letter capitalized when it starts the message.
+    pub fn parts(mut self, parts: Vec<crate::read_models::audit_words::Part>) -> Self {
+        for (i, p) in parts.into_iter().enumerate() {
+            let text = if i == 0 && self.parts.is_empty() {
+                super::view::sentence_start(&p.text)
+            } else {
+                p.text
+            };
+            self.parts.push(FlashPart { text, em: p.em });
+        }
+        self
+    }
+
+    /// Shows the message at the element with this id (see [`Flash::at`]).
+    pub fn at(mut self, id: impl Into<String>) -> Self {
+        self.at = Some(id.into());
         self
     }
 

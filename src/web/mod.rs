@@ -1,6 +1,19 @@
 //! The pages: handlers, forms and askama view structs. Page handlers are a thin door onto the
 //! domain modules; no rule about tokens lives here.
 
+/// Declares a list of page routes once: a `ROUTES` constant of (method, path pattern), read by
+/// the tests that must cover every route, and the function that registers them.
+macro_rules! page_routes {
+    ($register:ident; $( $method:ident $path:expr => $handler:path ),+ $(,)?) => {
+        /// Every route registered by this module, as (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),+ ];
+
+        fn $register(cfg: &mut actix_web::web::ServiceConfig) {
+            $( cfg.route($path, actix_web::web::$method().to($handler)); )+
+        }
+    };
+}
+
 pub mod activity;
 pub mod admin;
 pub mod app_actions;
@@ -11,8 +24,11 @@ pub mod csrf;
 pub mod errors;
 pub mod flash;
 pub mod forms;
+pub mod input_guard;
 pub mod ops;
+pub mod review;
 pub mod session;
+pub mod settings;
 pub mod staff;
 pub mod view;
 
@@ -29,6 +45,7 @@ pub mod paths {
     pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const APPS: &str = "/apps";
     pub const ACTIVITY: &str = "/activity";
+    pub const SETTINGS: &str = "/settings";
     pub const STAFF_USERS: &str = "/staff/users";
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
@@ -48,6 +65,7 @@ pub mod paths {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["apps", id, ..] if is_id(id) => format!("{APPS}/{id}"),
+            ["settings", ..] => SETTINGS.to_string(),
             ["staff", "tokens", id, ..] if is_id(id) => format!("{STAFF_TOKENS}/{id}"),
             ["staff", "tokens", ..] => STAFF_TOKENS.to_string(),
             ["staff", "users", subject, "apps", id, ..] if !subject.is_empty() && is_id(id) => {
@@ -66,46 +84,52 @@ pub mod paths {
     }
 }
 
+page_routes! {
+    register;
+    get "/healthz" => ops::healthz,
+    get "/metrics" => ops::metrics,
+    get "/static/{file}" => assets::serve,
+    get "/" => auth::home,
+    get paths::LOGIN => auth::login_page,
+    post paths::LOGIN => auth::sign_in,
+    get paths::LOGOUT => auth::logout_page,
+    post paths::LOGOUT => auth::sign_out,
+    post paths::LOGOUT_EVERYWHERE => auth::sign_out_everywhere,
+    get paths::APPS => apps::connected_apps,
+    get "/apps/{client_id}" => apps::app_page,
+    post "/apps/{client_id}/scopes" => app_actions::narrow_app,
+    // A form's address, reloaded or bookmarked, leads to the page the form is on.
+    get "/apps/{client_id}/scopes" => app_actions::form_page,
+    get "/apps/{client_id}/revoke" => apps::revoke_app_page,
+    post "/apps/{client_id}/revoke" => app_actions::revoke_app,
+    post "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::narrow_token,
+    get "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::form_page,
+    get "/apps/{client_id}/tokens/{token_id}/revoke" => apps::revoke_token_page,
+    post "/apps/{client_id}/tokens/{token_id}/revoke" => app_actions::revoke_token,
+    get paths::ACTIVITY => activity::activity_page,
+    get paths::SETTINGS => settings::settings_page,
+    post paths::SETTINGS => settings::save,
+}
+
 /// Every route of the product, pages and API alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(ops::healthz))
-        .route("/metrics", web::get().to(ops::metrics))
-        .route("/static/{file}", web::get().to(assets::serve))
-        .route("/", web::get().to(auth::home))
-        .route(paths::LOGIN, web::get().to(auth::login_page))
-        .route(paths::LOGIN, web::post().to(auth::sign_in))
-        .route(paths::LOGOUT, web::get().to(auth::logout_page))
-        .route(paths::LOGOUT, web::post().to(auth::sign_out))
-        .route(
-            paths::LOGOUT_EVERYWHERE,
-            web::post().to(auth::sign_out_everywhere),
-        )
-        .route(paths::APPS, web::get().to(apps::connected_apps))
-        .route("/apps/{client_id}", web::get().to(apps::app_page))
-        .route(
-            "/apps/{client_id}/scopes",
-            web::post().to(app_actions::narrow_app),
-        )
-        .route(
-            "/apps/{client_id}/revoke",
-            web::get().to(apps::revoke_app_page),
-        )
-        .route(
-            "/apps/{client_id}/revoke",
-            web::post().to(app_actions::revoke_app),
-        )
-        .route(
-            "/apps/{client_id}/tokens/{token_id}/scopes",
-            web::post().to(app_actions::narrow_token),
-        )
-        .route(
-            "/apps/{client_id}/tokens/{token_id}/revoke",
-            web::post().to(app_actions::revoke_token),
-        )
-        .route(paths::ACTIVITY, web::get().to(activity::activity_page))
-        .configure(staff::configure)
+    register(cfg);
+    cfg.configure(staff::configure)
         .configure(admin::configure)
         .configure(crate::api::configure);
+}
+
+/// Every route of the product as (method, path pattern): the pages', the console's and the
+/// API's, as registered by [`configure`].
+pub fn all_routes() -> Vec<(&'static str, &'static str)> {
+    [
+        ROUTES,
+        staff::ROUTES,
+        admin::ROUTES,
+        crate::api::ROUTES,
+        crate::api::PAGE_ROUTES,
+    ]
+    .concat()
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).
@@ -125,6 +149,7 @@ mod tests {
     #[test]
     fn forms_come_back_to_their_page() {
         assert_eq!(page_of_form("/apps/1001/tokens/5/revoke"), "/apps/1001");
+        assert_eq!(page_of_form("/apps/1001/scopes"), "/apps/1001");
         assert_eq!(page_of_form("/apps/x/scopes"), "/apps");
         assert_eq!(page_of_form("/logout"), "/apps");
         assert_eq!(page_of_form("/logout/everywhere"), "/activity");

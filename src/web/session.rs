@@ -100,6 +100,8 @@ pub struct CurrentUser {
     pub login: String,
     pub display_name: String,
     pub role: Role,
+    /// The time zone the person reads times in (IANA name); `None`: UTC.
+    pub zoneinfo: Option<String>,
 }
 
 impl CurrentUser {
@@ -120,12 +122,9 @@ impl CurrentUser {
     }
 }
 
-/// The address of the connection's peer. Forwarded headers are not trusted: anyone can send
-/// them.
+/// The client's address: the peer, or what trusted proxies say (see [`crate::client_address`]).
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::client_address::of_request(req)
 }
 
 /// Why a page needing a sign-in was refused: the answer is a redirect to the sign-in page with
@@ -256,6 +255,7 @@ impl FromRequest for CurrentUser {
                 subject: account.subject,
                 login: account.login,
                 display_name: account.display_name,
+                zoneinfo: account.zoneinfo,
             })
         })
     }

@@ -99,18 +99,21 @@ async fn durations_persistence_and_chosen_values_are_honoured() {
         &app,
         post_json(URI, &auth, &json!({"grantType": "PASSWORD", "clientIdentifier": "printer",
                                        "subject": "bob", "scopes": ["read", "payments"],
-                                       "accessToken": "at-migrated", "refreshToken": "rt-migrated"})),
+                                       "accessToken": "at-migrated-Q7vK2mZp9xWc4LtB", "refreshToken": "rt-migrated-J3nR8sYd5hFq1GuE"})),
     )
     .await;
     assert_eq!(res.action(), "OK", "{:?}", res.body);
-    assert_eq!(res.body["accessToken"], "at-migrated");
-    let tok = token(c, "migrated").unwrap();
+    assert_eq!(res.body["accessToken"], "at-migrated-Q7vK2mZp9xWc4LtB");
+    let tok = token(c, "migrated-Q7vK2mZp9xWc4LtB").unwrap();
     let left = tok.access_token_expires_at - Utc::now();
     assert!(
         left <= Duration::seconds(900) && left > Duration::seconds(880),
         "{left}"
     );
-    assert_eq!(tok.refresh_token_hash, Some(hash_token("rt-migrated")));
+    assert_eq!(
+        tok.refresh_token_hash,
+        Some(hash_token("rt-migrated-J3nR8sYd5hFq1GuE"))
+    );
 
     // An explicit duration wins; client credentials get no refresh token and need no subject.
     let res = send(
@@ -201,7 +204,7 @@ async fn single_access_token_per_subject_replaces_older_tokens_of_the_pair() {
 async fn refused_creations_answer_bad_request_and_create_nothing() {
     let (t, auth) = app_with_key();
     let c = &mut t.conn();
-    Tok::new("taken", PRINTER, "alice", &["read"]).insert(c);
+    Tok::new("taken-W4pL9cXs2bNv7RkD", PRINTER, "alice", &["read"]).insert(c);
     let app = t.service().await;
     let before = snapshot(c);
     let cases = vec![
@@ -261,9 +264,9 @@ async fn refused_creations_answer_bad_request_and_create_nothing() {
         ),
         (
             "taken value",
-            json!({"grantType": "PASSWORD", "clientId": PRINTER, "subject": "a", "accessToken": "at-taken"}),
+            json!({"grantType": "PASSWORD", "clientId": PRINTER, "subject": "a", "accessToken": "at-taken-W4pL9cXs2bNv7RkD"}),
             "T002003",
-            "already exists",
+            "\"accessToken\" is already the value of another token",
         ),
         (
             "negative duration",

@@ -1,8 +1,10 @@
 //! The dashboard in a real browser (headless Chromium through WebDriver), with JavaScript
-//! playing no part: sign in, take `write` back from an app, narrow and revoke single tokens,
-//! revoke an app through its confirmation page, sign out; another user gets 404 for the first
-//! user's app. Screenshots of the main pages are saved on the way (see
-//! `browser_driver::screenshot_dir`).
+//! playing no part in the pages: sign in, take `write` back from an app, narrow and revoke
+//! single sign-ins (each message shown where the page lands), a refused form whose error
+//! summary takes focus, revoke an app through its review page, choose a time zone, sign out;
+//! another user gets 404 for the first user's app. Screenshots of the main pages are saved on
+//! the way (see `browser_driver::screenshot_dir`). The tests use scripts only to ask the
+//! browser what a person would see (what has focus, what is in view).
 
 use diesel::prelude::*;
 use thirtyfour::prelude::*;
@@ -23,6 +25,17 @@ async fn click_and_wait(element: WebElement) {
 
 async fn click(driver: &WebDriver, css: &str) {
     click_and_wait(driver.find(By::Css(css)).await.unwrap()).await;
+}
+
+/// Follows a link to a place on the same page (nothing is reloaded).
+async fn click_link_to(driver: &WebDriver, css: &str) {
+    driver
+        .find(By::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn sign_in(driver: &WebDriver, base: &str, login: &str, password: &str) {
@@ -63,6 +76,33 @@ async fn heading(driver: &WebDriver) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// Whether the element with `id` is inside the window (a person sees it without scrolling).
+async fn in_view(driver: &WebDriver, id: &str) -> bool {
+    driver
+        .execute(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();
+             return r.top >= 0 && r.bottom <= window.innerHeight;",
+            vec![serde_json::json!(id)],
+        )
+        .await
+        .unwrap()
+        .json()
+        .as_bool()
+        .unwrap()
+}
+
+/// The id of the element that has focus.
+async fn focused(driver: &WebDriver) -> String {
+    driver
+        .execute("return document.activeElement.id;", Vec::new())
+        .await
+        .unwrap()
+        .json()
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// (id, scopes) of alice's tokens with `client_id`, by id.
@@ -138,7 +178,7 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
         vec!["read", "write"]
     );
     driver
-        .find(By::Css("#permissions-form input[value=write]"))
+        .find(By::Css("#permissions-form input[name=scopes][value=write]"))
         .await
         .unwrap()
         .click()
@@ -155,36 +195,123 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
         .all(|(_, s)| !s.contains(&"write".to_string())));
     browser.screenshot("app-after-narrowing", DESKTOP).await;
 
-    // One token of Travel Journal: narrow it, then revoke the other.
+    // A refused form: the error summary at the top takes focus and links to the field; the
+    // page's address, reloaded, is the app's page again, not a 404.
+    driver
+        .find(By::Css("#permissions-form input[name=scopes][value=read]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(driver, "#permissions-form button[type=submit]").await;
+    assert_eq!(focused(driver).await, "error-summary");
+    assert!(in_view(driver, "error-summary").await);
+    browser.screenshot("app-refused", DESKTOP).await;
+    click_link_to(driver, "#error-summary a[href='#scope-1']").await;
+    assert_eq!(focused(driver).await, "scope-1");
+    let address = driver.current_url().await.unwrap();
+    assert_eq!(
+        address.path(),
+        "/apps/1001/scopes",
+        "the refused form's address"
+    );
+    // Opened afresh (typed, bookmarked), the address leads to the app's page.
+    driver.goto("about:blank").await.unwrap();
+    driver.goto(address.as_str()).await.unwrap();
+    assert_eq!(heading(driver).await, "Photo Printer");
+    assert_eq!(driver.current_url().await.unwrap().path(), "/apps/1001");
+
+    // One sign-in of Travel Journal: open the folded list and its change form, narrow it;
+    // the message is in its card, in view.
     let journal = alices_tokens(&t, 1002);
     let (wide, other) = (journal[1].0, journal[0].0);
     driver.goto(format!("{base}/apps/1002")).await.unwrap();
+    assert!(
+        !driver
+            .find(By::Css(format!("#token-{wide}")))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the sign-ins are folded"
+    );
+    driver
+        .find(By::Css("details.sign-ins > summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.screenshot("app-sign-ins", DESKTOP).await;
+    driver
+        .find(By::Css(format!("#token-{wide} details.change > summary")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let form = format!("form[action='/apps/1002/tokens/{wide}/scopes']");
     driver
-        .find(By::Css(format!("{form} input[value=profile]")))
+        .find(By::Css(format!("{form} input[name=scopes][value=profile]")))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
     click(driver, &format!("{form} button[type=submit]")).await;
+    let card_flash = driver
+        .find(By::Css(format!("#token-{wide} #flash")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        card_flash.starts_with("Removed profile from the ")
+            && card_flash.ends_with(" sign-in to Travel Journal."),
+        "{card_flash}"
+    );
+    assert!(
+        in_view(driver, "flash").await,
+        "the message is where the page landed"
+    );
+    assert_eq!(alices_tokens(&t, 1002)[1].1, vec!["read", "write"]);
+
+    // Revoking the other one goes through its review page; the message lands in view.
+    driver
+        .find(By::Css(format!("#token-{other} a[href$='/revoke']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        heading(driver).await.starts_with("Revoke the "),
+        "review first"
+    );
+    browser.screenshot("revoke-sign-in", DESKTOP).await;
+    assert_eq!(
+        alices_tokens(&t, 1002).len(),
+        2,
+        "the review changes nothing"
+    );
+    click(driver, "#confirm-button").await;
     assert!(flash(driver)
         .await
-        .starts_with("Removed profile from token "));
-    assert_eq!(ticked(driver, &form).await, vec!["read", "write"]);
-    assert_eq!(alices_tokens(&t, 1002)[1].1, vec!["read", "write"]);
-    click(
-        driver,
-        &format!("form[action='/apps/1002/tokens/{other}/revoke'] button"),
-    )
-    .await;
-    assert!(flash(driver).await.starts_with("Revoked token "));
+        .contains("sign-in to Travel Journal: it no longer works."));
+    assert!(
+        in_view(driver, "flash").await,
+        "the message is where the page landed"
+    );
     assert_eq!(alices_tokens(&t, 1002).len(), 1);
     assert!(driver
         .find_all(By::Id(format!("token-{other}")))
         .await
         .unwrap()
         .is_empty());
+    browser.screenshot("app-phone-sign-ins", PHONE).await;
 
     // Revoke Meeting Planner through its confirmation page.
     driver.goto(format!("{base}/apps/1004")).await.unwrap();
@@ -196,15 +323,11 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
         3,
         "the confirmation page changes nothing"
     );
-    click(
-        driver,
-        "form[action='/apps/1004/revoke'] button[type=submit]",
-    )
-    .await;
+    click(driver, "#confirm-button").await;
     assert_eq!(driver.current_url().await.unwrap().path(), "/apps");
     assert_eq!(
         flash(driver).await,
-        "Revoked Meeting Planner: 3 tokens removed."
+        "Revoked Meeting Planner: 3 tokens removed. Meeting Planner can no longer reach your account."
     );
     assert!(alices_tokens(&t, 1004).is_empty());
 
@@ -225,6 +348,36 @@ async fn a_user_takes_permissions_back_in_a_real_browser() {
         "{activity}"
     );
     browser.screenshot("activity", DESKTOP).await;
+
+    // Her own time zone: chosen in the settings, used and named on every page.
+    click(driver, "nav a[href='/settings']").await;
+    driver
+        .find(By::Css("#zoneinfo option[value='Europe/Paris']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(driver, "form[action='/settings'] button[type=submit]").await;
+    assert_eq!(flash(driver).await, "Times are now shown in Europe/Paris.");
+    browser.screenshot("settings", DESKTOP).await;
+    driver.goto(format!("{base}/apps/1001")).await.unwrap();
+    let note = driver
+        .find(By::Id("zone-note"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(note.starts_with("Times are in Europe/Paris"), "{note}");
+    let first = driver
+        .find(By::Css(".facts time"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(first.ends_with("CET") || first.ends_with("CEST"), "{first}");
 
     // Sign out, then bob tries alice's Travel Journal.
     click(driver, "nav form[action='/logout'] button").await;

@@ -67,7 +67,15 @@ async fn metrics_count_requests_by_route_and_show_the_pool() {
     let app = t.service().await;
     call_service(&app, TestRequest::get().uri("/login").to_request()).await;
     call_service(&app, TestRequest::get().uri("/static/app.css").to_request()).await;
-    let res = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+    let token = t.state.config.metrics_token.clone().unwrap();
+    let res = call_service(
+        &app,
+        TestRequest::get()
+            .uri("/metrics")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .to_request(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let body = body_text(res).await;
     assert!(

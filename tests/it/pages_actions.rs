@@ -59,7 +59,7 @@ async fn unticking_write_takes_it_from_every_live_token_of_the_app_and_says_so()
             &app,
             "/apps/1001",
             "/apps/1001/scopes",
-            &[("scopes", "read")],
+            &[("shown", "read"), ("shown", "write"), ("scopes", "read")],
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
@@ -106,12 +106,42 @@ async fn unticking_write_takes_it_from_every_live_token_of_the_app_and_says_so()
 }
 
 #[actix_web::test]
-async fn a_forged_form_adding_a_scope_gets_422_and_changes_nothing() {
+async fn a_forged_form_can_never_add_a_scope() {
     let t = TestApp::with_demo();
     let app = t.service().await;
     let mut v = signed_in(&app, "alice").await;
     let before = tokens(&t, "alice", 1001);
     let events = audit_count(&t);
+    // A form that says it showed payments and ticks it: the change is "remove what was
+    // unticked", so payments is not added, and nothing else is touched.
+    let res = v
+        .submit(
+            &app,
+            "/apps/1001",
+            "/apps/1001/scopes",
+            &[
+                ("shown", "read"),
+                ("shown", "write"),
+                ("shown", "payments"),
+                ("scopes", "read"),
+                ("scopes", "write"),
+                ("scopes", "payments"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(tokens(&t, "alice", 1001), before);
+    assert_eq!(audit_count(&t), events, "a change of nothing is no event");
+    let page = v.get(&app, "/apps/1001").await;
+    assert!(
+        page.body
+            .contains("Nothing changed: <em>Photo Printer</em> keeps the same permissions."),
+        "{}",
+        page.body
+    );
+
+    // A form that does not say what it showed (a page older than that rule) keeps the old
+    // meaning, "keep only the ticked ones", and is refused when it asks for more.
     let res = v
         .submit(
             &app,
@@ -123,7 +153,7 @@ async fn a_forged_form_adding_a_scope_gets_422_and_changes_nothing() {
     assert_eq!(res.status, 422);
     assert!(
         res.body
-            .contains("id=\"scopes-error\">you can only take permissions away"),
+            .contains("id=\"scopes-error\">You can only take permissions away"),
         "{}",
         res.body
     );
@@ -134,6 +164,14 @@ async fn a_forged_form_adding_a_scope_gets_422_and_changes_nothing() {
         "{}",
         res.body
     );
+    // The error summary at the top takes focus and links to the field.
+    assert!(
+        res.body
+            .contains("id=\"error-summary\" tabindex=\"-1\" autofocus"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("<a href=\"#scope-1\">You can only take"));
     assert_eq!(tokens(&t, "alice", 1001), before);
     assert_eq!(audit_count(&t), events);
 
@@ -148,9 +186,18 @@ async fn a_forged_form_adding_a_scope_gets_422_and_changes_nothing() {
         .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains(&format!(
-        "id=\"token-{token}-error\">you can only take permissions away"
+        "id=\"token-{token}-error\">You can only take permissions away"
     )));
     assert_eq!(tokens(&t, "alice", 1001), before);
+
+    // A refused form's address, reloaded or bookmarked, shows its page instead of a 404.
+    let reload = v.get(&app, "/apps/1001/scopes").await;
+    assert_eq!(reload.status, 303);
+    assert_eq!(reload.location.as_deref(), Some("/apps/1001"));
+    let reload = v
+        .get(&app, &format!("/apps/1001/tokens/{token}/scopes"))
+        .await;
+    assert_eq!(reload.status, 303);
 }
 
 #[actix_web::test]
@@ -183,7 +230,13 @@ async fn one_token_is_narrowed_and_another_revoked() {
             &app,
             "/apps/1002",
             &format!("/apps/1002/tokens/{wide}/scopes"),
-            &[("scopes", "read"), ("scopes", "write")],
+            &[
+                ("shown", "read"),
+                ("shown", "write"),
+                ("shown", "profile"),
+                ("scopes", "read"),
+                ("scopes", "write"),
+            ],
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
@@ -192,29 +245,48 @@ async fn one_token_is_narrowed_and_another_revoked() {
     assert_eq!(after[1].1, vec!["read", "write"]);
     assert_eq!(after[0].1, journal[0].1, "the other token is untouched");
     let page = v.get(&app, "/apps/1002").await;
+    // The message is in the token's card, where the page lands (#token-…), and the folded
+    // list of sign-ins is open to show it.
+    let card = &page.body[page.body.find(&format!("id=\"token-{wide}\"")).unwrap()..];
     assert!(
-        page.body
-            .contains("Removed <em>profile</em> from token <em>"),
+        card.contains("Removed <em>profile</em> from the ")
+            && card.contains(" sign-in to <em>Travel Journal</em>."),
         "{}",
         page.body
     );
+    assert!(page.body.contains("<details class=\"sign-ins\" open>"));
+
+    // Revoking one token has its review step; showing it changes nothing.
+    let review = v
+        .get(&app, &format!("/apps/1002/tokens/{narrow}/revoke"))
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    assert!(
+        review.body.contains("sign-in to Travel Journal?"),
+        "{}",
+        review.body
+    );
+    assert!(review.body.contains("This cannot be undone."));
+    assert_eq!(tokens(&t, "alice", 1002).len(), 2);
 
     let res = v
         .submit(
             &app,
             "/apps/1002",
             &format!("/apps/1002/tokens/{narrow}/revoke"),
-            &[],
+            &[("confirm", "1")],
         )
         .await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location.as_deref(), Some("/apps/1002#tokens"));
     assert_eq!(tokens(&t, "alice", 1002).len(), 1);
-    assert!(v
-        .get(&app, "/apps/1002")
-        .await
-        .body
-        .contains("Revoked token <em>"));
+    let page = v.get(&app, "/apps/1002").await;
+    let section = &page.body[page.body.find("id=\"tokens\"").unwrap()..];
+    assert!(
+        section.contains("sign-in to <em>Travel Journal</em>: it no longer works."),
+        "the message is where the page lands: {}",
+        page.body
+    );
 
     // Revoking the last token leads back to the list: the app is gone from it.
     let res = v
@@ -222,14 +294,14 @@ async fn one_token_is_narrowed_and_another_revoked() {
             &app,
             "/apps/1002",
             &format!("/apps/1002/tokens/{wide}/revoke"),
-            &[],
+            &[("confirm", "1")],
         )
         .await;
     assert_eq!(res.location.as_deref(), Some("/apps"));
     let list = v.get(&app, "/apps").await;
     assert!(
         list.body
-            .contains("<em>Travel Journal</em> has no token left."),
+            .contains("<em>Travel Journal</em> has no access left."),
         "{}",
         list.body
     );
@@ -319,7 +391,7 @@ async fn expired_tokens_cannot_be_narrowed() {
     assert_eq!(res.status, 422);
     assert!(
         res.body
-            .contains("this token has expired and can no longer be changed"),
+            .contains("This token has expired and can no longer be changed."),
         "{}",
         res.body
     );
@@ -329,11 +401,15 @@ async fn expired_tokens_cannot_be_narrowed() {
             &app,
             "/apps/1003",
             "/apps/1003/scopes",
-            &[("scopes", "profile")],
+            &[
+                ("shown", "profile"),
+                ("shown", "payments"),
+                ("scopes", "profile"),
+            ],
         )
         .await;
     assert_eq!(res.status, 404);
-    assert!(res.body.contains("every token of this app has expired"));
+    assert!(res.body.contains("Every token of this app has expired"));
 }
 
 #[actix_web::test]

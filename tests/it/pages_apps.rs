@@ -30,7 +30,13 @@ async fn the_list_shows_each_app_of_the_user_with_its_scopes_and_counts() {
     }
     assert!(!body.contains("Family Album"), "bob's app is not alice's");
     assert!(body.contains("by Lumen Print Co."));
-    assert!(body.contains("<code>write</code> <span>Upload, edit and delete your photos</span>"));
+    // Plain words first, the code after them.
+    assert!(
+        body.contains(
+            "<li>Upload, edit and delete your photos <code class=\"scope-code\">write</code></li>"
+        ),
+        "{body}"
+    );
     // Photo Printer: two live tokens and one expired.
     let printer = &body[body.find("Photo Printer").unwrap()..];
     let printer = &printer[..printer.find("</article>").unwrap()];
@@ -127,11 +133,19 @@ async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerp
         .load(&mut t.conn())
         .unwrap();
     assert_eq!(hashes.len(), 3);
+    // Tokens are "sign-ins", folded, named by date; the fingerprint and the grant type are
+    // in their technical details.
+    let sign_ins = &body[body.find("<details class=\"sign-ins\">").expect("folded")..];
+    assert!(sign_ins.contains("<h2 id=\"tokens-title\">Sign-ins of this app</h2>"));
+    assert_eq!(sign_ins.matches("Signed in <time").count(), 3);
     for hash in &hashes {
-        assert!(body.contains(&format!("Token <code>{}</code>", &hash[..10])));
+        let tech = format!("<dt>Fingerprint</dt><dd><code>{}</code>", &hash[..10]);
+        assert!(sign_ins.contains(&tech), "{body}");
         assert!(!body.contains(hash.as_str()), "never the whole hash");
+        assert!(!body.contains(&format!("Token <code>{}", &hash[..10])));
     }
-    // The expired token is marked and has no narrowing form; each token can be revoked.
+    // The expired token is marked and has no narrowing form; each token can be revoked, behind
+    // a review step.
     assert_eq!(
         body.matches("<span class=\"badge expired\">expired</span>")
             .count(),
@@ -142,10 +156,20 @@ async fn the_app_page_shows_the_permissions_form_first_and_each_token_by_fingerp
         3,
         "pair + 2 live tokens"
     );
-    assert_eq!(body.matches("/revoke\" class=\"inline\"").count(), 3);
-    assert!(body.contains("This token has expired; its permissions can no longer be changed."));
-    assert!(body.contains("Authorization code"));
+    assert_eq!(
+        body.matches("<summary>Change what this sign-in may do</summary>")
+            .count(),
+        2,
+        "the per-token forms are folded: one Save button shows"
+    );
+    assert_eq!(body.matches("Revoke this sign-in…</a>").count(), 3);
+    assert!(body.contains("This sign-in has expired; what it may do can no longer be changed."));
+    assert!(body.contains("<dt>Grant type</dt><dd>Authorization code</dd>"));
     assert!(body.contains("href=\"/apps/1001/revoke\""));
+    assert!(
+        body.contains("Times are in UTC: no time zone is set for you"),
+        "the page says which time zone"
+    );
 }
 
 #[actix_web::test]

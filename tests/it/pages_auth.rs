@@ -1,8 +1,8 @@
-//! Signing in and out: argon2id, throttling in PostgreSQL, sessions and their time-outs, return
-//! paths, CSRF on every form.
+//! Signing in and out: argon2id, sessions and their time-outs, return
+//! paths, CSRF on every form. Throttling is in `security_throttle.rs`.
 
 use diesel::prelude::*;
-use tokendesk::db::schema::{accounts, sign_in_throttle};
+use tokendesk::db::schema::accounts;
 
 use crate::harness::TestApp;
 use crate::pages_client::Visitor;
@@ -85,65 +85,6 @@ async fn empty_fields_get_messages_beside_them() {
     assert!(res.body.contains("value=\"alice\""));
     let res = v.sign_in(&app, "", "").await;
     assert!(res.body.contains("Enter your login."));
-}
-
-#[actix_web::test]
-async fn five_failures_lock_a_login_for_everyone_even_with_the_right_password() {
-    let t = TestApp::with_demo();
-    let app = t.service().await;
-    for i in 0..5 {
-        let mut v = Visitor::from_address(&format!("10.0.0.{i}:5000"));
-        assert_eq!(v.sign_in(&app, "bob", "guess").await.status, 401);
-    }
-    let mut v = Visitor::from_address("10.0.0.99:5000");
-    let res = v.sign_in(&app, "Bob", "demo-bob").await;
-    assert_eq!(res.status, 429, "{}", res.body);
-    assert!(res.body.contains("Too many failed sign-ins"));
-    let locked: Option<chrono::DateTime<chrono::Utc>> = sign_in_throttle::table
-        .filter(sign_in_throttle::kind.eq("login"))
-        .filter(sign_in_throttle::key.eq("bob"))
-        .select(sign_in_throttle::locked_until)
-        .first(&mut t.conn())
-        .unwrap();
-    assert!(locked.is_some_and(|l| l > chrono::Utc::now()));
-    // Other logins are not affected.
-    assert_eq!(v.sign_in(&app, "carol", "demo-carol").await.status, 303);
-}
-
-#[actix_web::test]
-async fn one_address_failing_many_logins_is_locked_too() {
-    let t = TestApp::with_demo();
-    let app = t.service().await;
-    let mut v = Visitor::from_address("192.0.2.7:1234");
-    for i in 0..tokendesk::throttle::ADDRESS_LIMIT {
-        assert_eq!(
-            v.sign_in(&app, &format!("nobody{i}"), "x").await.status,
-            401
-        );
-    }
-    assert_eq!(v.sign_in(&app, "alice", "demo-alice").await.status, 429);
-    let mut elsewhere = Visitor::from_address("192.0.2.8:1234");
-    assert_eq!(
-        elsewhere.sign_in(&app, "alice", "demo-alice").await.status,
-        303
-    );
-}
-
-#[actix_web::test]
-async fn a_successful_sign_in_clears_the_login_failures() {
-    let t = TestApp::with_demo();
-    let app = t.service().await;
-    let mut v = Visitor::new();
-    for _ in 0..4 {
-        v.sign_in(&app, "alice", "guess").await;
-    }
-    assert_eq!(v.sign_in(&app, "alice", "demo-alice").await.status, 303);
-    let rows: i64 = sign_in_throttle::table
-        .filter(sign_in_throttle::kind.eq("login"))
-        .count()
-        .get_result(&mut t.conn())
-        .unwrap();
-    assert_eq!(rows, 0);
 }
 
 #[actix_web::test]

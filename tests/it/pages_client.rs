@@ -28,10 +28,12 @@ impl Reply {
     }
 }
 
-/// One visitor: a session cookie and an address.
+/// One visitor: a session cookie, an address, and headers sent with every request (a proxy's
+/// `X-Forwarded-For`).
 pub struct Visitor {
     pub cookie: Option<String>,
     pub peer: SocketAddr,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Visitor {
@@ -45,6 +47,7 @@ impl Visitor {
         Visitor {
             cookie: None,
             peer: addr.parse().expect("socket address"),
+            headers: Vec::new(),
         }
     }
 
@@ -109,8 +112,21 @@ impl Visitor {
         .await
     }
 
+    /// Sends any request with this visitor's cookie, address and headers.
+    pub async fn send_request<S, B>(&mut self, app: &S, req: TestRequest) -> Reply
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        let req = self.with_cookie(req);
+        self.send(app, req).await
+    }
+
     fn with_cookie(&self, req: TestRequest) -> TestRequest {
-        let req = req.peer_addr(self.peer);
+        let mut req = req.peer_addr(self.peer);
+        for (name, value) in &self.headers {
+            req = req.insert_header((name.as_str(), value.as_str()));
+        }
         match &self.cookie {
             Some(c) => req.insert_header((header::COOKIE, c.clone())),
             None => req,

@@ -19,6 +19,7 @@ fn copy_of(v: &Visitor) -> Visitor {
     Visitor {
         cookie: v.cookie.clone(),
         peer: "203.0.113.9:4000".parse().unwrap(),
+        headers: Vec::new(),
     }
 }
 

@@ -293,7 +293,7 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
             &app,
             &page,
             &format!("{page}/scopes"),
-            &[("scopes", "read")],
+            &[("shown", "read"), ("shown", "write"), ("scopes", "read")],
         )
         .await;
     assert_eq!(narrowed.status, 303, "{}", narrowed.body);
@@ -317,8 +317,37 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
         "/staff/audit?subject=bench-user-0000011".to_string(),
         format!("/staff/audit?client={heavy_client}"),
         "/staff/audit".to_string(),
+        "/staff/tokens?client=Bench+App+12&subject=bench-heavy".to_string(),
     ] {
         assert_eq!(staff.get(&app, &path).await.status, 200, "{path}");
+    }
+    // The reviews of pair changes (each token's gains and losses) and the one pasted field.
+    let pair = format!("/staff/users/bench-heavy/apps/{heavy_client}");
+    for (action, fields) in [
+        (
+            format!("{pair}/scopes"),
+            vec![
+                ("shown", "read"),
+                ("shown", "profile"),
+                ("scopes", "read"),
+                ("reason", "plans"),
+            ],
+        ),
+        (
+            format!("{pair}/add"),
+            vec![("scopes", "email"), ("reason", "plans")],
+        ),
+        (
+            "/staff/tokens/lookup".to_string(),
+            vec![("token", "AAAAAAAAAA")],
+        ),
+    ] {
+        let res = staff.submit(&app, &pair, &action, &fields).await;
+        assert!(
+            [200, 303, 422].contains(&res.status),
+            "{action}: {}",
+            res.body
+        );
     }
 
     // The JSON API.
@@ -343,7 +372,10 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
             "/api/auth/token/create",
             json!({
             "grantType": "AUTHORIZATION_CODE", "clientId": 100001,
-            "subject": "bench-user-0000005", "scopes": ["read"]}),
+            "subject": "bench-user-0000005", "scopes": ["read"],
+            // Chosen values: their check against every token's values must use the indexes.
+            "accessToken": "migrated-Access-Q7vK2mZp9xWc4LtB",
+            "refreshToken": "migrated-Refresh-J3nR8sYd5hFq1GuE"}),
         ),
     ];
     for (uri, body) in calls {

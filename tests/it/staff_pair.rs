@@ -16,51 +16,87 @@ fn unescaped(body: &str) -> String {
     body.replace("&#34;", "\"").replace("&#39;", "'")
 }
 
+/// The hidden fields of the review page's confirmation form.
+fn confirmation(review: &crate::pages_client::Reply) -> Vec<(String, String)> {
+    let start = review
+        .body
+        .find("id=\"confirm-button\"")
+        .expect("a confirm button");
+    let form_start = review.body[..start].rfind("<form").unwrap();
+    let form = &review.body[form_start..start];
+    form.match_indices("<input type=\"hidden\" name=\"")
+        .map(|(i, m)| {
+            let rest = &form[i + m.len()..];
+            let name = &rest[..rest.find('"').unwrap()];
+            let v = rest.find("value=\"").unwrap() + 7;
+            let value = &rest[v..v + rest[v..].find('"').unwrap()];
+            (name.to_string(), unescaped(value))
+        })
+        .collect()
+}
+
 #[actix_web::test]
-async fn setting_the_scopes_of_a_pair_confirms_the_count_then_changes_and_audits() {
+async fn taking_a_scope_from_a_pair_reviews_each_tokens_loss_then_never_adds_anything() {
     let t = TestApp::with_demo();
     let app = t.service().await;
+    // The case of the issue: one token holds read calendar-like scopes, another more; unticking
+    // write must give no token anything.
     let only_read = demo_token(&t, "alice", 1001, &["read"], false);
     let read_write = demo_token(&t, "alice", 1001, &["read", "write"], false);
     let spent = demo_token(&t, "alice", 1001, &["read"], true);
     let mut sam = signed_in(&app, "sam").await;
+    let page = sam.get(&app, PAIR).await;
+    assert!(
+        page.body.find("id=\"pair-reason\"").unwrap()
+            < page.body.find("Review taking them away").unwrap(),
+        "the reason is beside the button"
+    );
     let before = snapshot(&mut t.conn());
 
-    let confirm = sam
+    let review = sam
         .submit(
             &app,
             PAIR,
             &format!("{PAIR}/scopes"),
-            &[("scopes", "read"), ("reason", "User asked to stop uploads")],
-        )
-        .await;
-    assert_eq!(confirm.status, 200, "{}", confirm.body);
-    let text = unescaped(&confirm.body);
-    assert!(text.contains("1 of 2 active tokens will change."), "{text}");
-    assert!(text.contains("1 expired token will not change"), "{text}");
-    assert_eq!(
-        snapshot(&mut t.conn()),
-        before,
-        "the confirmation step changes nothing"
-    );
-
-    let res = sam
-        .post(
-            &app,
-            &format!("{PAIR}/scopes"),
             &[
-                ("csrf", confirm.csrf().as_str()),
-                ("confirm", "1"),
-                ("reason", "User asked to stop uploads"),
+                ("shown", "read"),
+                ("shown", "write"),
                 ("scopes", "read"),
+                ("reason", "User asked to stop uploads"),
             ],
         )
         .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    let text = unescaped(&review.body);
+    assert!(
+        text.contains("1 of 2 active tokens will change, as listed."),
+        "{text}"
+    );
+    assert!(text.contains("1 expired token will not change"), "{text}");
+    let fp = |t: &tokendesk::db::models::AccessToken| {
+        tokendesk::crypto::fingerprint(&t.access_token_hash).to_string()
+    };
+    assert!(
+        text.contains(&format!("1 token holding read write ({})", fp(&read_write)))
+            && text.contains("Loses: <code>write</code>"),
+        "per token, what it loses: {text}"
+    );
+    assert!(text.contains(&format!("1 token holding read ({})", fp(&only_read))));
+    assert!(!text.contains("Gains:"), "removing never adds: {text}");
+    assert_eq!(
+        snapshot(&mut t.conn()),
+        before,
+        "the review changes nothing"
+    );
+
+    let fields = confirmation(&review);
+    let res = crate::staff_client::post(&mut sam, &app, &format!("{PAIR}/scopes"), &fields).await;
     assert_eq!(res.status, 303, "{}", res.body);
     assert_eq!(res.location.as_deref(), Some(PAIR));
     let changed = reload(&t, read_write.id).unwrap();
     assert_eq!(changed.scopes, vec!["read"]);
     assert_eq!(changed.refresh_token_scopes, Some(vec!["read".to_string()]));
+    assert_eq!(reload(&t, only_read.id).unwrap().scopes, vec!["read"]);
     assert_eq!(reload(&t, only_read.id).unwrap().version, only_read.version);
     assert_eq!(
         reload(&t, spent.id).unwrap().version,
@@ -71,7 +107,9 @@ async fn setting_the_scopes_of_a_pair_confirms_the_count_then_changes_and_audits
     let page = sam.get(&app, PAIR).await;
     let text = unescaped(&page.body);
     assert!(
-        text.contains("Set the scopes of <em>Photo Printer</em> for <em>alice</em> to read: 1 token changed, removed <em>write</em>."),
+        text.contains(
+            "Removed <em>write</em> from 1 token of <em>Photo Printer</em> for <em>alice</em>."
+        ),
         "{text}"
     );
     let events = events_by(&t, "sam");
@@ -90,79 +128,118 @@ async fn setting_the_scopes_of_a_pair_confirms_the_count_then_changes_and_audits
         )
     );
     assert_eq!(e.affected_count, Some(2));
-    assert_eq!(
-        e.state_before.as_ref().unwrap()["scopes"],
-        serde_json::json!(["read", "write"])
-    );
-    assert_eq!(
-        e.state_after.as_ref().unwrap()["scopes"],
-        serde_json::json!(["read"])
-    );
+    let after = e.state_after.as_ref().unwrap();
+    assert_eq!(after["removed"], serde_json::json!({"write": 1}));
+    assert_eq!(after["added"], serde_json::json!({}));
+    assert_eq!(after["mode"], "remove");
     assert_eq!(e.client_ip.as_deref(), Some("127.0.0.1"));
     assert!(e.request_id.is_some());
 
-    // The audit log tells it in words.
+    // The audit log and the user's Activity say it in the same words.
     let log = unescaped(
         &sam.get(&app, "/staff/audit?action=authorization.update")
             .await
             .body,
     );
     assert!(
-        log.contains("set the scopes of 2 tokens of Photo Printer for alice"),
+        log.contains("took scopes away from the tokens of Photo Printer for alice"),
         "{log}"
     );
-    assert!(log.contains("scopes: read write → read"), "{log}");
+    assert!(
+        log.contains("per token: removed write from 1 token"),
+        "{log}"
+    );
+    let mut alice = signed_in(&app, "alice").await;
+    let activity = alice.get(&app, "/activity").await.body;
+    assert!(
+        activity.contains("Support removed <em>write</em> from 1 token of <em>Photo Printer</em>."),
+        "{activity}"
+    );
+
+    // The same confirmation again: the tokens changed since the review, so nothing is applied
+    // and the review is shown again as it would be now.
+    let res = crate::staff_client::post(&mut sam, &app, &format!("{PAIR}/scopes"), &{
+        let mut f = fields.clone();
+        f[0].1 = page.csrf();
+        f
+    })
+    .await;
+    assert_eq!(res.status, 409, "{}", res.body);
+    assert!(unescaped(&res.body).contains("changed since you reviewed the change"));
+    assert_eq!(events_by(&t, "sam").len(), 1);
 }
 
 #[actix_web::test]
-async fn a_pair_change_with_a_scope_the_client_may_not_hold_or_no_reason_is_refused() {
+async fn giving_scopes_is_a_separate_choice_with_its_own_warned_review() {
     let t = TestApp::with_demo();
     let app = t.service().await;
+    let only_read = demo_token(&t, "alice", 1001, &["read"], false);
+    let read_write = demo_token(&t, "alice", 1001, &["read", "write"], false);
     let mut sam = signed_in(&app, "sam").await;
-    let before = snapshot(&mut t.conn());
-    let res = sam
-        .submit(
-            &app,
-            PAIR,
-            &format!("{PAIR}/scopes"),
-            &[("scopes", "read"), ("scopes", "email"), ("reason", "more")],
-        )
-        .await;
-    assert_eq!(res.status, 422);
-    let text = unescaped(&res.body);
+    let page = sam.get(&app, PAIR).await;
     assert!(
-        text.contains("id=\"pair-scopes-error\">this client may not hold \"email\""),
-        "{text}"
+        page.body
+            .contains("action=\"/staff/users/alice/apps/1001/add\""),
+        "adding has its own form"
     );
-    assert!(text.contains("value=\"more\""), "the reason is kept");
-
-    let res = sam
+    let before = snapshot(&mut t.conn());
+    let review = sam
         .submit(
             &app,
             PAIR,
-            &format!("{PAIR}/scopes"),
-            &[("scopes", "read"), ("reason", "")],
-        )
-        .await;
-    assert_eq!(res.status, 422);
-    assert!(res.body.contains("id=\"pair-reason-error\""));
-
-    // Even a crafted confirmation is checked again by the domain.
-    let csrf = sam.get(&app, PAIR).await.csrf();
-    let res = sam
-        .post(
-            &app,
-            &format!("{PAIR}/scopes"),
+            &format!("{PAIR}/add"),
             &[
-                ("csrf", csrf.as_str()),
-                ("confirm", "1"),
-                ("scopes", "email"),
-                ("reason", "x"),
+                ("scopes", "write"),
+                ("scopes", "profile"),
+                ("reason", "alice asked on the phone"),
             ],
         )
         .await;
-    assert_eq!(res.status, 422);
+    assert_eq!(review.status, 200, "{}", review.body);
+    let text = unescaped(&review.body);
+    assert!(text.contains("id=\"review-warning\""), "{text}");
+    assert!(text.contains("will be able to do more than alice granted it"));
+    assert!(
+        text.contains(&format!(
+            "1 token holding read ({})",
+            tokendesk::crypto::fingerprint(&only_read.access_token_hash)
+        )) && text.contains("Gains: <code>profile</code> <code>write</code>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Gains: <code>profile</code></span>"),
+        "{text}"
+    );
+    assert!(text.contains("Give write profile to 2 tokens"), "{text}");
     assert_eq!(snapshot(&mut t.conn()), before);
+
+    let fields = confirmation(&review);
+    let res = crate::staff_client::post(&mut sam, &app, &format!("{PAIR}/add"), &fields).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        reload(&t, only_read.id).unwrap().scopes,
+        vec!["read", "write", "profile"]
+    );
+    assert_eq!(
+        reload(&t, read_write.id).unwrap().scopes,
+        vec!["read", "write", "profile"]
+    );
+    let page = unescaped(&sam.get(&app, PAIR).await.body);
+    assert!(
+        page.contains("Added <em>profile</em> to 2 tokens and <em>write</em> to 1 token of <em>Photo Printer</em> for <em>alice</em>."),
+        "{page}"
+    );
+    let e = &events_by(&t, "sam")[0];
+    assert_eq!(
+        e.state_after.as_ref().unwrap()["added"],
+        serde_json::json!({"profile": 2, "write": 1})
+    );
+    let mut alice = signed_in(&app, "alice").await;
+    let activity = alice.get(&app, "/activity").await.body;
+    assert!(
+        activity.contains("Support added <em>profile</em> to 2 tokens and <em>write</em> to 1 token of <em>Photo Printer</em>."),
+        "{activity}"
+    );
 }
 
 #[actix_web::test]
@@ -220,7 +297,7 @@ async fn revoking_an_app_for_a_user_confirms_the_count_then_deletes_and_audits()
     );
     let page = sam.get(&app, "/staff/users/alice").await;
     assert!(unescaped(&page.body)
-        .contains("Revoked <em>Photo Printer</em> for <em>alice</em>: 3 tokens deleted."));
+        .contains("Revoked <em>Photo Printer</em> for <em>alice</em>: 3 tokens deleted; the app has no access to this account any more."));
     // The pair is gone: its page is a 404 now.
     assert_eq!(sam.get(&app, PAIR).await.status, 404);
 }

@@ -40,7 +40,7 @@ fn routes(token: i64) -> Vec<Route> {
         (
             "POST",
             "/staff/tokens/lookup".into(),
-            vec![("value", "not-a-token")],
+            vec![("token", "not-a-token")],
             422,
         ),
         (
@@ -52,13 +52,13 @@ fn routes(token: i64) -> Vec<Route> {
         (
             "POST",
             format!("/staff/tokens/{token}/revoke"),
-            vec![("revoke_reason", "")],
+            vec![("reason", "")],
             422,
         ),
         (
             "POST",
             "/staff/users/alice/apps/1001/scopes".into(),
-            vec![("scopes", "read"), ("reason", "")],
+            vec![("shown", "write"), ("scopes", "read"), ("reason", "")],
             422,
         ),
         (
@@ -66,6 +66,40 @@ fn routes(token: i64) -> Vec<Route> {
             "/staff/users/alice/apps/1001/revoke".into(),
             vec![("reason", "")],
             422,
+        ),
+        (
+            "POST",
+            "/staff/users/alice/apps/1001/add".into(),
+            vec![("scopes", "profile"), ("reason", "")],
+            422,
+        ),
+        (
+            "POST",
+            format!("/staff/tokens/{token}/expire"),
+            vec![("reason", "")],
+            422,
+        ),
+        // A form's address, opened as a page, leads to the page the form is on.
+        ("GET", "/staff/tokens/lookup".into(), vec![], 303),
+        ("GET", format!("/staff/tokens/{token}/revoke"), vec![], 303),
+        ("GET", format!("/staff/tokens/{token}/expire"), vec![], 303),
+        (
+            "GET",
+            "/staff/users/alice/apps/1001/scopes".into(),
+            vec![],
+            303,
+        ),
+        (
+            "GET",
+            "/staff/users/alice/apps/1001/add".into(),
+            vec![],
+            303,
+        ),
+        (
+            "GET",
+            "/staff/users/alice/apps/1001/revoke".into(),
+            vec![],
+            303,
         ),
     ]
 }

@@ -77,24 +77,43 @@ async fn tokens_are_found_by_hash_prefix_client_and_expiry() {
         page.body
     );
 
+    // `?hash=` stays for the console's own links (a hash is no secret); the form has no such
+    // field, so that nothing pasted ends up in an address.
+    assert!(!page.body.contains("name=\"hash\""));
     let short = sam
         .get(&app, &format!("/staff/tokens?hash={}", &prefix[..7]))
         .await;
     assert_eq!(short.status, 422);
     assert!(
-        short.body.contains("id=\"hash-error\">type at least 8"),
+        short
+            .body
+            .contains("Type at least 8 and at most 43 characters of the hash."),
         "{}",
         short.body
-    );
-    assert!(
-        short.body.contains(&format!("value=\"{}\"", &prefix[..7])),
-        "the input is kept"
     );
     let bad = sam.get(&app, "/staff/tokens?hash=abcd%25efgh").await;
     assert_eq!(bad.status, 422);
     let unknown = sam.get(&app, "/staff/tokens?client=no-such-app").await;
     assert_eq!(unknown.status, 422);
-    assert!(unescaped(&unknown.body).contains("no client has the id or alias \"no-such-app\""));
+    assert!(
+        unescaped(&unknown.body).contains(
+            "id=\"client-error\">No client has a name, id or alias matching “no-such-app”."
+        ),
+        "{}",
+        unknown.body
+    );
+    // Clients are picked by any part of their name, in any case.
+    let by_name = sam.get(&app, "/staff/tokens?client=photo&expiry=any").await;
+    assert_eq!(by_name.status, 200, "{}", by_name.body);
+    assert!(by_name.body.contains(fingerprint(&token.access_token_hash)));
+    let several = sam.get(&app, "/staff/tokens?client=a").await;
+    assert_eq!(several.status, 422);
+    assert!(
+        unescaped(&several.body)
+            .contains("Several clients’ names contain “a”: Backup Vault (1005)"),
+        "{}",
+        several.body
+    );
 
     let expired = demo_token(&t, "alice", 1001, &["read"], true);
     let soon = demo_token(&t, "alice", 1001, &["read"], false); // expires in 20 days
@@ -121,37 +140,58 @@ async fn tokens_are_found_by_hash_prefix_client_and_expiry() {
 }
 
 #[actix_web::test]
-async fn a_pasted_token_value_finds_its_token_and_is_never_echoed() {
+async fn one_pasted_field_finds_a_token_by_value_hash_or_fingerprint_and_never_echoes_it() {
     let t = TestApp::with_demo();
     let app = t.service().await;
     let token = Tok::new("pasted", 1001, "alice", &["read"]).insert(&mut t.conn());
     let mut sam = signed_in(&app, "sam").await;
+    let page = sam.get(&app, "/staff/tokens").await;
+    assert!(
+        page.body
+            .contains("<form method=\"post\" action=\"/staff/tokens/lookup\"")
+            && page.body.contains("Token value, hash or fingerprint"),
+        "{}",
+        page.body
+    );
+    let fingerprint = tokendesk::crypto::fingerprint(&token.access_token_hash).to_string();
+    for pasted in [
+        " at-pasted ".to_string(),
+        token.access_token_hash.clone(),
+        fingerprint.clone(),
+    ] {
+        let res = sam
+            .submit(
+                &app,
+                "/staff/tokens",
+                "/staff/tokens/lookup",
+                &[("token", &pasted)],
+            )
+            .await;
+        assert_eq!(res.status, 303, "{pasted}: {}", res.body);
+        assert_eq!(res.location, Some(format!("/staff/tokens/{}", token.id)));
+    }
     let res = sam
         .submit(
             &app,
             "/staff/tokens",
             "/staff/tokens/lookup",
-            &[("value", " at-pasted ")],
-        )
-        .await;
-    assert_eq!(res.status, 303, "{}", res.body);
-    assert_eq!(res.location, Some(format!("/staff/tokens/{}", token.id)));
-    let res = sam
-        .submit(
-            &app,
-            "/staff/tokens",
-            "/staff/tokens/lookup",
-            &[("value", "at-unknown-value")],
+            &[("token", "at-unknown-value")],
         )
         .await;
     assert_eq!(res.status, 422);
-    assert!(res
-        .body
-        .contains("id=\"value-error\">No token has this value"));
+    assert!(
+        res.body
+            .contains("id=\"token-error\">No token has this value, hash or fingerprint"),
+        "{}",
+        res.body
+    );
     assert!(
         !res.body.contains("at-unknown-value"),
         "the value is never shown back"
     );
+    // Reloading the form's address shows the search page.
+    let reload = sam.get(&app, "/staff/tokens/lookup").await;
+    assert_eq!(reload.location.as_deref(), Some("/staff/tokens"));
 }
 
 #[actix_web::test]
@@ -164,14 +204,17 @@ async fn the_audit_log_filters_and_exports_the_same_view_as_csv() {
     // One change by sam to have something of his in the log.
     let page = sam.get(&app, &path).await;
     let res = sam
-        .submit(
+        .post(
             &app,
-            &path,
             &format!("{path}/revoke"),
-            &[("revoke_reason", "Leaked, \"urgent\"")],
+            &[
+                ("csrf", page.csrf().as_str()),
+                ("confirm", "1"),
+                ("reason", "Leaked, \"urgent\""),
+            ],
         )
         .await;
-    assert_eq!(res.status, 303, "{}", page.body.len());
+    assert_eq!(res.status, 303, "{}", res.body);
 
     let log = sam.get(&app, "/staff/audit?actor=sam").await;
     assert_eq!(log.status, 200);
@@ -179,6 +222,12 @@ async fn the_audit_log_filters_and_exports_the_same_view_as_csv() {
     assert!(text.contains("revoked token"), "{text}");
     assert!(text.contains("Leaked, \"urgent\""));
     assert!(text.contains("scopes: read write → (revoked)"), "{text}");
+    // On a phone the filters would fill the screen: they are folded, and say how many apply.
+    assert!(
+        text.contains("<summary id=\"filters-summary\">Filter (1 active)</summary>"),
+        "{text}"
+    );
+    assert!(text.contains("<details class=\"card filters\">"));
     let none = sam.get(&app, "/staff/audit?actor=sam&client=1002").await;
     assert!(none.body.contains("No event matches"));
     let by_subject = sam
@@ -189,7 +238,7 @@ async fn the_audit_log_filters_and_exports_the_same_view_as_csv() {
         .await;
     assert!(unescaped(&by_subject.body).contains("Leaked"));
     let from = (Utc::now() + Duration::hours(1))
-        .format("%Y-%m-%dT%H:%M")
+        .format("%Y-%m-%d%%20%H:%M")
         .to_string();
     let later = sam
         .get(&app, &format!("/staff/audit?actor=sam&from={from}"))
@@ -201,6 +250,10 @@ async fn the_audit_log_filters_and_exports_the_same_view_as_csv() {
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("id=\"from-error\""));
     assert!(bad.body.contains("id=\"actor_kind-error\""));
+    assert!(
+        bad.body.contains("<details class=\"card filters\" open>"),
+        "refused: open"
+    );
     assert!(
         bad.body.contains("value=\"yesterday\""),
         "the input is kept"

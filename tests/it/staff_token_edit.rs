@@ -20,8 +20,15 @@ async fn plus_30_days_with_a_reason_saves_flashes_and_writes_the_audit_event() {
     let page = sam.get(&app, &path).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
-        page.body.contains("Expires at (UTC)"),
+        page.body.contains("Access token expires at (UTC)"),
         "the zone is written next to the field"
+    );
+    // The reason is the form's first field, beside the quick actions that need it.
+    let reason_at = page.body.find("id=\"reason\"").unwrap();
+    assert!(reason_at < page.body.find("id=\"quick-plus30d\"").unwrap());
+    assert!(
+        !page.body[..page.body.find("id=\"end\"").unwrap()].contains("Expire now"),
+        "Expire now is with the revoke actions, not with +1 day / +30 days"
     );
     let fields = form_of(
         &page,
@@ -143,6 +150,20 @@ async fn the_second_of_two_concurrent_edits_is_told_and_overwrites_nothing() {
         res.body.contains(">second</textarea>"),
         "the reason is kept"
     );
+    // The newer state and ada's input side by side.
+    let compared = unescaped(&res.body);
+    let table = &compared[compared.find("id=\"compared\"").expect("the comparison")..];
+    assert!(
+        table.contains("<th scope=\"row\">Scopes</th>")
+            && table.contains("<td><span class=\"cell-label\">Now: </span>read write</td>")
+            && table.contains("<td><span class=\"cell-label\">You sent: </span>read</td>"),
+        "{table}"
+    );
+    let sam_expiry = after_sam
+        .access_token_expires_at
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    assert!(table.contains(&sam_expiry), "the newer expiry: {table}");
     assert_eq!(
         input_value(&res.body, "token-version"),
         after_sam.version.to_string(),
@@ -279,19 +300,46 @@ async fn scopes_and_properties_change_and_hidden_values_are_never_shown_or_logge
 }
 
 #[actix_web::test]
-async fn expire_now_ends_the_token_and_its_refresh_token() {
+async fn expire_now_is_reviewed_then_ends_the_token_and_its_refresh_token() {
     let t = TestApp::with_demo();
     let app = t.service().await;
     let token = alice_printer(&t);
     let path = format!("/staff/tokens/{}", token.id);
     let mut sam = signed_in(&app, "sam").await;
-    let page = sam.get(&app, &path).await;
-    let fields = form_of(
-        &page,
-        &token,
-        &[("quick", "expire"), ("reason", "Phone stolen")],
+    let before = snapshot(&mut t.conn());
+    let review = sam
+        .submit(
+            &app,
+            &path,
+            &format!("{path}/expire"),
+            &[
+                ("reason", "Phone stolen"),
+                ("version", &token.version.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    let text = unescaped(&review.body);
+    assert!(text.contains("and its refresh token (until"), "{text}");
+    assert!(text.contains("This cannot be undone."), "{text}");
+    assert_eq!(
+        snapshot(&mut t.conn()),
+        before,
+        "the review changes nothing"
     );
-    assert_eq!(post(&mut sam, &app, &path, &fields).await.status, 303);
+    let res = sam
+        .post(
+            &app,
+            &format!("{path}/expire"),
+            &[
+                ("csrf", review.csrf().as_str()),
+                ("confirm", "1"),
+                ("reason", "Phone stolen"),
+                ("version", &token.version.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
     let after = reload(&t, token.id).unwrap();
     let now = Utc::now();
     assert!(after.access_token_expires_at <= now);
@@ -301,9 +349,29 @@ async fn expire_now_ends_the_token_and_its_refresh_token() {
         page.body.contains("Read-only"),
         "the token is over and read-only now"
     );
+    let flash = unescaped(&page.body);
+    assert!(
+        flash.contains("its access token and its refresh token stopped working at"),
+        "the flash says what ended: {flash}"
+    );
     let e = &events_by(&t, "sam")[0];
     assert_eq!(e.reason.as_deref(), Some("Phone stolen"));
     assert!(e.state_after.as_ref().unwrap()["refreshTokenExpiresAt"].is_string());
+
+    // A second confirmation from the same (now old) review is refused: the version moved.
+    let res = sam
+        .post(
+            &app,
+            &format!("{path}/expire"),
+            &[
+                ("csrf", review.csrf().as_str()),
+                ("confirm", "1"),
+                ("reason", "Phone stolen"),
+                ("version", &token.version.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 409, "{}", res.body);
 }
 
 #[actix_web::test]
@@ -319,7 +387,7 @@ async fn a_typed_expiry_within_the_maximum_is_saved() {
         .and_hms_opt(10, 0, 0)
         .unwrap()
         .and_utc();
-    let typed = at.format("%Y-%m-%dT%H:%M").to_string();
+    let typed = at.format("%Y-%m-%d %H:%M").to_string();
     let fields = form_of(
         &page,
         &token,
@@ -327,6 +395,65 @@ async fn a_typed_expiry_within_the_maximum_is_saved() {
     );
     assert_eq!(post(&mut sam, &app, &path, &fields).await.status, 303);
     assert_eq!(reload(&t, token.id).unwrap().access_token_expires_at, at);
+}
+
+#[actix_web::test]
+async fn the_refresh_tokens_expiry_is_edited_and_a_typed_expiry_echoes_what_it_read() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let token = alice_printer(&t);
+    let path = format!("/staff/tokens/{}", token.id);
+    let mut sam = signed_in(&app, "sam").await;
+    let page = sam.get(&app, &path).await;
+    assert!(
+        page.body.contains("Refresh token expires at (UTC)"),
+        "{}",
+        page.body
+    );
+    let at = (Utc::now() + Duration::days(60))
+        .date_naive()
+        .and_hms_opt(8, 30, 0)
+        .unwrap()
+        .and_utc();
+    let typed = at.format("%Y-%m-%d %H:%M").to_string();
+    let fields = form_of(
+        &page,
+        &token,
+        &[
+            (
+                "refresh_expires_was",
+                input_value(&page.body, "token-refresh-expires-was").as_str(),
+            ),
+            ("refresh_expires", typed.as_str()),
+            ("reason", "Longer renewal"),
+        ],
+    );
+    let res = post(&mut sam, &app, &path, &fields).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let after = reload(&t, token.id).unwrap();
+    assert_eq!(after.refresh_token_expires_at, Some(at));
+    assert_eq!(after.access_token_expires_at, token.access_token_expires_at);
+    let page = unescaped(&sam.get(&app, &path).await.body);
+    assert!(page.contains("refresh token expires: "), "{page}");
+
+    // A typed expiry that is refused says what it was read as.
+    let page = sam.get(&app, &path).await;
+    let far = (Utc::now() + Duration::days(400))
+        .format("%Y-%m-%d 10:00")
+        .to_string();
+    let fields = form_of(
+        &page,
+        &reload(&t, token.id).unwrap(),
+        &[("expires", far.as_str()), ("reason", "x")],
+    );
+    let res = post(&mut sam, &app, &path, &fields).await;
+    assert_eq!(res.status, 422);
+    let text = unescaped(&res.body);
+    assert!(
+        text.contains(&format!("You typed “{far}”, read as {far}:00 UTC.")),
+        "{text}"
+    );
+    assert!(text.contains("id=\"error-summary\""), "{text}");
 }
 
 #[actix_web::test]
@@ -338,22 +465,36 @@ async fn revoking_one_token_needs_a_reason_and_is_audited() {
     let mut sam = signed_in(&app, "sam").await;
     let before = snapshot(&mut t.conn());
     let res = sam
-        .submit(
-            &app,
-            &path,
-            &format!("{path}/revoke"),
-            &[("revoke_reason", "")],
-        )
+        .submit(&app, &path, &format!("{path}/revoke"), &[("reason", "")])
         .await;
     assert_eq!(res.status, 422);
-    assert!(res.body.contains("id=\"revoke-error\""));
+    assert!(res.body.contains("id=\"end-error\""));
+    assert!(res.body.contains("<a href=\"#end-reason\">Say why"));
     assert_eq!(snapshot(&mut t.conn()), before);
-    let res = sam
+    let review = sam
         .submit(
             &app,
             &path,
             &format!("{path}/revoke"),
-            &[("revoke_reason", "Developer leaked it")],
+            &[("reason", "Developer leaked it")],
+        )
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    assert!(review.body.contains("This cannot be undone."));
+    assert_eq!(
+        snapshot(&mut t.conn()),
+        before,
+        "the review changes nothing"
+    );
+    let res = sam
+        .post(
+            &app,
+            &format!("{path}/revoke"),
+            &[
+                ("csrf", review.csrf().as_str()),
+                ("confirm", "1"),
+                ("reason", "Developer leaked it"),
+            ],
         )
         .await;
     assert_eq!(res.status, 303);
@@ -367,5 +508,10 @@ async fn revoking_one_token_needs_a_reason_and_is_audited() {
     assert_eq!(e.reason.as_deref(), Some("Developer leaked it"));
     assert!(e.state_before.is_some());
     let page = sam.get(&app, "/staff/users/alice/apps/1001").await;
-    assert!(page.body.contains("Revoked token"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("it and its refresh token no longer work and are deleted."),
+        "{}",
+        page.body
+    );
 }

@@ -334,3 +334,73 @@ fn revoke_and_delete_pair_write_one_event_each() {
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound));
 }
+
+#[test]
+fn a_pair_change_records_what_each_token_gained_and_lost() {
+    let t = TestApp::new();
+    let c = &mut t.conn();
+    fixtures::catalog(c);
+    Tok::new("one", PRINTER, "alice", &["read"]).insert(c);
+    Tok::new("two", PRINTER, "alice", &["read", "write", "profile"]).insert(c);
+    // Authlete's set: the first token gains write and profile though the union of what the pair
+    // held is the same before and after; the record says so.
+    let done = tokens::update_pair_scopes(
+        c,
+        PRINTER,
+        "alice",
+        &strings(&["read", "write", "profile"]),
+        ScopeMode::Set,
+        &actor(ActorKind::Api, "as"),
+        None,
+    )
+    .expect("set");
+    assert!(
+        done.removed.is_empty() && done.added.is_empty(),
+        "the union did not move"
+    );
+    let names = |v: &[tokens::ScopeCount]| {
+        v.iter()
+            .map(|c| (c.scope.clone(), c.tokens))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&done.gained),
+        vec![("profile".to_string(), 1), ("write".to_string(), 1)]
+    );
+    assert!(done.lost.is_empty());
+    let event = fixtures::events(c, "authorization.update").pop().unwrap();
+    assert_eq!(
+        event.state_after.unwrap()["added"],
+        serde_json::json!({"profile": 1, "write": 1})
+    );
+
+    // A removal of a scope no token holds any more is no change, no error and no event.
+    let events = fixtures::events(c, "authorization.update").len();
+    let done = tokens::remove_pair_scopes(
+        c,
+        PRINTER,
+        "alice",
+        &strings(&["payments", "not a scope"]),
+        &actor(ActorKind::User, "alice"),
+        None,
+    )
+    .expect("nothing to remove is fine");
+    assert_eq!(done.changed, 0);
+    assert_eq!(fixtures::events(c, "authorization.update").len(), events);
+    // An end user never adds.
+    let err = tokens::update_pair_scopes(
+        c,
+        PRINTER,
+        "alice",
+        &strings(&["payments"]),
+        ScopeMode::Add,
+        &actor(ActorKind::User, "alice"),
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, AppError::Forbidden), "{err:?}");
+    assert_eq!(
+        token(c, "one").unwrap().scopes,
+        strings(&["read", "write", "profile"])
+    );
+}

@@ -20,6 +20,8 @@ pub struct Account {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The IANA time zone its owner reads times in; `None`: not known, UTC.
+    pub zoneinfo: Option<String>,
 }
 
 impl Account {

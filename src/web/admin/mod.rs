@@ -35,21 +35,8 @@ use super::session::{CurrentUser, CurrentUserError};
 use super::staff::{see_other, StaffFormError};
 use super::view::Layout;
 
-/// Declares the console's routes once: [`ROUTES`] (read by the role matrix test, which must
-/// cover each) and their registration.
-macro_rules! admin_routes {
-    ($( $method:ident $path:literal => $handler:path ),+ $(,)?) => {
-        /// Every route of the console as (method, path pattern), in registration order.
-        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),+ ];
-
-        /// Registers every route of the console.
-        pub fn configure(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, web::$method().to($handler)); )+
-        }
-    };
-}
-
-admin_routes! {
+page_routes! {
+    register;
     get "/admin" => home,
     get "/admin/clients" => clients::list_page,
     get "/admin/clients/new" => clients::new_page,
@@ -88,6 +75,11 @@ admin_routes! {
     get "/admin/settings" => settings::page,
     post "/admin/settings" => settings::save,
     get "/admin/settings/history" => history::settings,
+}
+
+/// Registers every route of the console.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    register(cfg);
 }
 
 /// Where the console's pages are, in one place.

@@ -14,7 +14,7 @@ use crate::read_models::audit_log::{
     self, AuditFilterInput, NamedEvent, ACTOR_KINDS, KNOWN_ACTIONS,
 };
 use crate::web::forms::FormFields;
-use crate::web::view::{page_number, Layout, Pager, When};
+use crate::web::view::{page_number, Layout, Pager, Problem, When};
 use crate::web::{paths, render};
 
 use super::{query_of, user_path, Errors, StaffUser};
@@ -47,7 +47,7 @@ impl EventRow {
         let words = audit_log::describe(e);
         EventRow {
             id: e.id,
-            when: When::new(e.occurred_at),
+            when: When::staff(e.occurred_at),
             actor_kind: e.actor_kind.clone(),
             actor_id: e.actor_id.clone(),
             summary: words.summary,
@@ -76,6 +76,7 @@ pub struct AuditPage {
     pub csv_href: String,
     pub actions: &'static [(&'static str, &'static str)],
     pub kinds: &'static [&'static str],
+    pub problems: Vec<Problem>,
 }
 
 fn input_of(req: &HttpRequest) -> (AuditFilterInput, i64) {
@@ -131,6 +132,7 @@ fn page_with(layout: Layout, input: AuditFilterInput) -> AuditPage {
         pager: Pager::uncounted(1, false, "events", |_| String::new()),
         actions: KNOWN_ACTIONS,
         kinds: ACTOR_KINDS,
+        problems: Vec::new(),
     }
 }
 
@@ -165,6 +167,7 @@ pub async fn audit_page(
             render(StatusCode::OK, &view)
         }
         Err(AppError::Invalid(errors)) => {
+            view.problems = Problem::all(&errors, |f| f.to_string());
             view.errors = Errors(errors);
             render(StatusCode::UNPROCESSABLE_ENTITY, &view)
         }
@@ -241,5 +244,13 @@ impl AuditPage {
     /// Whether `action` is the chosen action (for `selected`).
     pub fn action_is(&self, action: &str) -> bool {
         self.input.action == action
+    }
+
+    /// How many filters are in use, for "Filter (n active)".
+    pub fn active_filters(&self) -> usize {
+        filter_query(&self.input)
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .count()
     }
 }

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod pair;
 pub mod token_edit;
+pub mod token_end;
 pub mod token_form;
 pub mod tokens;
 pub mod users;
@@ -104,33 +105,42 @@ impl FromRequest for StaffForm {
     }
 }
 
+page_routes! {
+    register;
+    get "/staff" => home,
+    get paths::STAFF_USERS => users::search_page,
+    get "/staff/users/{subject}" => users::user_page,
+    get "/staff/users/{subject}/apps/{client_id}" => pair::pair_page,
+    post "/staff/users/{subject}/apps/{client_id}/scopes" => pair::remove_scopes,
+    post "/staff/users/{subject}/apps/{client_id}/add" => pair::add_scopes,
+    post "/staff/users/{subject}/apps/{client_id}/revoke" => pair::revoke_app,
+    get paths::STAFF_TOKENS => tokens::search_page,
+    post "/staff/tokens/lookup" => tokens::lookup,
+    // Before `/staff/tokens/{id}`, which would take "lookup" for an id.
+    get "/staff/tokens/lookup" => form_page,
+    get "/staff/tokens/{id}" => token_edit::token_page,
+    post "/staff/tokens/{id}" => token_edit::save,
+    post "/staff/tokens/{id}/revoke" => token_end::revoke,
+    post "/staff/tokens/{id}/expire" => token_end::expire,
+    get paths::STAFF_AUDIT => audit::audit_page,
+    get paths::STAFF_AUDIT_CSV => audit::audit_csv,
+    // A form's address, reloaded or bookmarked, leads to the page the form is on.
+    get "/staff/users/{subject}/apps/{client_id}/scopes" => form_page,
+    get "/staff/users/{subject}/apps/{client_id}/add" => form_page,
+    get "/staff/users/{subject}/apps/{client_id}/revoke" => form_page,
+    get "/staff/tokens/{id}/revoke" => form_page,
+    get "/staff/tokens/{id}/expire" => form_page,
+}
+
 /// Every route of the console.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff", web::get().to(home))
-        .route(paths::STAFF_USERS, web::get().to(users::search_page))
-        .route("/staff/users/{subject}", web::get().to(users::user_page))
-        .route(
-            "/staff/users/{subject}/apps/{client_id}",
-            web::get().to(pair::pair_page),
-        )
-        .route(
-            "/staff/users/{subject}/apps/{client_id}/scopes",
-            web::post().to(pair::set_scopes),
-        )
-        .route(
-            "/staff/users/{subject}/apps/{client_id}/revoke",
-            web::post().to(pair::revoke_app),
-        )
-        .route(paths::STAFF_TOKENS, web::get().to(tokens::search_page))
-        .route("/staff/tokens/lookup", web::post().to(tokens::lookup))
-        .route("/staff/tokens/{id}", web::get().to(token_edit::token_page))
-        .route("/staff/tokens/{id}", web::post().to(token_edit::save))
-        .route(
-            "/staff/tokens/{id}/revoke",
-            web::post().to(token_edit::revoke),
-        )
-        .route(paths::STAFF_AUDIT, web::get().to(audit::audit_page))
-        .route(paths::STAFF_AUDIT_CSV, web::get().to(audit::audit_csv));
+    register(cfg);
+}
+
+/// `GET` on the address of a staff form (a reload of a refused form's page, a bookmark): the
+/// page the form is on, never a 404.
+async fn form_page(req: HttpRequest, _staff: StaffUser) -> HttpResponse {
+    see_other(&paths::page_of_form(req.path()))
 }
 
 /// `GET /staff`: the console starts at the user search.
@@ -213,11 +223,11 @@ pub struct Errors(pub Vec<crate::error::FieldError>);
 impl Errors {
     /// The message for `field`, if it was refused (several are joined).
     pub fn get(&self, field: &str) -> Option<String> {
-        let messages: Vec<&str> = self
+        let messages: Vec<String> = self
             .0
             .iter()
             .filter(|e| e.field == field)
-            .map(|e| e.message.as_str())
+            .map(|e| crate::web::view::sentence(&e.message))
             .collect();
         (!messages.is_empty()).then(|| messages.join(" "))
     }

@@ -1,7 +1,8 @@
 //! `/staff/users/{subject}/apps/{clientId}`: one user's tokens of one app as the user sees
-//! them, with the staff actions beside them: set the scopes of every token of the pair, revoke
-//! the app. Both go through a confirmation step that says how many tokens the change touches,
-//! and both need a reason.
+//! them, with the staff actions beside them: take scopes away from every token of the pair
+//! (the default), give scopes to every token (a separate choice, warned about), revoke the app.
+//! Each goes through a review step that says, token by token, what it gains and loses, and each
+//! needs a reason. The confirmation applies only if the tokens are still as reviewed.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -16,15 +17,17 @@ use crate::db::models::AccessToken;
 use crate::db::schema::{client_scopes, scopes};
 use crate::db::PgPool;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::read_models::audit_words::{scope_change_parts, tokens_noun, ScopeChanges};
 use crate::read_models::connected_apps;
-use crate::tokens::{self, ScopeMode};
-use crate::web::apps::AppCard;
+use crate::tokens::{self, PairChange, PairPreview, ScopeMode};
+use crate::web::apps::{AppCard, ScopeOption};
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
-use crate::web::view::{count_of, page_number, Layout, Pager, When};
+use crate::web::review::{ReviewGroup, ReviewPage};
+use crate::web::session::CurrentUser;
+use crate::web::view::{count_of, page_number, Clock, Layout, Pager, Problem, When};
 use crate::web::{paths, render};
 
-use super::token_form::ScopeChoice;
 use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
 
 /// Tokens on one page of the pair.
@@ -50,7 +53,7 @@ pub struct PairToken {
 }
 
 impl PairToken {
-    fn from(t: &AccessToken) -> Self {
+    fn from(t: &AccessToken, clock: &Clock) -> Self {
         let now = Utc::now();
         let props = t.property_list();
         PairToken {
@@ -61,12 +64,12 @@ impl PairToken {
             } else {
                 t.scopes.join(" ")
             },
-            created: When::new(t.created_at),
-            expires: When::new(t.access_token_expires_at),
+            created: clock.when(t.created_at),
+            expires: clock.when(t.access_token_expires_at),
             expired: t.is_expired_at(now),
             spent: tokens::is_spent(t, now),
-            refresh_expires: When::maybe(t.refresh_token_expires_at),
-            last_used: When::maybe(t.last_used_at),
+            refresh_expires: clock.maybe(t.refresh_token_expires_at),
+            last_used: clock.maybe(t.last_used_at),
             hidden_properties: props.iter().filter(|p| p.hidden).count(),
             properties: props
                 .into_iter()
@@ -88,20 +91,28 @@ pub struct PairPage {
     pub app: AppCard,
     pub tokens: Vec<PairToken>,
     pub pager: Pager,
-    /// The scopes form: the client's allowed scopes, ticked as the app holds them (or as sent).
-    pub scope_choices: Vec<ScopeChoice>,
-    pub scopes_reason: String,
-    pub scopes_errors: Errors,
+    /// The removal form: the scopes the app holds, ticked (or as sent); untick to take away.
+    pub held: Vec<ScopeOption>,
+    /// The addition form: the scopes the client may hold, unticked (or as sent).
+    pub addable: Vec<ScopeOption>,
+    pub reason: String,
+    pub errors: Errors,
+    pub add_reason: String,
+    pub add_errors: Errors,
     pub revoke_reason: String,
     pub revoke_error: Option<String>,
+    pub problems: Vec<Problem>,
 }
 
 /// What a refused form sends back to the page.
 #[derive(Default)]
 struct Sent {
     ticked: Option<Vec<String>>,
-    scopes_reason: String,
-    scopes_errors: Vec<FieldError>,
+    reason: String,
+    errors: Vec<FieldError>,
+    add_ticked: Vec<String>,
+    add_reason: String,
+    add_errors: Vec<FieldError>,
     revoke_reason: String,
     revoke_error: Option<String>,
 }
@@ -119,7 +130,7 @@ fn allowed_scopes(conn: &mut PgConnection, client_id: i64) -> AppResult<Vec<(Str
 /// Three statements: the app's figures, one page of tokens, the client's allowed scopes.
 async fn build(
     pool: &PgPool,
-    staff: &crate::web::session::CurrentUser,
+    staff: &CurrentUser,
     session: &Session,
     subject: String,
     client_id: i64,
@@ -134,46 +145,59 @@ async fn build(
         Ok((app, tokens, allowed_scopes(conn, client_id)?))
     })
     .await?;
-    let card = AppCard::from(&app);
-    let held: Vec<String> = card.scopes.iter().map(|s| s.name.clone()).collect();
-    let ticked = sent.ticked.unwrap_or(held);
-    let mut scope_choices: Vec<ScopeChoice> = allowed
-        .into_iter()
-        .map(|(name, description)| ScopeChoice {
-            checked: ticked.contains(&name),
-            name,
-            description: Some(description),
-            allowed: true,
+    let layout = Layout::new(staff, session, paths::STAFF_USERS)?;
+    let clock = layout.clock;
+    let card = AppCard::new(&app, &clock);
+    let held = card
+        .scopes
+        .iter()
+        .map(|s| ScopeOption {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            checked: sent.ticked.as_ref().is_none_or(|t| t.contains(&s.name)),
         })
         .collect();
-    for name in &ticked {
-        if !scope_choices.iter().any(|c| &c.name == name) {
-            scope_choices.push(ScopeChoice {
-                name: name.clone(),
-                description: None,
-                checked: true,
-                allowed: false,
-            });
-        }
-    }
+    let addable = allowed
+        .into_iter()
+        .map(|(name, description)| ScopeOption {
+            checked: sent.add_ticked.contains(&name),
+            name,
+            description: Some(description),
+        })
+        .collect();
     let href = pair_path(&subject, client_id);
     let total = app.active_tokens + app.expired_tokens;
     let pager = Pager::counted(page, TOKENS_PER_PAGE, total, "tokens", |n| {
         format!("{href}?page={n}#tokens")
     });
+    let target = |prefix: &'static str| {
+        move |field: &str| match field {
+            "reason" => format!("{prefix}reason"),
+            _ => format!("{prefix}scope-1"),
+        }
+    };
+    let mut problems = Problem::all(&sent.errors, target("pair-"));
+    problems.extend(Problem::all(&sent.add_errors, target("add-")));
+    if let Some(e) = &sent.revoke_error {
+        problems.push(Problem::new("revoke-reason", e));
+    }
     Ok(PairPage {
-        layout: Layout::new(staff, session, paths::STAFF_USERS)?,
+        layout,
         user_href: user_path(&subject),
         href,
         subject,
         app: card,
-        tokens: tokens.iter().map(PairToken::from).collect(),
+        tokens: tokens.iter().map(|t| PairToken::from(t, &clock)).collect(),
         pager,
-        scope_choices,
-        scopes_reason: sent.scopes_reason,
-        scopes_errors: Errors(sent.scopes_errors),
+        held,
+        addable,
+        reason: sent.reason,
+        errors: Errors(sent.errors),
+        add_reason: sent.add_reason,
+        add_errors: Errors(sent.add_errors),
         revoke_reason: sent.revoke_reason,
-        revoke_error: sent.revoke_error,
+        revoke_error: sent.revoke_error.map(|e| crate::web::view::sentence(&e)),
+        problems,
     })
 }
 
@@ -200,33 +224,104 @@ pub async fn pair_page(
     .await
 }
 
-/// The confirmation step of a change to a whole pair.
-#[derive(Template, WebTemplate)]
-#[template(path = "staff/confirm.html")]
-pub struct ConfirmPage {
-    pub layout: Layout,
-    pub title: String,
-    /// What will happen, sentence by sentence.
-    pub lines: Vec<String>,
-    pub action: String,
-    pub scopes: Vec<String>,
-    pub reason: String,
-    /// `None`: nothing would change, so there is nothing to confirm.
-    pub button: Option<String>,
-    pub danger: bool,
-    pub back: String,
-}
-
 /// The two steps of a pair change.
-enum ScopeStep {
-    Preview(tokens::PairPreview),
+enum Step {
+    Review(PairPreview),
     Done(tokens::PairUpdate),
 }
 
-/// `POST /staff/users/{subject}/apps/{clientId}/scopes`: without `confirm`, checks the change
-/// and shows how many tokens it will change; with `confirm=1`, sets the scopes of every token
-/// of the pair that is not spent, in one statement.
-pub async fn set_scopes(
+/// The review of a scope change, token by token.
+fn review_of(
+    layout: Layout,
+    app: &str,
+    subject: &str,
+    mode: ScopeMode,
+    preview: &PairPreview,
+    back: String,
+) -> ReviewPage {
+    let (verb, action, field) = match mode {
+        ScopeMode::Add => ("Give", format!("{back}/add"), "add"),
+        _ => ("Take", format!("{back}/scopes"), "remove"),
+    };
+    let names = preview.scopes.join(" ");
+    let title = match mode {
+        ScopeMode::Add => format!("Give {names} to the tokens of {app} for {subject}?"),
+        _ => format!("Take {names} away from the tokens of {app} for {subject}?"),
+    };
+    let mut review = ReviewPage::new(layout, title, action, back);
+    let live = count_of(preview.live_tokens, "active token", "active tokens");
+    review.lines.push(if preview.changing == 0 {
+        match mode {
+            ScopeMode::Add => {
+                format!("Nothing would change: each of the {live} holds them already.")
+            }
+            _ => format!("Nothing would change: none of the {live} holds them any more."),
+        }
+    } else {
+        format!("{} of {live} will change, as listed.", preview.changing)
+    });
+    if preview.spent_tokens > 0 {
+        review.lines.push(format!(
+            "Expired tokens are read-only: {} will not change.",
+            count_of(preview.spent_tokens, "expired token", "expired tokens"),
+        ));
+    }
+    review.groups = preview
+        .groups
+        .iter()
+        .map(|g| {
+            let mut shown: Vec<String> = g
+                .hashes
+                .iter()
+                .map(|h| fingerprint(h).to_string())
+                .collect();
+            let more = g.tokens - shown.len() as i64;
+            if more > 0 {
+                shown.push(format!("and {more} more"));
+            }
+            ReviewGroup {
+                title: format!(
+                    "{} holding {} ({})",
+                    count_of(g.tokens, "token", "tokens"),
+                    if g.holds.is_empty() {
+                        "no scope".to_string()
+                    } else {
+                        g.holds.join(" ")
+                    },
+                    shown.join(", ")
+                ),
+                gains: g.gains.clone(),
+                loses: g.loses.clone(),
+            }
+        })
+        .collect();
+    if mode == ScopeMode::Add && preview.changing > 0 {
+        review.warning = Some(format!(
+            "{app} will be able to do more than {subject} granted it. Give scopes only when \
+             {subject} asked for it; the reason and the change are shown to them."
+        ));
+    }
+    review.danger = mode == ScopeMode::Add;
+    review.button = (preview.changing > 0).then(|| {
+        format!(
+            "{verb} {names} {} {}",
+            if mode == ScopeMode::Add { "to" } else { "from" },
+            count_of(preview.changing, "token", "tokens")
+        )
+    });
+    review.fields = preview
+        .scopes
+        .iter()
+        .map(|s| (field.to_string(), s.clone()))
+        .chain([("state".to_string(), preview.state.clone())])
+        .collect();
+    review
+}
+
+/// `POST /staff/users/{subject}/apps/{clientId}/scopes`: take scopes away. Without `confirm`,
+/// the scopes the form showed and were unticked are reviewed; with `confirm=1`, the reviewed
+/// `remove` scopes go from every live token, if the pair is as reviewed (`state`).
+pub async fn remove_scopes(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     session: Session,
@@ -235,99 +330,178 @@ pub async fn set_scopes(
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
     let client_id = id_of(&client)?;
-    let requested = form.all("scopes");
+    let confirmed = form.get("confirm") == Some("1");
+    let ticked = form.all("scopes");
+    let removal: Vec<String> = if confirmed {
+        form.all("remove")
+    } else {
+        form.all("shown")
+            .into_iter()
+            .filter(|s| !ticked.contains(s))
+            .collect()
+    };
+    if removal.is_empty() {
+        let sent = Sent {
+            ticked: Some(ticked),
+            reason: form.text("reason"),
+            errors: vec![FieldError::new(
+                "scopes",
+                "Untick the scopes to take away; the ticked ones stay.",
+            )],
+            ..Default::default()
+        };
+        let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let sent = Sent {
+        ticked: Some(ticked),
+        reason: form.text("reason"),
+        ..Default::default()
+    };
+    pair_step(
+        req,
+        subject,
+        client_id,
+        ScopeMode::Remove,
+        removal,
+        form,
+        sent,
+        session,
+        pool,
+        staff,
+    )
+    .await
+}
+
+/// `POST /staff/users/{subject}/apps/{clientId}/add`: give scopes to every live token, behind
+/// its own review (with `confirm=1`, the reviewed `add` scopes, if the pair is as reviewed).
+pub async fn add_scopes(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    session: Session,
+    pool: web::Data<PgPool>,
+    StaffForm(staff, form): StaffForm,
+) -> Result<HttpResponse, AppError> {
+    let (subject, client) = path.into_inner();
+    let client_id = id_of(&client)?;
+    let added = if form.get("confirm") == Some("1") {
+        form.all("add")
+    } else {
+        form.all("scopes")
+    };
+    let sent = Sent {
+        add_ticked: added.clone(),
+        add_reason: form.text("reason"),
+        ..Default::default()
+    };
+    if added.is_empty() {
+        let sent = Sent {
+            add_errors: vec![FieldError::new("scopes", "Tick the scopes to give.")],
+            ..sent
+        };
+        let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    pair_step(
+        req,
+        subject,
+        client_id,
+        ScopeMode::Add,
+        added,
+        form,
+        sent,
+        session,
+        pool,
+        staff,
+    )
+    .await
+}
+
+/// Reviews or (confirmed) applies a removal or an addition.
+#[allow(clippy::too_many_arguments)]
+async fn pair_step(
+    req: HttpRequest,
+    subject: String,
+    client_id: i64,
+    mode: ScopeMode,
+    scopes: Vec<String>,
+    form: FormFields,
+    sent: Sent,
+    session: Session,
+    pool: web::Data<PgPool>,
+    staff: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     let reason = form.text("reason");
     let actor = staff.actor(&req);
     let back = pair_path(&subject, client_id);
     let confirmed = form.get("confirm") == Some("1");
-    let (s, r, scopes) = (subject.clone(), reason.clone(), requested.clone());
+    let state = form.text("state");
+    let (s, r, requested) = (subject.clone(), reason.clone(), scopes.clone());
     let outcome = crate::db::run(&pool, move |conn| {
         let name = connected_apps::client_name(conn, client_id)?;
+        let change = PairChange {
+            client_id,
+            subject: &s,
+            scopes: &requested,
+            mode,
+            reviewed_state: Some(&state),
+        };
         if confirmed {
-            let done = tokens::update_pair_scopes(
-                conn,
-                client_id,
-                &s,
-                &scopes,
-                ScopeMode::Set,
-                &actor,
-                Some(&r),
-            )?;
-            Ok((name, ScopeStep::Done(done)))
-        } else {
-            let preview =
-                tokens::preview_pair_scopes(conn, client_id, &s, &scopes, &actor, Some(&r))?;
-            Ok((name, ScopeStep::Preview(preview)))
+            match tokens::change_pair_scopes(conn, &change, &actor, Some(&r)) {
+                Ok(done) => return Ok((name, Step::Done(done), None)),
+                Err(AppError::Conflict(m)) => {
+                    // Review again what the change would do to the tokens as they are now.
+                    let preview = tokens::preview_pair_change(conn, &change, &actor, Some(&r))?;
+                    return Ok((name, Step::Review(preview), Some(m)));
+                }
+                Err(e) => return Err(e),
+            }
         }
+        let preview = tokens::preview_pair_change(conn, &change, &actor, Some(&r))?;
+        Ok((name, Step::Review(preview), None))
     })
     .await;
-    let scope_words = if requested.is_empty() {
-        "no scope at all".to_string()
-    } else {
-        requested.join(" ")
-    };
     match outcome {
-        Ok((app, ScopeStep::Preview(preview))) => {
-            let mut lines = vec![format!(
-                "Every active token of {app} for {subject} will hold exactly: {scope_words}."
-            )];
-            lines.push(if preview.changing == 0 {
-                format!(
-                    "None of the {} will change: they already hold these scopes.",
-                    count_of(preview.live_tokens, "active token", "active tokens")
-                )
-            } else {
-                format!(
-                    "{} of {} will change.",
-                    preview.changing,
-                    count_of(preview.live_tokens, "active token", "active tokens")
-                )
-            });
-            if preview.spent_tokens > 0 {
-                lines.push(format!(
-                    "Expired tokens are read-only: {} will not change.",
-                    count_of(preview.spent_tokens, "expired token", "expired tokens"),
-                ));
-            }
-            let page = ConfirmPage {
-                layout: Layout::new(&staff, &session, paths::STAFF_USERS)?,
-                title: format!("Set the scopes of {app} for {subject}?"),
-                lines,
-                action: format!("{back}/scopes"),
-                scopes: requested,
-                reason,
-                button: (preview.changing > 0)
-                    .then(|| format!("Change {}", count_of(preview.changing, "token", "tokens"))),
-                danger: false,
-                back,
+        Ok((app, Step::Review(preview), conflict)) => {
+            let layout = Layout::new(&staff, &session, paths::STAFF_USERS)?;
+            let mut review = review_of(layout, &app, &subject, mode, &preview, back);
+            review.reason = Some(reason);
+            let status = match conflict {
+                Some(m) => {
+                    review.notice = Some(crate::web::view::sentence(&format!("not saved: {m}")));
+                    StatusCode::CONFLICT
+                }
+                None => StatusCode::OK,
             };
-            render(StatusCode::OK, &page)
+            render(status, &review)
         }
-        Ok((app, ScopeStep::Done(done))) => {
-            let mut flash = Flash::ok()
-                .text("Set the scopes of ")
-                .em(app)
+        Ok((app, Step::Done(done), _)) => {
+            let changes = ScopeChanges::of_pair(&done);
+            let flash = if changes.is_empty() {
+                Flash::ok()
+                    .text("Nothing changed on the tokens of ")
+                    .em(app)
+            } else {
+                Flash::ok()
+                    .parts(scope_change_parts(&changes, &tokens_noun))
+                    .text(" of ")
+                    .em(app)
+            };
+            flash
                 .text(" for ")
                 .em(subject.clone())
-                .text(format!(
-                    " to {scope_words}: {} changed",
-                    count_of(done.changed as i64, "token", "tokens")
-                ));
-            if !done.removed.is_empty() {
-                flash = flash.text(", removed ").em_list(&done.removed);
-            }
-            if !done.added.is_empty() {
-                flash = flash.text(", added ").em_list(&done.added);
-            }
-            flash.text(".").set(&session)?;
+                .text(".")
+                .set(&session)?;
             Ok(see_other(&back))
         }
         Err(AppError::Invalid(errors)) => {
-            let sent = Sent {
-                ticked: Some(requested),
-                scopes_reason: reason,
-                scopes_errors: errors,
-                ..Default::default()
+            let sent = if mode == ScopeMode::Add {
+                Sent {
+                    add_errors: errors,
+                    ..sent
+                }
+            } else {
+                Sent { errors, ..sent }
             };
             let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -337,7 +511,7 @@ pub async fn set_scopes(
 }
 
 /// `POST /staff/users/{subject}/apps/{clientId}/revoke`: without `confirm`, checks the reason
-/// and shows how many tokens will go; with `confirm=1`, deletes every token of the pair.
+/// and reviews how many tokens will go; with `confirm=1`, deletes every token of the pair.
 pub async fn revoke_app(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -369,34 +543,36 @@ pub async fn revoke_app(
                 .em(app)
                 .text(" for ")
                 .em(subject.clone())
-                .text(format!(": {} deleted.", count_of(count, "token", "tokens")))
+                .text(format!(
+                    ": {} deleted; the app has no access to this account any more.",
+                    count_of(count, "token", "tokens")
+                ))
                 .set(&session)?;
             Ok(see_other(&user_path(&subject)))
         }
         Ok((app, count)) => {
-            let page = ConfirmPage {
-                layout: Layout::new(&staff, &session, paths::STAFF_USERS)?,
-                title: format!("Revoke {app} for {subject}?"),
-                lines: vec![
-                    format!(
-                        "{app} loses all access to {subject}’s account at once: {} (with their \
-                         refresh tokens) will be deleted.",
-                        count_of(count, "token", "tokens")
-                    ),
-                    "This cannot be undone; the app needs a new authorization from the user."
-                        .to_string(),
-                ],
-                action: format!("{back}/revoke"),
-                scopes: Vec::new(),
-                reason,
-                button: Some(format!(
-                    "Revoke {app} ({})",
-                    count_of(count, "token", "tokens")
-                )),
-                danger: true,
+            let layout = Layout::new(&staff, &session, paths::STAFF_USERS)?;
+            let mut review = ReviewPage::new(
+                layout,
+                format!("Revoke {app} for {subject}?"),
+                format!("{back}/revoke"),
                 back,
-            };
-            render(StatusCode::OK, &page)
+            );
+            review.lines = vec![
+                format!(
+                    "{app} loses all access to {subject}’s account at once: {} (with their \
+                     refresh tokens) will be deleted.",
+                    count_of(count, "token", "tokens")
+                ),
+                "This cannot be undone; the app needs a new authorization from the user."
+                    .to_string(),
+            ];
+            review.reason = Some(reason);
+            review.button = Some(format!(
+                "Revoke {app} ({})",
+                count_of(count, "token", "tokens")
+            ));
+            render(StatusCode::OK, &review)
         }
         Err(AppError::Invalid(errors)) => {
             let sent = Sent {

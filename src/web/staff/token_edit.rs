@@ -1,10 +1,12 @@
-//! `/staff/tokens/{id}`: one token, and the form that changes its expiry, scopes and
-//! properties with a reason; `/staff/tokens/{id}/revoke`.
+//! `/staff/tokens/{id}`: one token, and the form that changes its expiry (access and refresh
+//! token), scopes and properties with a reason. Ending the token (expire now, revoke) is
+//! `token_end`, behind a review step.
 //!
-//! The form carries the token's `version`: a save made after someone else's is refused by the
-//! domain ([`AppError::Conflict`]) and the page shows the token as it is now, with a message.
-//! Quick actions ("+1 day", "+30 days", "Expire now") are submit buttons of the same form, so
-//! they work without JavaScript and carry the reason and the version like any save.
+//! The form sets absolute values and carries the token's `version`: a save made after someone
+//! else's is refused by the domain ([`AppError::Conflict`]) and the page shows the token as it
+//! is now side by side with what the staff member sent. Quick actions ("+1 day", "+30 days")
+//! are submit buttons of the same form, so they work without JavaScript and carry the reason
+//! (the form's first field) and the version like any save.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -29,8 +31,18 @@ use super::token_form::{
     change_of, form_field, local_value, read_form, stored_form, Submitted, TokenForm,
 };
 use super::{id_of, pair_path, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
+use crate::web::view::Problem;
+
+/// One line of a refused save's comparison: what the token holds now, and what was sent.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    pub label: &'static str,
+    pub now: String,
+    pub sent: String,
+}
 
 /// What the page knows about the token, its client and the service.
+#[derive(Clone)]
 pub struct Loaded {
     pub token: AccessToken,
     pub client: Client,
@@ -40,7 +52,7 @@ pub struct Loaded {
 }
 
 /// Four statements: the token, its client, the client's scopes, the service's maximum.
-fn load(conn: &mut PgConnection, id: i64) -> AppResult<Loaded> {
+pub fn load(conn: &mut PgConnection, id: i64) -> AppResult<Loaded> {
     let token: AccessToken = access_tokens::table
         .find(id)
         .select(AccessToken::as_select())
@@ -94,15 +106,21 @@ pub struct TokenPage {
     pub errors: Errors,
     /// A message about the whole form (conflict, expired, nothing changed).
     pub notice: Option<String>,
-    pub revoke_reason: String,
-    pub revoke_error: Option<String>,
+    /// After a conflict: the token as saved meanwhile beside what this save sent.
+    pub compared: Vec<Compared>,
+    /// The reason of the "End this token" actions, and why they were refused.
+    pub end_reason: String,
+    pub end_error: Option<String>,
+    pub problems: Vec<Problem>,
 }
 
 impl TokenPage {
-    fn new(layout: Layout, loaded: &Loaded, form: Option<TokenForm>) -> Self {
+    /// The page of `loaded`, with `form` as sent (or as stored).
+    pub fn new(layout: Layout, loaded: &Loaded, form: Option<TokenForm>) -> Self {
         let t = &loaded.token;
         let now = Utc::now();
         let limit = now + Duration::seconds(loaded.max_lifetime);
+        let clock = layout.clock;
         TokenPage {
             layout,
             id: t.id,
@@ -122,26 +140,114 @@ impl TokenPage {
             ),
             subject: t.subject.clone(),
             grant_type: crate::web::apps::grant_type_words(&t.grant_type).to_string(),
-            created: When::new(t.created_at),
-            expires: When::new(t.access_token_expires_at),
+            created: clock.when(t.created_at),
+            expires: clock.when(t.access_token_expires_at),
             expired: t.is_expired_at(now),
             spent: tokens::is_spent(t, now),
-            refresh_expires: When::maybe(t.refresh_token_expires_at),
-            last_used: When::maybe(t.last_used_at),
+            refresh_expires: clock.maybe(t.refresh_token_expires_at),
+            last_used: clock.maybe(t.last_used_at),
             scopes_now: if t.scopes.is_empty() {
                 "(none)".into()
             } else {
                 t.scopes.join(" ")
             },
             max_value: local_value(limit),
-            max_words: When::new(limit).text,
+            max_words: When::staff(limit).text,
             form: form.unwrap_or_else(|| stored_form(loaded)),
             errors: Errors::default(),
             notice: None,
-            revoke_reason: String::new(),
-            revoke_error: None,
+            compared: Vec::new(),
+            end_reason: String::new(),
+            end_error: None,
+            problems: Vec::new(),
         }
     }
+
+    /// Shows refusals beside their fields and, linked, in the summary at the top.
+    pub fn refused(&mut self, errors: Vec<FieldError>) {
+        self.problems = Problem::all(&errors, |field| match field {
+            "scopes" => "scope-1".to_string(),
+            "properties" => "prop-0-key".to_string(),
+            "refresh_expires" => "refresh_expires".to_string(),
+            "reason" => "reason".to_string(),
+            _ => "expires".to_string(),
+        });
+        self.errors = Errors(errors);
+    }
+}
+
+/// The token now beside what a refused save sent (`sent`), field by field.
+fn comparison(now: &AccessToken, sent: &TokenForm) -> Vec<Compared> {
+    let words = |list: &[String]| {
+        if list.is_empty() {
+            "(none)".to_string()
+        } else {
+            list.join(" ")
+        }
+    };
+    let ticked: Vec<String> = sent
+        .scopes
+        .iter()
+        .filter(|c| c.checked)
+        .map(|c| c.name.clone())
+        .collect();
+    let props = |list: Vec<(String, String, bool)>| {
+        let shown: Vec<String> = list
+            .into_iter()
+            .map(|(k, v, hidden)| {
+                if hidden {
+                    format!("{k} = *** (hidden)")
+                } else {
+                    format!("{k} = \"{v}\"")
+                }
+            })
+            .collect();
+        if shown.is_empty() {
+            "(none)".to_string()
+        } else {
+            shown.join(", ")
+        }
+    };
+    vec![
+        Compared {
+            label: "Access token expires",
+            now: super::token_form::read_as(now.access_token_expires_at),
+            sent: format!("{} UTC", sent.expires),
+        },
+        Compared {
+            label: "Refresh token expires",
+            now: now
+                .refresh_token_expires_at
+                .map(super::token_form::read_as)
+                .unwrap_or_else(|| "(no refresh token)".into()),
+            sent: if sent.refresh_expires.is_empty() {
+                "(no refresh token)".into()
+            } else {
+                format!("{} UTC", sent.refresh_expires)
+            },
+        },
+        Compared {
+            label: "Scopes",
+            now: words(&now.scopes),
+            sent: words(&ticked),
+        },
+        Compared {
+            label: "Properties",
+            now: props(
+                now.property_list()
+                    .into_iter()
+                    .map(|p| (p.key, p.value, p.hidden))
+                    .collect(),
+            ),
+            sent: props(
+                sent.properties
+                    .iter()
+                    .filter(|p| !(p.remove || p.key.is_empty() && p.value.is_empty()))
+                    .map(|p| (p.key.clone(), p.value.clone(), p.hidden))
+                    .collect(),
+            ),
+        },
+    ]
 }
 
 /// `GET /staff/tokens/{id}`.
@@ -173,14 +279,17 @@ pub async fn save(
     let loaded = crate::db::run(&pool, move |conn| load(conn, id)).await?;
     let submitted = read_form(&fields, &loaded);
     let layout = Layout::new(&staff, &session, paths::STAFF_TOKENS)?;
-    let refused = |errors: Vec<FieldError>, submitted: Submitted, loaded: &Loaded, layout| {
+    let refused = |errors: Vec<FieldError>, mut submitted: Submitted, loaded: &Loaded, layout| {
+        submitted.echo_expiries();
         let mut page = TokenPage::new(layout, loaded, Some(submitted.form));
         let (general, fields): (Vec<FieldError>, Vec<FieldError>) = errors
             .into_iter()
             .map(|e| FieldError::new(form_field(&e.field), e.message))
             .partition(|e| e.field == "changes");
-        page.notice = general.first().map(|e| capitalized(&e.message));
-        page.errors = Errors(fields);
+        page.notice = general
+            .first()
+            .map(|e| crate::web::view::sentence(&e.message));
+        page.refused(fields);
         render(StatusCode::UNPROCESSABLE_ENTITY, &page)
     };
     let update = match change_of(&submitted) {
@@ -209,11 +318,13 @@ pub async fn save(
         }
         Err(AppError::Invalid(errors)) => refused(errors, submitted, &loaded, layout),
         Err(AppError::Conflict(message) | AppError::Expired(message)) => {
-            // Show the token as it is now; the reason typed is kept, the rest reloaded.
+            // Show the token as it is now beside what was sent; the form holds the token as it
+            // is now (with the reason typed), so that saving again is a decision taken on it.
             let fresh = crate::db::run(&pool, move |conn| load(conn, id)).await?;
             let mut page = TokenPage::new(layout, &fresh, None);
+            page.compared = comparison(&fresh.token, &submitted.form);
             page.form.reason = submitted.form.reason;
-            page.notice = Some(format!("Not saved: {message}."));
+            page.notice = Some(crate::web::view::sentence(&format!("not saved: {message}")));
             render(StatusCode::CONFLICT, &page)
         }
         Err(e) => Err(e),
@@ -223,62 +334,4 @@ pub async fn save(
 /// A token's state as the audit trail holds it (hidden values redacted).
 fn tokens_state(t: &AccessToken) -> serde_json::Value {
     tokens::audit_state(t)
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-/// `POST /staff/tokens/{id}/revoke`: revokes the token (and its refresh token) with a reason.
-pub async fn revoke(
-    req: HttpRequest,
-    path: web::Path<String>,
-    session: Session,
-    pool: web::Data<PgPool>,
-    StaffForm(staff, fields): StaffForm,
-) -> Result<HttpResponse, AppError> {
-    let id = id_of(&path)?;
-    let actor = staff.actor(&req);
-    let reason = fields.text("revoke_reason");
-    let loaded = crate::db::run(&pool, move |conn| load(conn, id)).await?;
-    let hash = loaded.token.access_token_hash.clone();
-    let r = reason.clone();
-    let outcome = crate::db::run(&pool, move |conn| {
-        tokens::revoke_token(conn, &hash, None, &actor, Some(&r))
-    })
-    .await;
-    match outcome {
-        Ok(()) => {
-            let t = &loaded.token;
-            let mut flash = Flash::ok()
-                .text("Revoked token ")
-                .em(fingerprint(&t.access_token_hash))
-                .text(" of ")
-                .em(loaded.client.name.clone());
-            if let Some(s) = &t.subject {
-                flash = flash.text(" for ").em(s.clone());
-            }
-            flash.text(".").set(&session)?;
-            let back = match &t.subject {
-                Some(s) => pair_path(s, t.client_id),
-                None => paths::STAFF_TOKENS.to_string(),
-            };
-            Ok(see_other(&back))
-        }
-        Err(AppError::Invalid(errors)) => {
-            let mut page = TokenPage::new(
-                Layout::new(&staff, &session, paths::STAFF_TOKENS)?,
-                &loaded,
-                None,
-            );
-            page.revoke_reason = reason;
-            page.revoke_error = errors.first().map(|e| capitalized(&e.message));
-            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
-        }
-        Err(e) => Err(e),
-    }
 }

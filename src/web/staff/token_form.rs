@@ -16,9 +16,15 @@ const BLANK_PROPERTY_ROWS: usize = 2;
 /// The most property rows a form may send.
 const MAX_PROPERTY_ROWS: usize = 60;
 
-/// The `datetime-local` value of a moment (UTC, to the second).
+/// The value of an expiry field: the console's one format, in UTC, to the second
+/// (`2026-12-29 09:17:20`).
 pub fn local_value(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// How the page says what it read from an expiry field.
+pub fn read_as(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// A scope checkbox.
@@ -59,6 +65,13 @@ pub struct TokenForm {
     /// from it, and a date field left as it was means "unchanged".
     pub expires_was: String,
     pub expires: String,
+    /// The same two for the refresh token; empty when the token has none.
+    pub refresh_expires_was: String,
+    pub refresh_expires: String,
+    /// What the expiry fields were read as, when they were typed and refused: the field echoes
+    /// the value it parsed ("read as 2026-12-29 09:17:20 UTC"), or says it could not.
+    pub expires_read: Option<String>,
+    pub refresh_expires_read: Option<String>,
     pub scopes: Vec<ScopeChoice>,
     pub properties: Vec<PropertyRow>,
     pub reason: String,
@@ -84,6 +97,16 @@ pub fn stored_form(loaded: &Loaded) -> TokenForm {
             .access_token_expires_at
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         expires: local_value(t.access_token_expires_at),
+        refresh_expires_was: t
+            .refresh_token_expires_at
+            .map(|r| r.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+            .unwrap_or_default(),
+        refresh_expires: t
+            .refresh_token_expires_at
+            .map(local_value)
+            .unwrap_or_default(),
+        expires_read: None,
+        refresh_expires_read: None,
         scopes: scope_choices(loaded, &t.scopes),
         properties: with_blank_rows(properties),
         reason: String::new(),
@@ -127,10 +150,12 @@ fn with_blank_rows(mut rows: Vec<PropertyRow>) -> Vec<PropertyRow> {
 /// The form as sent.
 pub struct Submitted {
     pub form: TokenForm,
-    /// `plus1d`, `plus30d`, `expire` or empty (a plain save).
+    /// `plus1d`, `plus30d` or empty (a plain save).
     pub quick: String,
     /// The expiry when the form was opened, read back.
     pub expires_was: Option<DateTime<Utc>>,
+    /// The refresh token's expiry when the form was opened, read back.
+    pub refresh_expires_was: Option<DateTime<Utc>>,
 }
 
 pub fn read_form(fields: &FormFields, loaded: &Loaded) -> Submitted {
@@ -154,11 +179,16 @@ pub fn read_form(fields: &FormFields, loaded: &Loaded) -> Submitted {
         .collect();
     let ticked = fields.all("scopes");
     let expires_was = fields.text("expires_was");
+    let refresh_expires_was = fields.text("refresh_expires_was");
+    let rfc3339 = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
     Submitted {
         quick: fields.text("quick"),
-        expires_was: DateTime::parse_from_rfc3339(&expires_was)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
+        expires_was: rfc3339(&expires_was),
+        refresh_expires_was: rfc3339(&refresh_expires_was),
         form: TokenForm {
             version: fields
                 .get("version")
@@ -166,10 +196,33 @@ pub fn read_form(fields: &FormFields, loaded: &Loaded) -> Submitted {
                 .unwrap_or(0),
             expires_was,
             expires: fields.text("expires").trim().to_string(),
+            refresh_expires_was,
+            refresh_expires: fields.text("refresh_expires").trim().to_string(),
+            expires_read: None,
+            refresh_expires_read: None,
             scopes: scope_choices(loaded, &ticked),
             properties,
             reason: fields.text("reason"),
         },
+    }
+}
+
+/// The words beside an expiry field that was typed: what it was read as.
+fn echo(typed: &str, was: Option<DateTime<Utc>>) -> Option<String> {
+    if typed.is_empty() || was.is_some_and(|w| local_value(w) == typed) {
+        return None;
+    }
+    Some(match parse_utc_datetime(typed) {
+        Some(t) => format!("You typed “{typed}”, read as {}.", read_as(t)),
+        None => format!("You typed “{typed}”, which is not a date and time."),
+    })
+}
+
+impl Submitted {
+    /// Fills in what the typed expiry fields were read as, for a form shown again.
+    pub fn echo_expiries(&mut self) {
+        self.form.expires_read = echo(&self.form.expires, self.expires_was);
+        self.form.refresh_expires_read = echo(&self.form.refresh_expires, self.refresh_expires_was);
     }
 }
 
@@ -206,28 +259,45 @@ pub fn change_of(s: &Submitted) -> Result<TokenUpdate, Vec<FieldError>> {
         was.map(|w| w + Duration::days(days))
             .ok_or_else(|| vec![FieldError::new("expires", "reload the page and try again")])
     };
+    let unreadable = |field: &str| {
+        FieldError::new(
+            field,
+            "Give a date and time in UTC such as 2026-12-01 10:00.",
+        )
+    };
+    let mut errors = Vec::new();
     match s.quick.as_str() {
         "plus1d" => update.access_token_expires_at = Some(plus(1)?),
         "plus30d" => update.access_token_expires_at = Some(plus(30)?),
-        "expire" => update.expire_now = true,
         _ if was.is_some_and(|w| local_value(w) == s.form.expires) => {}
         _ => match parse_utc_datetime(&s.form.expires) {
             Some(at) => update.access_token_expires_at = Some(at),
-            None => {
-                return Err(vec![FieldError::new(
-                    "expires",
-                    "give a date and time such as 2026-12-01T10:00 (UTC)",
-                )])
-            }
+            None => errors.push(unreadable("expires")),
         },
     }
-    Ok(update)
+    let refresh_was = s.refresh_expires_was;
+    let typed = &s.form.refresh_expires;
+    if refresh_was.is_some()
+        && !typed.is_empty()
+        && refresh_was.is_none_or(|w| local_value(w) != *typed)
+    {
+        match parse_utc_datetime(typed) {
+            Some(at) => update.refresh_token_expires_at = Some(at),
+            None => errors.push(unreadable("refresh_expires")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(update)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The domain's field names as the form's.
 pub fn form_field(field: &str) -> String {
     match field {
-        "accessTokenExpiresAt" | "refreshTokenExpiresAt" | "accessTokenPersistent" => "expires",
+        "accessTokenExpiresAt" | "accessTokenPersistent" => "expires",
+        "refreshTokenExpiresAt" => "refresh_expires",
         other => other,
     }
     .to_string()

@@ -1,9 +1,11 @@
-//! `/staff/tokens`: finding tokens by a pasted value, by hash prefix, client, subject and
-//! expiry.
+//! `/staff/tokens`: finding a token by one pasted string (its value, hash or fingerprint), and
+//! listing tokens by client, subject and expiry.
 //!
-//! A pasted token value travels only in the body of a POST (never in a URL, which logs and
-//! browser history keep), is hashed on arrival by [`crate::read_models::token_search::find_by_value`]
-//! and is never echoed back, not even when no token has it.
+//! The pasted string travels only in the body of a POST (never in a URL, which logs and browser
+//! history keep): whatever people paste, a value among them, is in no address. It is hashed or
+//! compared on arrival by [`crate::read_models::token_search::find_pasted`] and never echoed
+//! back, not even when no token has it. Links the console itself makes (from the audit log)
+//! still name a token by its hash in `?hash=`: a hash is no secret.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -15,10 +17,10 @@ use chrono::Utc;
 use crate::crypto::fingerprint;
 use crate::db::PgPool;
 use crate::error::{AppError, FieldError};
-use crate::read_models::token_search::{self, FoundToken, TokenFilter};
+use crate::read_models::token_search::{self, FoundToken, Pasted, TokenFilter};
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
-use crate::web::view::{page_number, Layout, Pager, When};
+use crate::web::view::{page_number, Layout, Pager, Problem, When};
 use crate::web::{paths, render};
 
 use super::{query_of, see_other, token_path, user_path, Errors, StaffForm, StaffUser};
@@ -110,8 +112,8 @@ impl TokenResult {
                 t.scopes.join(" ")
             },
             expired: t.access_token_expires_at <= now,
-            expires: When::new(t.access_token_expires_at),
-            refresh_expires: When::maybe(t.refresh_token_expires_at),
+            expires: When::staff(t.access_token_expires_at),
+            refresh_expires: t.refresh_token_expires_at.map(When::staff),
         }
     }
 }
@@ -125,6 +127,9 @@ pub struct TokenSearchPage {
     pub errors: Errors,
     /// Why the pasted value found nothing.
     pub value_error: Option<String>,
+    /// Several tokens matched a pasted prefix: the words above them.
+    pub several: Option<String>,
+    pub problems: Vec<Problem>,
     /// `false` until a filter is given: the page does not list every token by default.
     pub searched: bool,
     pub tokens: Vec<TokenResult>,
@@ -149,9 +154,11 @@ pub async fn search_page(
         input: input.clone(),
         errors: Errors::default(),
         value_error: None,
+        several: None,
         searched: false,
         tokens: Vec::new(),
         min_prefix: token_search::MIN_HASH_PREFIX,
+        problems: Vec::new(),
     };
     if input.is_blank() {
         return render(StatusCode::OK, &result);
@@ -189,6 +196,11 @@ pub async fn search_page(
             render(StatusCode::OK, &result)
         }
         Err(AppError::Invalid(errors)) => {
+            result.problems = Problem::all(&errors, |f| match f {
+                "days" => "days".to_string(),
+                "expiry" => "expiry-any".to_string(),
+                other => other.to_string(),
+            });
             result.errors = Errors(errors);
             render(StatusCode::UNPROCESSABLE_ENTITY, &result)
         }
@@ -203,27 +215,67 @@ pub async fn lookup(
     pool: web::Data<PgPool>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
-    let value = form.text("value").trim().to_string();
+    let value = form.text("token").trim().to_string();
+    let now = Utc::now();
     let outcome = if value.is_empty() {
-        Err(FieldError::new("value", "Paste a token value."))
+        Err(FieldError::new(
+            "token",
+            "Paste a token value, its hash or its fingerprint.",
+        ))
     } else if value.len() > 4096 {
-        Err(FieldError::new("value", "That is longer than any token."))
+        Err(FieldError::new("token", "That is longer than any token."))
     } else {
-        match crate::db::run(&pool, move |conn| token_search::find_by_value(conn, &value)).await? {
-            Some(id) => Ok(id),
-            None => Err(FieldError::new(
-                "value",
-                "No token has this value. It may have been revoked or swept; search by client \
-                 or user instead.",
+        let found = crate::db::run(&pool, move |conn| {
+            token_search::find_pasted(conn, &value, now, TOKENS_PER_PAGE)
+        })
+        .await?;
+        match found {
+            Pasted::One(id) => Ok(Ok(id)),
+            Pasted::Several(tokens) => Ok(Err(tokens)),
+            Pasted::None => Err(FieldError::new(
+                "token",
+                "No token has this value, hash or fingerprint. It may have been revoked or \
+                 swept; search by client or user instead.",
             )),
         }
     };
     match outcome {
-        Ok(id) => {
+        Ok(Ok(id)) => {
             Flash::ok()
-                .text("Found the token with the value you pasted.")
+                .text("Found the token you pasted.")
                 .set(&session)?;
             Ok(see_other(&token_path(id)))
+        }
+        Ok(Err(mut tokens)) => {
+            let has_more = tokens.len() as i64 > TOKENS_PER_PAGE;
+            tokens.truncate(TOKENS_PER_PAGE as usize);
+            let page = TokenSearchPage {
+                layout: Layout::new(&staff, &session, paths::STAFF_TOKENS)?,
+                input: TokenSearchInput {
+                    expiry: "any".into(),
+                    days: "30".into(),
+                    ..Default::default()
+                },
+                errors: Errors::default(),
+                value_error: None,
+                several: Some(if has_more {
+                    format!("More than {TOKENS_PER_PAGE} tokens have a hash starting with what you pasted; the first {TOKENS_PER_PAGE} are listed. Paste more of it.")
+                } else {
+                    format!(
+                        "{} tokens have a hash starting with what you pasted.",
+                        tokens.len()
+                    )
+                }),
+                searched: true,
+                tokens: tokens
+                    .into_iter()
+                    .map(|t| TokenResult::from(t, now))
+                    .collect(),
+                pager: Pager::uncounted(1, false, "tokens", |_| String::new()),
+                min_prefix: token_search::MIN_HASH_PREFIX,
+                problems: Vec::new(),
+            };
+            render(StatusCode::OK, &page)
         }
         Err(error) => {
             let page = TokenSearchPage {
@@ -234,7 +286,9 @@ pub async fn lookup(
                     ..Default::default()
                 },
                 errors: Errors::default(),
+                problems: vec![Problem::new("token", &error.message)],
                 value_error: Some(error.message),
+                several: None,
                 searched: false,
                 tokens: Vec::new(),
                 pager: Pager::uncounted(1, false, "tokens", |_| String::new()),

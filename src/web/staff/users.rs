@@ -125,19 +125,21 @@ pub async fn user_page(
     })
     .await?;
     let total_apps = apps.first().map_or(0, |a| a.total);
+    let layout = Layout::new(&staff, &session, paths::STAFF_USERS)?;
+    let clock = layout.clock;
     let href = user_path(&subject);
     let pager = Pager::counted(page, APPS_PER_PAGE, total_apps, "apps", |n| {
         format!("{href}?page={n}")
     });
     Ok(UserPage {
-        layout: Layout::new(&staff, &session, paths::STAFF_USERS)?,
-        created: account.as_ref().map(|a| When::new(a.created_at)),
+        layout,
+        created: account.as_ref().map(|a| clock.when(a.created_at)),
         account,
         apps: apps
             .iter()
             .map(|a| StaffAppCard {
                 href: super::pair_path(&subject, a.client_id),
-                card: AppCard::from(a),
+                card: AppCard::new(a, &clock),
             })
             .collect(),
         total_apps,

@@ -1,0 +1,75 @@
+//! The pages' side of [`crate::input_rule`]: one middleware, in front of every page route (and
+//! of paths that match none), refuses a request whose path, query string or form body breaks
+//! the rule with a 422 page naming the field — before any extractor or handler runs, so that no
+//! handler can forget it and no such value reaches the database. `/api/…` is left to the API's
+//! input layer, which answers in its own shape, but for the API's pages (`/api/docs`).
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::HttpMessage;
+use futures_util::StreamExt;
+
+use crate::input_rule::{
+    check_path, decode_urlencoded, Unreadable, MAX_BODY_VALUE_BYTES, MAX_QUERY_VALUE_BYTES,
+};
+
+use super::csrf::FORM_LIMIT;
+use super::errors;
+
+/// Checks a page request against the input rule; see the module documentation.
+pub async fn refuse_unreadable_input(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let api_page = crate::api::PAGE_ROUTES
+        .iter()
+        .any(|(_, p)| *p == req.path());
+    if req.path().starts_with("/api/") && !api_page {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let pattern = req.match_pattern();
+    let checked = check_path(req.path(), pattern.as_deref()).and_then(|()| {
+        decode_urlencoded(req.query_string().as_bytes(), MAX_QUERY_VALUE_BYTES).map(|_| ())
+    });
+    if let Err(refused) = checked {
+        return Ok(refuse(req, &refused));
+    }
+    if is_form(&req) {
+        let mut payload = req.take_payload();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk?;
+            if body.len() + chunk.len() > FORM_LIMIT {
+                let res = errors::render_form_too_large(FORM_LIMIT);
+                return Ok(req.into_response(res).map_into_right_body());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body: Bytes = body.freeze();
+        if let Err(refused) = decode_urlencoded(&body, MAX_BODY_VALUE_BYTES) {
+            return Ok(refuse(req, &refused));
+        }
+        req.set_payload(Payload::from(body));
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+fn is_form(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+fn refuse<B>(req: ServiceRequest, refused: &Unreadable) -> ServiceResponse<EitherBody<B>> {
+    tracing::info!(field = %refused.field, "input refused: {}", refused.reason());
+    req.into_response(errors::render_unreadable_input(refused))
+        .map_into_right_body()
+}
