@@ -134,11 +134,7 @@ async fn a_new_role_ends_the_accounts_sessions_and_is_told_before_and_after() {
     assert_eq!(res.status, 303, "{}", res.body);
     let page = ada.get(&app, &format!("/admin/accounts/{bob_id}")).await;
     assert!(
-        page.body
-            .contains("role: &#34;user&#34; → &#34;support&#34;; 1 session ended")
-            || page
-                .body
-                .contains("role: \"user\" → \"support\"; 1 session ended"),
+        page.body.contains("role: user → support; 1 session ended"),
         "{}",
         page.body
     );

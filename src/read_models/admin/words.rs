@@ -18,7 +18,7 @@ enum Shown {
     List,
     /// `on` / `off`.
     Flag,
-    /// `true` / `false`, as stored.
+    /// As stored, unquoted: `true` / `false`, a role.
     Plain,
     /// Seconds, in words; null is "(service default)".
     Duration,
@@ -54,8 +54,10 @@ const SCOPE_FIELDS: &[(&str, &str, Shown)] = &[
 ];
 const ACCOUNT_FIELDS: &[(&str, &str, Shown)] = &[
     ("displayName", "display name", Shown::Text),
-    ("role", "role", Shown::Text),
+    ("role", "role", Shown::Plain),
     ("disabled", "disabled", Shown::Plain),
+    // Set by the person on their settings page (or by the identity provider's claim).
+    ("zoneinfo", "time zone", Shown::Plain),
 ];
 const SETTINGS_FIELDS: &[(&str, &str, Shown)] = &[
     (
@@ -265,6 +267,19 @@ mod tests {
             request_id: None,
             client_ip: None,
         }
+    }
+
+    #[test]
+    fn a_role_reads_as_a_word_and_a_time_zone_change_is_said() {
+        let e = event(
+            "account.update",
+            Some(json!({"role": "user", "zoneinfo": null})),
+            Some(json!({"role": "admin", "zoneinfo": "Europe/Paris"})),
+        );
+        assert_eq!(
+            describe(&e).unwrap().changes,
+            ["role: user → admin", "time zone: (none) → Europe/Paris"]
+        );
     }
 
     #[test]
