@@ -350,8 +350,9 @@ async fn accounts_are_listed_shown_disabled_enabled_and_given_new_passwords() {
     let hash: String = accounts::table
         .filter(accounts::login.eq("bob"))
         .select(accounts::password_hash)
-        .first(&mut db.conn())
-        .unwrap();
+        .first::<Option<String>>(&mut db.conn())
+        .unwrap()
+        .expect("a password hash");
     assert!(tokendesk::accounts::verify_password(password, &hash));
     assert!(!tokendesk::accounts::verify_password("demo-bob", &hash));
 
