@@ -1,6 +1,7 @@
 //! Dashboard accounts: password hashing (argon2id), creation, and changes — a change of role,
-//! a disable or a new password ends the account's sessions ([`update_account`]). Accounts of
-//! the OpenID Provider are [`provider`]'s.
+//! a disable or a new password ends the account's sessions ([`update_account`]); the last
+//! enabled admin can be neither demoted nor disabled, so that the console always has one.
+//! Accounts of the OpenID Provider are [`provider`]'s.
 
 mod provider;
 
@@ -12,6 +13,7 @@ use diesel::prelude::*;
 use std::sync::{Condvar, Mutex};
 
 use crate::audit::{self, Actor};
+use crate::crypto::random_words;
 use crate::db::functions::lower;
 use crate::db::models::{Account, AccountChangeset, NewAccount, NewAuditEvent, Role};
 use crate::db::schema::accounts;
@@ -104,8 +106,11 @@ pub fn create_account(
             "must be 1 to 100 printable ASCII characters",
         ));
     }
-    if input.display_name.trim().is_empty() || input.display_name.len() > 200 {
-        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    if let Err(e) = validate::one_line("name", &input.display_name, 200, true) {
+        errors.push(FieldError::new(
+            e.field,
+            format!("{} (1 to 200 characters)", e.message),
+        ));
     }
     if input.password.chars().count() < MIN_PASSWORD_LEN {
         errors.push(FieldError::new(
@@ -127,10 +132,24 @@ pub fn create_account(
             .count()
             .get_result(c)?;
         if taken > 0 {
-            return Err(AppError::Conflict(format!(
-                "an account with login \"{}\" or subject \"{}\" already exists",
-                input.login, input.subject
-            )));
+            let login_taken: i64 = accounts::table
+                .filter(lower(accounts::login).eq(lower(&input.login)))
+                .count()
+                .get_result(c)?;
+            return Err(if login_taken > 0 {
+                AppError::invalid(
+                    "login",
+                    format!("an account with login \"{}\" already exists", input.login),
+                )
+            } else {
+                AppError::invalid(
+                    "subject",
+                    format!(
+                        "an account with subject \"{}\" already exists",
+                        input.subject
+                    ),
+                )
+            });
         }
         let account: Account = diesel::insert_into(accounts::table)
             .values(NewAccount {
@@ -168,9 +187,17 @@ pub fn find_by_login(conn: &mut PgConnection, login: &str) -> AppResult<Account>
         .first(conn)?)
 }
 
+/// A password to hand to someone once: four groups of five letters and digits from an
+/// alphabet without look-alikes (about 100 bits), e.g. `k7qvz-m2hxr-…`.
+pub fn generate_password() -> String {
+    random_words(4, 5)
+}
+
 /// What [`update_account`] changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct AccountChanges {
+    /// The name shown on pages.
+    pub display_name: Option<String>,
     pub role: Option<Role>,
     /// `Some(true)` disables the account, `Some(false)` enables it again.
     pub disabled: Option<bool>,
@@ -190,7 +217,8 @@ pub struct AccountUpdated {
 /// (before and after; a password only as "changed"). A different role, a disable or a new
 /// password first ends every session of the account (`sessions::end_account_sessions`, its own
 /// audit event with the count), in the same transaction, with the account row locked so that a
-/// sign-in checked against the old state cannot slip in. The admin console and the command
+/// sign-in checked against the old state cannot slip in. A change to what the account already
+/// is writes nothing. The admin console and the command
 /// line both change accounts here; a change made elsewhere (psql) still ends the sessions
 /// through the database trigger `accounts_end_sessions`, without the audit events.
 pub fn update_account(
@@ -199,12 +227,22 @@ pub fn update_account(
     changes: &AccountChanges,
     actor: &Actor,
 ) -> AppResult<AccountUpdated> {
-    if changes.role.is_none() && changes.disabled.is_none() && changes.password.is_none() {
+    if changes.role.is_none()
+        && changes.disabled.is_none()
+        && changes.password.is_none()
+        && changes.display_name.is_none()
+    {
         return Err(AppError::Invalid(vec![FieldError::new(
             "account",
-            "nothing to change: give a role, enable or disable, or a new password",
+            "nothing to change: give a name, a role, enable or disable, or a new password",
         )]));
     }
+    let display_name = changes
+        .display_name
+        .as_deref()
+        .map(|n| validate::one_line("name", n, 200, true))
+        .transpose()
+        .map_err(|e| AppError::Invalid(vec![e]))?;
     if let Some(p) = &changes.password {
         if p.chars().count() < MIN_PASSWORD_LEN {
             return Err(AppError::Invalid(vec![FieldError::new(
@@ -220,6 +258,24 @@ pub fn update_account(
             .select(Account::as_select())
             .for_update()
             .first(c)?;
+        let stays_admin =
+            changes.role.is_none_or(|r| r == Role::Admin) && changes.disabled != Some(true);
+        if before.role() == Role::Admin && !before.disabled && !stays_admin {
+            refuse_losing_the_last_admin(c, account_id)?;
+        }
+        let changes_anything = changes.role.is_some_and(|r| r != before.role())
+            || changes.disabled.is_some_and(|d| d != before.disabled)
+            || password_hash.is_some()
+            || display_name
+                .as_ref()
+                .is_some_and(|n| *n != before.display_name);
+        if !changes_anything {
+            // Nothing to record: no empty audit event.
+            return Ok(AccountUpdated {
+                account: before,
+                sessions_ended: 0,
+            });
+        }
         let ends_sessions = changes.role.is_some_and(|r| r != before.role())
             || (changes.disabled == Some(true) && !before.disabled)
             || password_hash.is_some();
@@ -231,6 +287,7 @@ pub fn update_account(
         let account: Account = diesel::update(accounts::table.find(account_id))
             .set((
                 AccountChangeset {
+                    display_name: display_name.clone().filter(|n| *n != before.display_name),
                     role: changes.role.map(|r| r.as_str().to_string()),
                     disabled: changes.disabled,
                     password_hash: password_hash.clone(),
@@ -246,11 +303,14 @@ pub fn update_account(
                 action: "account.update".into(),
                 subject: Some(account.subject.clone()),
                 state_before: Some(serde_json::json!({
+                    "login": before.login, "displayName": before.display_name,
                     "role": before.role, "disabled": before.disabled,
                 })),
                 state_after: Some(serde_json::json!({
+                    "login": account.login, "displayName": account.display_name,
                     "role": account.role, "disabled": account.disabled,
                     "passwordChanged": password_hash.is_some(),
+                    "sessionsEnded": sessions_ended,
                 })),
                 ..Default::default()
             },
@@ -260,6 +320,26 @@ pub fn update_account(
             sessions_ended,
         })
     })
+}
+
+/// Refuses a change that would leave no enabled admin. The enabled admins' rows are locked
+/// (in id order), so that two admins demoting each other at the same moment cannot both
+/// succeed.
+fn refuse_losing_the_last_admin(c: &mut PgConnection, account_id: i64) -> AppResult<()> {
+    let admins: Vec<i64> = accounts::table
+        .filter(accounts::role.eq(Role::Admin.as_str()))
+        .filter(accounts::disabled.eq(false))
+        .order(accounts::id)
+        .select(accounts::id)
+        .for_update()
+        .load(c)?;
+    if admins.iter().all(|id| *id == account_id) {
+        return Err(AppError::invalid(
+            "role",
+            "this is the only enabled admin account: make another account admin first",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `zone` is an IANA time zone name tokendesk knows (`Europe/Paris`, `UTC`).

@@ -18,6 +18,23 @@ pub fn generate_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Letters and digits that cannot be mistaken for one another (no 0/o, 1/l/i).
+const READABLE: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+
+/// `groups` groups of `len` random readable characters joined by `-`: a secret meant to be
+/// read off a screen and typed (almost 5 bits per character).
+pub fn random_words(groups: usize, len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..groups)
+        .map(|_| {
+            (0..len)
+                .map(|_| READABLE[rand::Rng::random_range(&mut rng, 0..READABLE.len())] as char)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// Whether `s` has the shape of a stored hash (43 base64url characters).
 pub fn looks_like_hash(s: &str) -> bool {
     s.len() == 43
@@ -42,6 +59,15 @@ mod tests {
             "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
         );
         assert!(looks_like_hash(&hash_token("anything")));
+    }
+
+    #[test]
+    fn readable_secrets_avoid_look_alikes() {
+        let w = random_words(4, 5);
+        assert_eq!(w.len(), 23);
+        assert_eq!(w.matches('-').count(), 3);
+        assert!(!w.contains(['0', '1', 'o', 'l', 'i']));
+        assert_ne!(w, random_words(4, 5));
     }
 
     #[test]

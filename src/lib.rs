@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod read_models;
 pub mod seed;
+pub mod service_settings;
 pub mod sessions;
 pub mod telemetry;
 pub mod throttle;

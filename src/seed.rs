@@ -252,6 +252,34 @@ pub fn seed_demo_if_empty(conn: &mut PgConnection) -> AppResult<bool> {
     Ok(true)
 }
 
+/// The name of the demo's API key.
+pub const DEMO_API_KEY_NAME: &str = "demo";
+
+/// Creates the demo's API key (named [`DEMO_API_KEY_NAME`]); its secret exists only in the
+/// value returned, to be printed once.
+pub fn create_demo_api_key(conn: &mut PgConnection) -> AppResult<crate::api_keys::CreatedApiKey> {
+    crate::api_keys::create_api_key(conn, DEMO_API_KEY_NAME, &Actor::system("seed:demo"))
+}
+
+/// What to print about the demo's API key: the key, its secret, and a `curl` line for the seed
+/// article's story — take `write` back from every token Alice gave Photo Printer with one call
+/// (`/api/client/authorization/update/1001`, scopes `read`), not a loop over her tokens.
+pub fn demo_api_lines(key: &crate::api_keys::CreatedApiKey, base_url: &str) -> Vec<String> {
+    vec![
+        "  demo API key (the secret is shown only now):".to_string(),
+        format!("    key:    {}", key.api_key),
+        format!("    secret: {}", key.api_secret),
+        "  try it: take `write` back from every token Alice gave Photo Printer, in one call:"
+            .to_string(),
+        format!(
+            "    curl -u '{}:{}' -H 'Content-Type: application/json' \\\n      -d '{{\"subject\": \"alice\", \"scopes\": [\"read\"]}}' \\\n      {}/api/client/authorization/update/1001",
+            key.api_key,
+            key.api_secret,
+            base_url.trim_end_matches('/')
+        ),
+    ]
+}
+
 /// The demo sign-ins whose accounts exist in this database: (login, password, role).
 pub fn present_demo_accounts(
     conn: &mut PgConnection,
@@ -295,6 +323,20 @@ pub struct SeedReport {
 /// `seed-{seed}-heavy-{a}-{t}`), so benchmark scripts can present real tokens. Rerunning with
 /// the same seed adds nothing.
 pub fn seed_sized(conn: &mut PgConnection, spec: &SizedSeed) -> AppResult<SeedReport> {
+    seed_sized_with_progress(conn, spec, &mut |_, _| {})
+}
+
+/// Users whose tokens one statement inserts: enough for about this many tokens, so that
+/// progress can be shown between statements.
+const TOKENS_PER_STATEMENT: u64 = 50_000;
+
+/// [`seed_sized`], calling `progress(tokens inserted, tokens planned)` after each statement of
+/// token inserts (about [`TOKENS_PER_STATEMENT`] each), all in the one transaction.
+pub fn seed_sized_with_progress(
+    conn: &mut PgConnection,
+    spec: &SizedSeed,
+    progress: &mut dyn FnMut(u64, u64),
+) -> AppResult<SeedReport> {
     let clients_n = spec.clients.max(spec.apps_per_user).max(1) as i32;
     let heavy_apps = if spec.heavy_tokens_per_app > 0 {
         50.min(clients_n)
@@ -325,14 +367,29 @@ pub fn seed_sized(conn: &mut PgConnection, spec: &SizedSeed) -> AppResult<SeedRe
         } else {
             Vec::new()
         };
-        let mut tokens = diesel::sql_query(tokens_sql(SEED_TOKENS_FROM, "$6"))
-            .bind::<BigInt, _>(spec.seed)
-            .bind::<Integer, _>(spec.users as i32)
-            .bind::<Integer, _>(spec.apps_per_user as i32)
-            .bind::<Integer, _>(spec.tokens_per_app as i32)
-            .bind::<Integer, _>(clients_n)
-            .bind::<Double, _>(spec.expired_ratio)
-            .execute(c)?;
+        let heavy_planned =
+            u64::from(heavy_apps.unsigned_abs()) * u64::from(spec.heavy_tokens_per_app);
+        let per_user = (u64::from(spec.apps_per_user) * u64::from(spec.tokens_per_app)).max(1);
+        let chunk = (TOKENS_PER_STATEMENT / per_user).max(1) as u32;
+        let mut tokens = 0;
+        let mut first = 1u32;
+        while first <= spec.users {
+            let last = spec.users.min(first.saturating_add(chunk - 1));
+            tokens += diesel::sql_query(tokens_sql(SEED_TOKENS_FROM, "$6"))
+                .bind::<BigInt, _>(spec.seed)
+                .bind::<Integer, _>(last as i32)
+                .bind::<Integer, _>(spec.apps_per_user as i32)
+                .bind::<Integer, _>(spec.tokens_per_app as i32)
+                .bind::<Integer, _>(clients_n)
+                .bind::<Double, _>(spec.expired_ratio)
+                .bind::<Integer, _>(first as i32)
+                .execute(c)?;
+            progress(tokens as u64, planned + heavy_planned);
+            first = last.saturating_add(1);
+            if last == spec.users {
+                break;
+            }
+        }
         if heavy_apps > 0 {
             tokens += diesel::sql_query(tokens_sql(SEED_HEAVY_TOKENS_FROM, "$5"))
                 .bind::<BigInt, _>(spec.seed)
@@ -341,6 +398,7 @@ pub fn seed_sized(conn: &mut PgConnection, spec: &SizedSeed) -> AppResult<SeedRe
                 .bind::<Integer, _>(clients_n)
                 .bind::<Double, _>(spec.expired_ratio)
                 .execute(c)?;
+            progress(tokens as u64, planned + heavy_planned);
         }
         for definition in &rebuilt {
             diesel::sql_query(definition).execute(c)?;
@@ -465,7 +523,7 @@ FROM (SELECT g.*, sha256(convert_to(k, 'UTF8')) AS d FROM (
         SELECT u, a, t, 'seed-' || $1 || '-' || u || '-' || a || '-' || t AS k,
                'bench-user-' || lpad(u::text, 7, '0') AS subject,
                100000 + ((u - 1) * $3 + a) % $5 + 1 AS client_id
-        FROM generate_series(1, $2) AS u, generate_series(0, $3 - 1) AS a,
+        FROM generate_series($7, $2) AS u, generate_series(0, $3 - 1) AS a,
              generate_series(0, $4 - 1) AS t) AS g) AS x
 ORDER BY d
 ON CONFLICT DO NOTHING";

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authorization;
 pub mod authorization_list;
 pub mod codes;
+pub mod docs;
 pub mod dto;
 pub mod error;
 pub mod input;
@@ -66,6 +67,10 @@ api_routes! {
     "/api/openapi.json" => [get => openapi::serve],
 }
 
+/// The API's pages: `/api/docs` is the reference as a page; it is not an API operation, so it
+/// is neither in [`ROUTES`] nor in the document.
+pub const PAGE_ROUTES: &[(&str, &str)] = &[("get", "/api/docs")];
+
 /// The endpoints whose answers carry an `action` (SPEC §3): they answer 200 with the verdict
 /// once the call is authenticated and parsed; a failure to reach a verdict (an outage) is still
 /// an HTTP error, with `action` `INTERNAL_SERVER_ERROR` in its body.
@@ -78,6 +83,7 @@ pub const ACTION_ROUTES: &[&str] = &[
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
+    cfg.route(PAGE_ROUTES[0].1, web::get().to(docs::page));
 }
 
 /// `start` (default 0) and `end` (default 5), refusing a negative start or a window wider than

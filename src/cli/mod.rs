@@ -1,9 +1,15 @@
-//! The command line: `serve`, `migrate`, `seed`, `account add` / `update` / `sign-out`,
-//! `client add`, `scope add`, `api-key create`, `sweep`. Every subcommand finds its database the same way (see
-//! [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
+//! The command line: `serve`, `migrate`, `seed`, `sweep`, and the administrative commands —
+//! `account`, `client`, `scope`, `api-key` (each `list`, `show`, `update`, `delete` / `disable`
+//! / `revoke`, most with `--json`) and `settings`. Every subcommand finds its database the same
+//! way (see [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
 
-mod admin;
+mod accounts;
+mod catalog;
+mod credentials;
+mod data;
+mod output;
 mod serve;
+mod settings;
 mod sign_in_args;
 
 use std::io::Write;
@@ -47,22 +53,25 @@ pub enum Command {
     /// Apply pending database migrations.
     Migrate,
     /// Load demo data, or a sized data set for benchmarks.
-    Seed(admin::SeedArgs),
+    Seed(data::SeedArgs),
     /// Manage dashboard accounts.
     #[command(subcommand)]
-    Account(admin::AccountCommand),
+    Account(accounts::AccountCommand),
     /// Manage OAuth clients.
     #[command(subcommand)]
-    Client(admin::ClientCommand),
+    Client(catalog::ClientCommand),
     /// Manage scopes.
     #[command(subcommand)]
-    Scope(admin::ScopeCommand),
+    Scope(catalog::ScopeCommand),
     /// Manage API keys of the JSON API.
     #[command(subcommand, name = "api-key")]
-    ApiKey(admin::ApiKeyCommand),
+    ApiKey(credentials::ApiKeyCommand),
+    /// Show or change the service-wide settings (lifetimes, policies).
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
     /// Delete tokens that expired longer ago than a given age (with audit events), and sessions
     /// that can no longer open anything.
-    Sweep(admin::SweepArgs),
+    Sweep(data::SweepArgs),
 }
 
 /// An open database: its connection string and, on the embedded default, the cluster (stopped
@@ -127,12 +136,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 "database is up to date ({applied} migration(s) applied now)"
             ))
         }
-        Command::Seed(args) => admin::seed(&cli.db, args),
-        Command::Account(cmd) => admin::account(&cli.db, cmd),
-        Command::Client(cmd) => admin::client(&cli.db, cmd),
-        Command::Scope(cmd) => admin::scope(&cli.db, cmd),
-        Command::ApiKey(cmd) => admin::api_key(&cli.db, cmd),
-        Command::Sweep(args) => admin::sweep(&cli.db, args),
+        Command::Seed(args) => data::seed(&cli.db, args),
+        Command::Account(cmd) => accounts::account(&cli.db, cmd),
+        Command::Client(cmd) => catalog::client(&cli.db, cmd),
+        Command::Scope(cmd) => catalog::scope(&cli.db, cmd),
+        Command::ApiKey(cmd) => credentials::api_key(&cli.db, cmd),
+        Command::Settings(cmd) => settings::settings(&cli.db, cmd),
+        Command::Sweep(args) => data::sweep(&cli.db, args),
     }
 }
 

@@ -86,10 +86,12 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     )?;
 
     let mut demo_accounts = Vec::new();
+    let mut demo_key = None;
     if data_dir.is_some() && !args.no_demo {
         let mut conn = pool.get()?;
         if seed::seed_demo_if_empty(&mut conn)? {
             tracing::info!("loaded demo data");
+            demo_key = Some(seed::create_demo_api_key(&mut conn)?);
         }
         demo_accounts = seed::present_demo_accounts(&mut conn)?;
     }
@@ -159,8 +161,14 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             say(&format!("    {login:<8} {password:<14} {role}"))?;
         }
     }
+    if let Some(key) = &demo_key {
+        for line in seed::demo_api_lines(key, &format!("http://{addr}")) {
+            say(&line)?;
+        }
+    }
     say(&format!(
-        "  health: http://{addr}/healthz   API description: http://{addr}/api/openapi.json"
+        "  health: http://{addr}/healthz   API reference: http://{addr}/api/docs \
+         (http://{addr}/api/openapi.json)"
     ))?;
     say(&format!("  metrics: {metrics_note}"))?;
     say("Press Ctrl-C to stop.")?;

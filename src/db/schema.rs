@@ -44,6 +44,8 @@ diesel::table! {
         secret_hash -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        kind -> Text,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -84,6 +86,7 @@ diesel::table! {
         home_uri -> Nullable<Text>,
         single_access_token_per_subject -> Bool,
         created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -129,6 +132,7 @@ diesel::table! {
         access_token_duration -> Nullable<Int8>,
         refresh_token_duration -> Nullable<Int8>,
         created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 

@@ -22,9 +22,17 @@ pub const KNOWN_ACTIONS: &[(&str, &str)] = &[
     ("authorization.delete", "App revoked for a user"),
     ("token.sweep", "Expired tokens swept"),
     ("account.create", "Account created"),
+    ("account.update", "Account changed"),
+    ("session.end_all", "Sessions ended"),
     ("client.create", "Client created"),
+    ("client.update", "Client changed"),
+    ("client.delete", "Client deleted"),
     ("scope.create", "Scope created"),
+    ("scope.update", "Scope changed"),
+    ("scope.delete", "Scope deleted"),
     ("api_key.create", "API key created"),
+    ("api_key.revoke", "API key revoked"),
+    ("settings.update", "Service settings changed"),
 ];
 
 /// The actor kinds the filter offers.

@@ -200,6 +200,9 @@ pub fn utc_words(t: DateTime<Utc>) -> String {
 
 /// Describes `e` for support staff. Hidden property values are already `***` in the trail.
 pub fn describe(e: &NamedEvent) -> EventWords {
+    if let Some(words) = super::admin::words::describe(e) {
+        return words;
+    }
     let client = e
         .client_name
         .clone()

@@ -1,10 +1,11 @@
-//! The read models: what every page reads, for end users (`connected_apps`, `activity`) and for
+//! The read models: what every page reads, for end users (`connected_apps`, `activity`), for
 //! the support console (`users`, `token_search`, `audit_log`, with `audit_words` saying an audit
-//! event in words for both). Plain functions over `&mut PgConnection`, one statement per page or
+//! event in words for both) and for the admin console (`admin`, and `users` again). Plain functions over `&mut PgConnection`, one statement per page or
 //! list, each served by an index (see `docs/QUERY_PLANS.md`). Changes go through the domain
 //! ([`crate::tokens`]), never through here.
 
 pub mod activity;
+pub mod admin;
 pub mod audit_log;
 pub mod audit_words;
 pub mod clients;

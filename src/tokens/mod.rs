@@ -45,7 +45,7 @@ pub use policy::{
 };
 pub use revoke::{delete_token, revoke_token, revoke_tokens, RevokeTarget};
 pub use staff::{preview_delete_pair, CHANGED_MEANWHILE, READ_ONLY};
-pub use sweep::sweep_expired;
+pub use sweep::{count_sweepable, sweep_expired, sweep_expired_with_progress, SWEEP_BATCH};
 pub use update::{update_token, TokenUpdate, UpdatedToken};
 
 use chrono::{DateTime, Utc};

@@ -2,7 +2,7 @@
 //! of paths that match none), refuses a request whose path, query string or form body breaks
 //! the rule with a 422 page naming the field — before any extractor or handler runs, so that no
 //! handler can forget it and no such value reaches the database. `/api/…` is left to the API's
-//! input layer, which answers in its own shape.
+//! input layer, which answers in its own shape, but for the API's pages (`/api/docs`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -24,7 +24,10 @@ pub async fn refuse_unreadable_input(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.path().starts_with("/api/") {
+    let api_page = crate::api::PAGE_ROUTES
+        .iter()
+        .any(|(_, p)| *p == req.path());
+    if req.path().starts_with("/api/") && !api_page {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let pattern = req.match_pattern();

@@ -15,6 +15,7 @@ macro_rules! page_routes {
 }
 
 pub mod activity;
+pub mod admin;
 pub mod app_actions;
 pub mod apps;
 pub mod assets;
@@ -68,7 +69,8 @@ pub mod paths {
 
     /// The page a form posted to `path` lives on: `/apps/{id}/…` forms are on `/apps/{id}`,
     /// `/staff/tokens/{id}/…` on `/staff/tokens/{id}`, `/staff/users/{s}/apps/{id}/…` on
-    /// `/staff/users/{s}/apps/{id}`; everything else comes back to the connected apps.
+    /// `/staff/users/{s}/apps/{id}`, `/admin/{kind}/{id}/…` on `/admin/{kind}/{id}`; everything
+    /// else comes back to the connected apps.
     pub fn page_of_form(path: &str) -> String {
         let is_id = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -81,6 +83,12 @@ pub mod paths {
                 format!("{STAFF_USERS}/{subject}/apps/{id}")
             }
             ["staff", ..] => STAFF_USERS.to_string(),
+            ["admin", "scopes", name, ..] if !name.is_empty() && *name != "new" => {
+                format!("/admin/scopes/{name}/edit")
+            }
+            ["admin", kind, id, ..] if is_id(id) || *id == "new" => format!("/admin/{kind}/{id}"),
+            ["admin", kind, ..] if !kind.is_empty() => format!("/admin/{kind}"),
+            ["admin", ..] => "/admin".to_string(),
             ["logout", "everywhere"] => ACTIVITY.to_string(),
             _ => APPS.to_string(),
         }
@@ -125,13 +133,21 @@ page_routes! {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
     cfg.configure(staff::configure)
+        .configure(admin::configure)
         .configure(crate::api::configure);
 }
 
 /// Every route of the product as (method, path pattern): the pages', the console's and the
 /// API's, as registered by [`configure`].
 pub fn all_routes() -> Vec<(&'static str, &'static str)> {
-    [ROUTES, staff::ROUTES, crate::api::ROUTES].concat()
+    [
+        ROUTES,
+        staff::ROUTES,
+        admin::ROUTES,
+        crate::api::ROUTES,
+        crate::api::PAGE_ROUTES,
+    ]
+    .concat()
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).
@@ -157,6 +173,13 @@ mod tests {
         assert_eq!(page_of_form("/logout/everywhere"), "/activity");
         assert_eq!(page_of_form("/staff/tokens/7/revoke"), "/staff/tokens/7");
         assert_eq!(page_of_form("/staff/tokens/lookup"), "/staff/tokens");
+        assert_eq!(page_of_form("/admin/clients/new"), "/admin/clients/new");
+        assert_eq!(page_of_form("/admin/clients/7/delete"), "/admin/clients/7");
+        assert_eq!(
+            page_of_form("/admin/scopes/a%2Fb/delete"),
+            "/admin/scopes/a%2Fb/edit"
+        );
+        assert_eq!(page_of_form("/admin/settings"), "/admin/settings");
         assert_eq!(
             page_of_form("/staff/users/a%20b/apps/1001/scopes"),
             "/staff/users/a%20b/apps/1001"

@@ -119,6 +119,8 @@ pub struct Layout {
     pub display_name: String,
     pub login: String,
     pub is_staff: bool,
+    /// Whether the admin console is shown in the navigation.
+    pub is_admin: bool,
     /// The path of the current navigation entry (`/apps`, `/activity`).
     pub current: &'static str,
     pub flash: Option<Flash>,
@@ -138,6 +140,7 @@ impl Layout {
             display_name: user.display_name.clone(),
             login: user.login.clone(),
             is_staff: user.role.is_staff(),
+            is_admin: user.role == crate::db::models::Role::Admin,
             current,
             flash: Flash::take(session),
             csrf: super::csrf::token(session)?,

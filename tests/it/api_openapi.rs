@@ -75,3 +75,49 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
     }
     assert_eq!(operations, ROUTES.len());
 }
+
+#[actix_web::test]
+async fn the_reference_page_shows_every_operation_and_schema_of_the_document_from_this_server() {
+    let (t, _) = app_with_key();
+    let app = t.service().await;
+    let doc = send(&app, TestRequest::get().uri("/api/openapi.json"))
+        .await
+        .body;
+    let res =
+        actix_web::test::call_service(&app, TestRequest::get().uri("/api/docs").to_request()).await;
+    assert_eq!(res.status(), 200, "no credentials needed");
+    assert!(res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(res
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
+    let html = crate::harness::body_text(res).await;
+    for (method, path) in ROUTES {
+        let entry = format!("<code>{} {path}</code>", method.to_uppercase());
+        assert!(html.contains(&entry), "{entry} is not on the page");
+    }
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(
+            html.contains(&format!("id=\"schema-{name}\"")),
+            "schema {name}"
+        );
+    }
+    // Words of the document itself, not a copy: a field's description and a response's.
+    assert!(html.contains("The access token value. Either it or `accessTokenHash` is required"));
+    assert!(html.contains("Missing or wrong API credentials"));
+    assert!(html.contains("href=\"#schema-TokenUpdateRequest\""));
+    // Nothing is loaded from anywhere else.
+    assert!(!html.contains("<script"), "no JavaScript");
+    for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
+        assert!(!html.contains(attr), "{attr}");
+    }
+}

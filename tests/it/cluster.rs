@@ -124,6 +124,46 @@ fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     assert!(banner.contains("demo-alice"), "{banner}");
     assert_eq!(http_status(&addr, "/login"), 200);
     assert_eq!(http_status(&addr, "/healthz"), 200);
+    assert_eq!(http_status(&addr, "/api/docs"), 200, "{banner}");
+    assert!(
+        banner.contains(&format!("http://{addr}/api/docs")),
+        "{banner}"
+    );
+
+    // The first start prints a demo API key and a ready curl line for the seed article's story;
+    // the call it makes works.
+    let field = |name: &str| {
+        banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("{name} in {banner}"))
+    };
+    let (key, secret) = (field("key:"), field("secret:"));
+    assert!(banner.contains(&format!(
+        "curl -u '{key}:{secret}' -H 'Content-Type: application/json'"
+    )));
+    assert!(banner.contains(&format!(
+        "http://{addr}/api/client/authorization/update/1001"
+    )));
+    let answer = {
+        use base64::Engine;
+        let body = r#"{"subject": "alice", "scopes": ["read"]}"#;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
+        let mut stream = TcpStream::connect(&addr).expect("connect");
+        write!(
+            stream,
+            "POST /api/client/authorization/update/1001 HTTP/1.0\r\nHost: {addr}\r\n\
+             Authorization: Basic {auth}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+    };
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.contains("\"resultCode\":\"A138001\""), "{answer}");
     let postmaster = postmaster_pid(dir.path()).expect("cluster running");
 
     // A subcommand given the same folder uses the running cluster and leaves it running.
@@ -148,8 +188,10 @@ fn serve_runs_on_the_embedded_default_and_stops_cleanly_on_sigterm() {
     assert!(postmaster_pid(dir.path()).is_none(), "pid file removed");
     assert!(!alive(postmaster), "no PostgreSQL left behind");
 
-    // The next start finds the same data: the scope added above, and no second demo load.
-    let (mut server, addr, _) = start_serve(&d);
+    // The next start finds the same data: the scope added above, and no second demo load
+    // (nor a secret: it was shown once).
+    let (mut server, addr, banner) = start_serve(&d);
+    assert!(!banner.join("\n").contains("secret"), "{banner:?}");
     assert_eq!(http_status(&addr, "/healthz"), 200);
     let out = tokendesk(
         &[

@@ -18,7 +18,7 @@ fn unescaped(body: &str) -> String {
 }
 
 #[actix_web::test]
-async fn users_are_found_by_login_subject_or_name_prefix_in_any_case() {
+async fn users_are_found_by_any_part_of_login_subject_or_name_in_any_case() {
     let t = TestApp::with_demo();
     let app = t.service().await;
     let mut sam = signed_in(&app, "sam").await;
@@ -26,6 +26,10 @@ async fn users_are_found_by_login_subject_or_name_prefix_in_any_case() {
         ("ALI", "alice", "bob"),
         ("carol n", "carol", "alice"),
         ("Bo", "bob", "carol"),
+        // Anywhere from three characters on: inside Ada Ferreira's and Carol Nguyen's names.
+        ("reir", "ada", "alice"),
+        ("GUYE", "carol", "bob"),
+        ("ice", "alice", "carol"),
     ] {
         let page = sam
             .get(&app, &format!("/staff/users?q={}", q.replace(' ', "+")))
@@ -43,11 +47,18 @@ async fn users_are_found_by_login_subject_or_name_prefix_in_any_case() {
             "{q}"
         );
     }
+    // One or two characters match the start only: "ce" is inside "alice", not its start.
+    let page = sam.get(&app, "/staff/users?q=ce").await;
+    assert!(
+        !page.body.contains("href=\"/staff/users/alice\""),
+        "{}",
+        page.body
+    );
     // Wildcards match themselves only.
     let page = sam.get(&app, "/staff/users?q=%25").await;
     assert!(page
         .body
-        .contains("No user’s login, subject or name starts with"));
+        .contains("No user’s login, subject or name contains"));
 }
 
 #[actix_web::test]

@@ -86,6 +86,7 @@ pub struct NewAccount {
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = accounts)]
 pub struct AccountChangeset {
+    pub display_name: Option<String>,
     pub role: Option<String>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,

@@ -16,12 +16,17 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// `Some`: the key no longer works.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// What the credential is for (see `crate::api_keys::CredentialKind`): `api_key`.
+    pub kind: String,
+    /// The last successful use, written at most once a minute; `None`: never used.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// A key to insert.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = api_keys)]
 pub struct NewApiKey {
+    pub kind: String,
     pub name: String,
     pub api_key: String,
     pub secret_hash: String,

@@ -16,6 +16,8 @@ pub struct Scope {
     /// Seconds; `None`: the service default applies.
     pub refresh_token_duration: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// The last change; an edit form sends it back so that a concurrent save is refused.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A scope to insert.

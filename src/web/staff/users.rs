@@ -40,7 +40,8 @@ pub struct UserSearchPage {
     pub pager: Pager,
 }
 
-/// `GET /staff/users?q=…&page=…`: accounts whose login, subject or name starts with `q`.
+/// `GET /staff/users?q=…&page=…`: accounts whose login, subject or name contains `q`
+/// (`read_models::users`: the start of them for one or two characters).
 pub async fn search_page(
     req: HttpRequest,
     StaffUser(staff): StaffUser,

@@ -1,0 +1,13 @@
+DROP INDEX IF EXISTS audit_events_object_idx;
+DROP FUNCTION IF EXISTS audit_object(text, bigint, text, jsonb, jsonb);
+ALTER TABLE api_keys RESET (fillfactor);
+ALTER TABLE api_keys DROP COLUMN IF EXISTS last_used_at;
+ALTER TABLE api_keys DROP CONSTRAINT IF EXISTS api_keys_kind_check;
+ALTER TABLE api_keys DROP COLUMN IF EXISTS kind;
+DROP INDEX IF EXISTS client_scopes_scope_idx;
+ALTER TABLE scopes DROP COLUMN IF EXISTS updated_at;
+ALTER TABLE clients DROP COLUMN IF EXISTS updated_at;
+DROP INDEX IF EXISTS accounts_display_name_trgm_idx;
+DROP INDEX IF EXISTS accounts_subject_trgm_idx;
+DROP INDEX IF EXISTS accounts_login_trgm_idx;
+DROP EXTENSION IF EXISTS pg_trgm;

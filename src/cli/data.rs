@@ -1,0 +1,145 @@
+//! `seed` and `sweep`: the long commands, with a progress bar on a terminal.
+
+use anyhow::bail;
+use clap::Args;
+
+use super::output::{cli_actor, plain, progress_bar};
+use super::{say, DatabaseArgs};
+use crate::seed::{self, SizedSeed};
+use crate::sessions::{self, Limits};
+use crate::{db, tokens};
+
+/// `seed`: demo data, or a sized data set when any size is given.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Load the demo data (the default when no size is given).
+    #[arg(long, conflicts_with_all = ["users", "clients", "apps_per_user", "tokens_per_app"])]
+    pub demo: bool,
+    #[arg(long)]
+    pub users: Option<u32>,
+    #[arg(long)]
+    pub clients: Option<u32>,
+    #[arg(long)]
+    pub apps_per_user: Option<u32>,
+    #[arg(long)]
+    pub tokens_per_app: Option<u32>,
+    /// Tokens per app of the one heavy user (`bench-heavy`, 50 apps); 0: no heavy user.
+    #[arg(long, default_value_t = 0)]
+    pub heavy_tokens_per_app: u32,
+    /// Share of tokens that are expired, 0 to 1.
+    #[arg(long, default_value_t = 0.1)]
+    pub expired_ratio: f64,
+    /// Same seed, same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: i64,
+}
+
+/// `sweep`
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Delete tokens whose access and refresh tokens expired longer ago than this (`30d`,
+    /// `12h`, `90m`, `3600s`).
+    #[arg(long, default_value = "30d", value_parser = parse_age)]
+    pub older_than: chrono::Duration,
+    /// Sessions idle longer than this are deleted (the same setting as `serve`'s).
+    #[arg(long, env = "TOKENDESK_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u32,
+    /// Sessions started longer ago than this are deleted (the same setting as `serve`'s).
+    #[arg(long, env = "TOKENDESK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u32,
+}
+
+fn parse_age(s: &str) -> Result<chrono::Duration, String> {
+    crate::validate::parse_duration(s)
+        .map(chrono::Duration::seconds)
+        .map_err(|_| {
+            format!(
+                "\"{}\" is not an age such as 30d, 12h, 90m or 3600s",
+                s.trim()
+            )
+        })
+}
+
+/// Runs `seed`: the demo (with a demo API key, printed once), or a sized data set.
+pub fn seed(db_args: &DatabaseArgs, args: SeedArgs) -> anyhow::Result<()> {
+    let sized = args.users.is_some()
+        || args.clients.is_some()
+        || args.apps_per_user.is_some()
+        || args.tokens_per_app.is_some()
+        || args.heavy_tokens_per_app > 0;
+    if !(0.0..=1.0).contains(&args.expired_ratio) {
+        bail!("--expired-ratio must be between 0 and 1");
+    }
+    let database = db_args.open()?;
+    let mut conn = db::connect_one(&database.url)?;
+    if !sized {
+        let loaded = seed::seed_demo_if_empty(&mut conn).map_err(plain)?;
+        if !loaded {
+            return say(
+                "demo data is already present (or the database holds other accounts): nothing \
+                 loaded",
+            );
+        }
+        say("loaded demo data")?;
+        let key = seed::create_demo_api_key(&mut conn).map_err(plain)?;
+        for line in seed::demo_api_lines(&key, "http://127.0.0.1:8080") {
+            say(&line)?;
+        }
+        return Ok(());
+    }
+    let spec = SizedSeed {
+        users: args.users.unwrap_or(1000),
+        clients: args.clients.unwrap_or(100),
+        apps_per_user: args.apps_per_user.unwrap_or(10),
+        tokens_per_app: args.tokens_per_app.unwrap_or(5),
+        heavy_tokens_per_app: args.heavy_tokens_per_app,
+        expired_ratio: args.expired_ratio,
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar("seeding");
+    let report = seed::seed_sized_with_progress(&mut conn, &spec, &mut |done, planned| {
+        bar.set_length(planned);
+        bar.set_position(done);
+    })
+    .map_err(plain);
+    bar.finish_and_clear();
+    let report = report?;
+    say(&format!(
+        "seeded {} users, {} clients, {} tokens in {:.1} s (seed {}; sign in as any bench user \
+         with password \"{}\")",
+        report.users,
+        report.clients,
+        report.tokens,
+        started.elapsed().as_secs_f64(),
+        spec.seed,
+        seed::BENCH_PASSWORD
+    ))
+}
+
+/// Runs `sweep`: expired tokens in batches (a bar on a terminal), then dead sessions.
+pub fn sweep(db_args: &DatabaseArgs, args: SweepArgs) -> anyhow::Result<()> {
+    let database = db_args.open()?;
+    let mut conn = db::connect_one(&database.url)?;
+    let bar = progress_bar("sweeping");
+    let deleted = tokens::sweep_expired_with_progress(
+        &mut conn,
+        args.older_than,
+        &cli_actor("sweep"),
+        tokens::SWEEP_BATCH,
+        &mut |done, expected| {
+            bar.set_length(expected);
+            bar.set_position(done);
+        },
+    )
+    .map_err(plain);
+    bar.finish_and_clear();
+    let deleted = deleted?;
+    // Sign-in counters whose window is over mean nothing any more.
+    crate::throttle::forget_stale(&mut conn).map_err(plain)?;
+    let limits = Limits::new(args.session_idle_minutes, args.session_max_hours);
+    let sessions = sessions::sweep_sessions(&mut conn, &limits).map_err(plain)?;
+    say(&format!(
+        "deleted {deleted} expired token(s) and {sessions} ended session(s)"
+    ))
+}
