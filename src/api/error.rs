@@ -20,6 +20,8 @@ pub enum Action {
     NotFound,
     Forbidden,
     Unauthorized,
+    /// The client's credentials were refused (`/auth/token`, `/auth/revocation`).
+    InvalidClient,
     /// Also the value of a response that was never filled in (it never leaves the server so).
     #[default]
     InternalServerError,

@@ -11,8 +11,12 @@ pub mod dto;
 pub mod error;
 pub mod input;
 pub mod introspection;
+pub mod oauth;
+pub mod oauth2;
 pub mod openapi;
+pub mod standard;
 pub mod token_create;
+pub mod token_endpoint;
 pub mod token_list;
 pub mod token_revoke;
 pub mod token_update;
@@ -25,17 +29,40 @@ use crate::tokens::MAX_WINDOW;
 use codes::Code;
 
 /// Declares the routes once: [`ROUTES`] (read by the OpenAPI test) and their registration. Each
-/// path is one resource, so that a wrong method answers 405 rather than 404.
+/// path is one resource, so that a wrong method answers 405 rather than 404. Every service
+/// endpoint is served twice: at `/api/…` (Authlete 2.x) and at `/api/{serviceId}/…`
+/// (Authlete 3.0); the standard endpoints once, at their own paths.
 macro_rules! api_routes {
-    ($( $path:literal => [ $( $method:ident => $handler:path ),+ $(,)? ] ),+ $(,)?) => {
+    (
+        service { $( $path:literal => [ $( $method:ident => $handler:path ),+ $(,)? ] ),+ $(,)? }
+        standard { $( $spath:literal => [ $( $smethod:ident => $shandler:path ),+ $(,)? ] ),+ $(,)? }
+    ) => {
         /// Every API route as (method, path), exactly as registered.
-        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )+ ];
+        pub const ROUTES: &[(&str, &str)] = &[
+            $( $( (stringify!($method), concat!("/api", $path)), )+ )+
+            $( $( (stringify!($method), concat!("/api/{serviceId}", $path)), )+ )+
+            $( $( (stringify!($smethod), $spath), )+ )+
+        ];
 
         fn register(cfg: &mut web::ServiceConfig) {
             $(
                 cfg.service(
-                    web::resource($path)
+                    web::resource(concat!("/api", $path))
                         $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            $(
+                cfg.service(
+                    web::resource(concat!("/api/{serviceId}", $path))
+                        $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            $(
+                cfg.service(
+                    web::resource($spath)
+                        $( .route(web::$smethod().to($shandler)) )+
                         .default_service(web::to(error::method_not_allowed)),
                 );
             )+
@@ -44,26 +71,36 @@ macro_rules! api_routes {
 }
 
 api_routes! {
-    "/api/auth/token/update" => [post => token_update::update],
-    "/api/client/authorization/update/{clientId}" => [post => authorization::update],
-    "/api/client/authorization/get/list" => [
-        get => authorization_list::list,
-        post => authorization_list::list,
-    ],
-    "/api/client/authorization/get/list/{subject}" => [
-        get => authorization_list::list_for_subject,
-        post => authorization_list::list_for_subject,
-    ],
-    "/api/client/authorization/delete/{clientId}" => [
-        post => authorization::delete,
-        delete => authorization::delete,
-    ],
-    "/api/auth/token/get/list" => [get => token_list::list],
-    "/api/auth/token/create" => [post => token_create::create],
-    "/api/auth/token/revoke" => [post => token_revoke::revoke],
-    "/api/auth/token/delete/{identifier}" => [delete => token_revoke::delete],
-    "/api/auth/introspection" => [post => introspection::introspect],
-    "/api/openapi.json" => [get => openapi::serve],
+    service {
+        "/auth/token/update" => [post => token_update::update],
+        "/client/authorization/update/{clientId}" => [post => authorization::update],
+        "/client/authorization/get/list" => [
+            get => authorization_list::list,
+            post => authorization_list::list,
+        ],
+        "/client/authorization/get/list/{subject}" => [
+            get => authorization_list::list_for_subject,
+            post => authorization_list::list_for_subject,
+        ],
+        "/client/authorization/delete/{clientId}" => [
+            post => authorization::delete,
+            delete => authorization::delete,
+        ],
+        "/auth/token/get/list" => [get => token_list::list],
+        "/auth/token/create" => [post => token_create::create],
+        "/auth/token/revoke" => [post => token_revoke::revoke],
+        "/auth/token/delete/{identifier}" => [delete => token_revoke::delete],
+        "/auth/introspection" => [post => introspection::introspect],
+        "/auth/token" => [post => token_endpoint::token],
+        "/auth/introspection/standard" => [post => standard::introspection],
+        "/auth/revocation" => [post => standard::revocation],
+    }
+    standard {
+        "/api/openapi.json" => [get => openapi::serve],
+        "/oauth2/introspect" => [post => oauth2::introspect],
+        "/oauth2/revoke" => [post => oauth2::revoke],
+        "/.well-known/oauth-authorization-server" => [get => oauth2::metadata],
+    }
 }
 
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.

@@ -95,6 +95,21 @@ pub enum ClientCommand {
         /// Issuing a token deletes the user's older tokens of this client.
         #[arg(long)]
         single_access_token_per_subject: bool,
+        /// Make it a confidential client: generate a secret and print it once.
+        #[arg(long)]
+        secret: bool,
+        /// Print `{"clientId": N, "clientSecret": "…"}` (the secret only with --secret).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a client a new secret (it becomes confidential; the old secret stops working);
+    /// prints it once.
+    Secret {
+        /// The client's number or alias.
+        client: String,
+        /// Print `{"clientId": N, "clientSecret": "…"}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -187,12 +202,12 @@ fn parse_age(s: &str) -> Result<chrono::Duration, String> {
     }
 }
 
-fn cli_actor(what: &str) -> Actor {
+pub(super) fn cli_actor(what: &str) -> Actor {
     Actor::system(&format!("cli:{what}"))
 }
 
 /// Turns a domain error into one line for the terminal.
-fn plain(e: AppError) -> anyhow::Error {
+pub(super) fn plain(e: AppError) -> anyhow::Error {
     match e {
         AppError::Invalid(fields) => anyhow!(
             "{}",
@@ -318,21 +333,40 @@ fn find_account(conn: &mut diesel::PgConnection, login: &str) -> anyhow::Result<
 }
 
 pub fn client(db_args: &DatabaseArgs, cmd: ClientCommand) -> anyhow::Result<()> {
-    let ClientCommand::Add {
-        name,
-        scopes,
-        id,
-        alias,
-        description,
-        developer,
-        logo_uri,
-        home_uri,
-        single_access_token_per_subject,
-    } = cmd;
+    let (name, scopes, id, alias, description, developer, logo_uri, home_uri, single, secret, json) =
+        match cmd {
+            ClientCommand::Add {
+                name,
+                scopes,
+                id,
+                alias,
+                description,
+                developer,
+                logo_uri,
+                home_uri,
+                single_access_token_per_subject,
+                secret,
+                json,
+            } => (
+                name,
+                scopes,
+                id,
+                alias,
+                description,
+                developer,
+                logo_uri,
+                home_uri,
+                single_access_token_per_subject,
+                secret,
+                json,
+            ),
+            ClientCommand::Secret { client, json } => return client_secret(db_args, &client, json),
+        };
     let scopes = validate::parse_scope_list("scopes", &scopes)
         .map_err(|e| anyhow!("--{}: {}", e.field, e.message))?;
     let database = db_args.open()?;
     let mut conn = db::connect_one(&database.url)?;
+    let actor = cli_actor("client add");
     let client = catalog::create_client(
         &mut conn,
         NewClient {
@@ -343,13 +377,51 @@ pub fn client(db_args: &DatabaseArgs, cmd: ClientCommand) -> anyhow::Result<()> 
             developer,
             logo_uri,
             home_uri,
-            single_access_token_per_subject,
+            single_access_token_per_subject: single,
         },
         &scopes,
-        &cli_actor("client add"),
+        &actor,
     )
     .map_err(plain)?;
-    say(&client.client_id.to_string())
+    let secret = match secret {
+        true => Some(
+            crate::client_auth::set_client_secret(&mut conn, client.client_id, &actor)
+                .map_err(plain)?,
+        ),
+        false => None,
+    };
+    print_client_secret(client.client_id, secret.as_deref(), json)
+}
+
+/// `client secret CLIENT`: a new secret for an existing client.
+fn client_secret(db_args: &DatabaseArgs, client: &str, json: bool) -> anyhow::Result<()> {
+    let database = db_args.open()?;
+    let mut conn = db::connect_one(&database.url)?;
+    let found = crate::tokens::find_client(&mut conn, client)?
+        .ok_or_else(|| anyhow!("no client has the id or alias \"{client}\""))?;
+    let secret = crate::client_auth::set_client_secret(
+        &mut conn,
+        found.client_id,
+        &cli_actor("client secret"),
+    )
+    .map_err(plain)?;
+    print_client_secret(found.client_id, Some(&secret), json)
+}
+
+fn print_client_secret(client_id: i64, secret: Option<&str>, json: bool) -> anyhow::Result<()> {
+    if json {
+        let mut out = serde_json::json!({ "clientId": client_id });
+        if let Some(s) = secret {
+            out["clientSecret"] = serde_json::json!(s);
+        }
+        return say(&out.to_string());
+    }
+    say(&client_id.to_string())?;
+    if let Some(s) = secret {
+        say(&format!("client secret: {s}"))?;
+        say("The secret is shown only now; keep it somewhere safe.")?;
+    }
+    Ok(())
 }
 
 pub fn scope(db_args: &DatabaseArgs, cmd: ScopeCommand) -> anyhow::Result<()> {

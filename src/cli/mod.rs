@@ -1,8 +1,9 @@
 //! The command line: `serve`, `migrate`, `seed`, `account add` / `update` / `sign-out`,
-//! `client add`, `scope add`, `api-key create`, `sweep`. Every subcommand finds its database the same way (see
+//! `client add` / `secret`, `scope add`, `api-key create`, `service-token create`, `sweep`. Every subcommand finds its database the same way (see
 //! [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
 
 mod admin;
+mod credentials;
 mod serve;
 
 use std::io::Write;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Manage API keys of the JSON API.
     #[command(subcommand, name = "api-key")]
     ApiKey(admin::ApiKeyCommand),
+    /// Manage service access tokens (Bearer credentials of Authlete 3.0 paths).
+    #[command(subcommand, name = "service-token")]
+    ServiceToken(credentials::ServiceTokenCommand),
     /// Delete tokens that expired longer ago than a given age (with audit events), and sessions
     /// that can no longer open anything.
     Sweep(admin::SweepArgs),
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => admin::client(&cli.db, cmd),
         Command::Scope(cmd) => admin::scope(&cli.db, cmd),
         Command::ApiKey(cmd) => admin::api_key(&cli.db, cmd),
+        Command::ServiceToken(cmd) => credentials::service_token(&cli.db, cmd),
         Command::Sweep(args) => admin::sweep(&cli.db, args),
     }
 }

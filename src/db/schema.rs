@@ -17,6 +17,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamptz>,
         properties -> Jsonb,
         version -> Int8,
+        authorization_details -> Nullable<Jsonb>,
     }
 }
 
@@ -83,6 +84,15 @@ diesel::table! {
         home_uri -> Nullable<Text>,
         single_access_token_per_subject -> Bool,
         created_at -> Timestamptz,
+        secret_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rotated_refresh_tokens (refresh_token_hash) {
+        refresh_token_hash -> Text,
+        token_id -> Int8,
+        rotated_at -> Timestamptz,
     }
 }
 
@@ -105,6 +115,11 @@ diesel::table! {
         single_access_token_per_subject -> Bool,
         max_staff_token_lifetime -> Int8,
         updated_at -> Timestamptz,
+        refresh_token_kept -> Bool,
+        refresh_token_duration_kept -> Bool,
+        refresh_token_duration_reset -> Bool,
+        service_id -> Int8,
+        issuer -> Nullable<Text>,
     }
 }
 
@@ -136,6 +151,7 @@ diesel::table! {
 diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
+diesel::joinable!(rotated_refresh_tokens -> access_tokens (token_id));
 diesel::joinable!(sessions -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -145,6 +161,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     client_scopes,
     clients,
+    rotated_refresh_tokens,
     scopes,
     service_settings,
     sessions,

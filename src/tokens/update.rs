@@ -38,6 +38,13 @@ pub struct TokenUpdate {
     pub refresh_token_expires_at_updated_on_scope_update: bool,
     /// Replaces the whole property set; reserved keys are ignored.
     pub properties: Option<Vec<Property>>,
+    /// Replaces the authorization details (RFC 9396), already checked by
+    /// [`super::check_details`]; `Some(None)` removes them all. The API and the system only:
+    /// people may drop a detail, never widen one ([`AppError::Forbidden`]).
+    pub authorization_details: Option<Option<Vec<serde_json::Value>>>,
+    /// Details to drop, named by [`super::detail_digest`]: what a page's "remove" means. A
+    /// detail the token no longer holds is no change and no error.
+    pub remove_details: Option<Vec<String>>,
     /// Give the access token a new value, returned once in [`UpdatedToken::new_access_token`];
     /// the old value stops working.
     pub rotate_access_token: bool,
@@ -108,6 +115,7 @@ fn apply_update(
             || changes.expire_now
             || changes.properties.is_some()
             || changes.rotate_access_token)
+        || ((is_user || is_staff(actor.kind)) && changes.authorization_details.is_some())
     {
         return Err(AppError::Forbidden);
     }
@@ -174,6 +182,21 @@ fn apply_update(
                 .as_ref()
                 .map(|r| without(r, removed));
         }
+        if let Some(details) = &changes.authorization_details {
+            next.authorization_details = details.clone().map(serde_json::Value::Array);
+        }
+        if let Some(digests) = &changes.remove_details {
+            let kept: Vec<serde_json::Value> = next
+                .detail_list()
+                .into_iter()
+                .filter(|d| !digests.contains(&super::detail_digest(d)))
+                .collect();
+            if next.authorization_details.is_some() {
+                next.authorization_details = Some(kept)
+                    .filter(|k| !k.is_empty())
+                    .map(serde_json::Value::Array);
+            }
+        }
         apply_expiries(c, &changes, actor, now, &current, &mut next)?;
         if let Some(p) = &properties {
             next.properties =
@@ -191,6 +214,7 @@ fn apply_update(
                 access_tokens::access_token_expires_at.eq(next.access_token_expires_at),
                 access_tokens::refresh_token_expires_at.eq(next.refresh_token_expires_at),
                 access_tokens::properties.eq(&next.properties),
+                access_tokens::authorization_details.eq(&next.authorization_details),
                 access_tokens::version.eq(access_tokens::version + 1),
             ))
             .returning(AccessToken::as_returning())

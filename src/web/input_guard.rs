@@ -2,7 +2,8 @@
 //! of paths that match none), refuses a request whose path, query string or form body breaks
 //! the rule with a 422 page naming the field — before any extractor or handler runs, so that no
 //! handler can forget it and no such value reaches the database. `/api/…` is left to the API's
-//! input layer, which answers in its own shape.
+//! input layer and `/oauth2/…` to the OAuth parameters (`api::oauth`), which answer in their own
+//! shapes.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -24,7 +25,8 @@ pub async fn refuse_unreadable_input(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.path().starts_with("/api/") {
+    // The API and the standard OAuth endpoints answer bad input in their own shapes.
+    if req.path().starts_with("/api/") || req.path().starts_with("/oauth2/") {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let pattern = req.match_pattern();
