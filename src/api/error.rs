@@ -83,7 +83,8 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             Code::Unauthenticated,
-            "Give the API key and secret with HTTP Basic authentication.",
+            "Give the API key and secret with HTTP Basic authentication (or a service access token \
+             with Bearer).",
         )
     }
 

@@ -35,12 +35,19 @@ use codes::Code;
 macro_rules! api_routes {
     (
         service { $( $path:literal => [ $( $method:ident => $handler:path ),+ $(,)? ] ),+ $(,)? }
+        meta { $( $mpath:literal => [ $( $mmethod:ident => $mhandler:path ),+ $(,)? ] ),+ $(,)? }
         standard { $( $spath:literal => [ $( $smethod:ident => $shandler:path ),+ $(,)? ] ),+ $(,)? }
     ) => {
-        /// Every API route as (method, path), exactly as registered.
+        /// Every route of the Authlete-shaped API as (method, path), exactly as registered.
         pub const ROUTES: &[(&str, &str)] = &[
             $( $( (stringify!($method), concat!("/api", $path)), )+ )+
             $( $( (stringify!($method), concat!("/api/{serviceId}", $path)), )+ )+
+            $( $( (stringify!($mmethod), $mpath), )+ )+
+        ];
+
+        /// The standard endpoints (RFC 7662, RFC 7009, RFC 8414), which answer in the RFCs'
+        /// shapes rather than Authlete's.
+        pub const STANDARD_ROUTES: &[(&str, &str)] = &[
             $( $( (stringify!($smethod), $spath), )+ )+
         ];
 
@@ -56,6 +63,13 @@ macro_rules! api_routes {
                 cfg.service(
                     web::resource(concat!("/api/{serviceId}", $path))
                         $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            $(
+                cfg.service(
+                    web::resource($mpath)
+                        $( .route(web::$mmethod().to($mhandler)) )+
                         .default_service(web::to(error::method_not_allowed)),
                 );
             )+
@@ -95,8 +109,10 @@ api_routes! {
         "/auth/introspection/standard" => [post => standard::introspection],
         "/auth/revocation" => [post => standard::revocation],
     }
-    standard {
+    meta {
         "/api/openapi.json" => [get => openapi::serve],
+    }
+    standard {
         "/oauth2/introspect" => [post => oauth2::introspect],
         "/oauth2/revoke" => [post => oauth2::revoke],
         "/.well-known/oauth-authorization-server" => [get => oauth2::metadata],

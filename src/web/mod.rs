@@ -113,7 +113,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Every route of the product as (method, path pattern): the pages', the console's and the
 /// API's, as registered by [`configure`].
 pub fn all_routes() -> Vec<(&'static str, &'static str)> {
-    [ROUTES, staff::ROUTES, crate::api::ROUTES].concat()
+    [
+        ROUTES,
+        staff::ROUTES,
+        crate::api::ROUTES,
+        crate::api::STANDARD_ROUTES,
+    ]
+    .concat()
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).

@@ -25,6 +25,7 @@ mod browser;
 mod browser_driver;
 mod cli;
 mod cluster;
+mod lifecycle_refresh;
 mod forms_intent;
 mod ops;
 mod pages_actions;
