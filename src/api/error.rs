@@ -162,6 +162,11 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"tokendesk\", charset=\"UTF-8\""),
             ));
+            // Authlete 3.0 clients authenticate with a service access token.
+            res.append_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tokendesk\""),
+            ));
         }
         res.json(self.body())
     }

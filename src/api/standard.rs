@@ -190,9 +190,13 @@ pub async fn introspection(
         ))
     };
     if !input.unsupported.is_empty() {
-        return bad(OAuthError::invalid_request(unsupported_text(
-            &input.unsupported,
-        )));
+        let e = OAuthError::invalid_request(unsupported_text(&input.unsupported));
+        return Ok(answer(
+            Action::BadRequest,
+            Code::UnsupportedField,
+            &e.description,
+            Some(e.to_json()),
+        ));
     }
     let with_hidden = input.value.with_hidden_properties.unwrap_or(false);
     let params = match Parameters::parse(input.value.parameters.as_deref().unwrap_or("")) {
@@ -273,9 +277,13 @@ pub async fn revocation(
         ))
     };
     if !input.unsupported.is_empty() {
-        return bad(OAuthError::invalid_request(unsupported_text(
-            &input.unsupported,
-        )));
+        let e = OAuthError::invalid_request(unsupported_text(&input.unsupported));
+        return Ok(answer(
+            Action::BadRequest,
+            Code::UnsupportedField,
+            &e.description,
+            Some(e.to_json()),
+        ));
     }
     let r = input.value;
     let params = match Parameters::parse(r.parameters.as_deref().unwrap_or("")) {
