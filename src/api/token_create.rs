@@ -80,6 +80,8 @@ pub struct TokenCreateResponse {
     /// Seconds until the access token expires.
     pub expires_in: Option<i64>,
     pub refresh_token_expires_at: Option<i64>,
+    /// What the refresh token holds; null without a refresh token.
+    pub refresh_token_scopes: Option<Vec<String>>,
     pub properties: Option<Vec<PropertyDto>>,
     /// The token's authorization details in Authlete's shape; null: none.
     #[schema(value_type = Option<Object>)]
@@ -212,6 +214,7 @@ async fn run(
         expires_at: Some(millis(t.access_token_expires_at)),
         expires_in: Some((t.access_token_expires_at - now).num_seconds().max(0)),
         refresh_token_expires_at: t.refresh_token_expires_at.map(millis),
+        refresh_token_scopes: t.refresh_token_scopes.clone(),
         properties: Some(properties_of(t)),
         authorization_details: details_of(t),
         access_token_hash: Some(t.access_token_hash.clone()),

@@ -26,6 +26,7 @@ mod browser_driver;
 mod cli;
 mod cluster;
 mod forms_intent;
+mod lifecycle_clients;
 mod lifecycle_refresh;
 mod lifecycle_standard;
 mod ops;
