@@ -113,7 +113,7 @@ pub async fn token(
     let input = input::read::<TokenRequest>(&req, payload, FIELDS, &[]).await?;
     let response = match prepare(input) {
         Ok(prepared) => run(prepared, caller, &pool).await?,
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     };
     Ok(HttpResponse::Ok().json(response))
 }
@@ -127,8 +127,8 @@ struct Prepared {
     refusal: Option<OAuthError>,
 }
 
-fn prepare(input: input::Input<TokenRequest>) -> Result<Prepared, TokenResponse> {
-    let bad = |code, e| TokenResponse::refused(Action::BadRequest, code, e);
+fn prepare(input: input::Input<TokenRequest>) -> Result<Prepared, Box<TokenResponse>> {
+    let bad = |code, e| Box::new(TokenResponse::refused(Action::BadRequest, code, e));
     if !input.unsupported.is_empty() {
         return Err(bad(
             Code::UnsupportedField,
@@ -144,15 +144,17 @@ fn prepare(input: input::Input<TokenRequest>) -> Result<Prepared, TokenResponse>
             OAuthError::invalid_request("The parameter \"grant_type\" is required."),
         ));
     };
-    let (credentials, method) = client_credentials(
-        r.client_id.as_deref(),
-        r.client_secret.as_deref(),
-        &params,
-    )
-    .map_err(|e| match e.error {
-        "invalid_client" => TokenResponse::refused(Action::InvalidClient, Code::ClientRefused, e),
-        _ => bad(Code::TokenRequestInvalid, e),
-    })?;
+    let (credentials, method) =
+        client_credentials(r.client_id.as_deref(), r.client_secret.as_deref(), &params).map_err(
+            |e| match e.error {
+                "invalid_client" => Box::new(TokenResponse::refused(
+                    Action::InvalidClient,
+                    Code::ClientRefused,
+                    e,
+                )),
+                _ => bad(Code::TokenRequestInvalid, e),
+            },
+        )?;
     let (request, refusal) = if grant_type != "refresh_token" {
         (None, None)
     } else {

@@ -206,6 +206,18 @@ fn apply_update(
             next.access_token_hash = hash_token(v);
         }
 
+        // Dropping a detail the token no longer holds is no change: nothing to write or audit
+        // (a form loaded before another change took it, or sent twice).
+        if changes.remove_details.is_some() && same_state(&current, &next) {
+            return Ok(UpdatedToken {
+                token: current,
+                new_access_token: None,
+                dropped_scopes,
+                ignored_properties: ignored_properties.clone(),
+                removed_scopes: Vec::new(),
+                added_scopes: Vec::new(),
+            });
+        }
         let updated: AccessToken = diesel::update(access_tokens::table.find(current.id))
             .set((
                 access_tokens::access_token_hash.eq(&next.access_token_hash),
@@ -247,6 +259,17 @@ fn apply_update(
             ignored_properties: ignored_properties.clone(),
         })
     })
+}
+
+/// Whether `next` writes exactly what `current` holds.
+fn same_state(current: &AccessToken, next: &AccessToken) -> bool {
+    current.access_token_hash == next.access_token_hash
+        && current.scopes == next.scopes
+        && current.refresh_token_scopes == next.refresh_token_scopes
+        && current.access_token_expires_at == next.access_token_expires_at
+        && current.refresh_token_expires_at == next.refresh_token_expires_at
+        && current.properties == next.properties
+        && current.authorization_details == next.authorization_details
 }
 
 /// End users only take scopes away: every requested scope must be held already.

@@ -20,6 +20,7 @@ pub mod apps;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
+pub mod details;
 pub mod errors;
 pub mod flash;
 pub mod forms;
@@ -95,6 +96,8 @@ page_routes! {
     get "/apps/{client_id}/revoke" => apps::revoke_app_page,
     post "/apps/{client_id}/revoke" => app_actions::revoke_app,
     post "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::narrow_token,
+    post "/apps/{client_id}/tokens/{token_id}/details" => details::remove_user_detail,
+    get "/apps/{client_id}/tokens/{token_id}/details" => app_actions::form_page,
     get "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::form_page,
     get "/apps/{client_id}/tokens/{token_id}/revoke" => apps::revoke_token_page,
     post "/apps/{client_id}/tokens/{token_id}/revoke" => app_actions::revoke_token,

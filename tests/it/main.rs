@@ -27,6 +27,7 @@ mod cli;
 mod cluster;
 mod forms_intent;
 mod lifecycle_clients;
+mod lifecycle_details;
 mod lifecycle_refresh;
 mod lifecycle_standard;
 mod ops;
