@@ -15,7 +15,7 @@ use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
 use super::codes::Code;
-use super::error::ApiError;
+use super::error::{Action, ApiError};
 use crate::audit::{Actor, ActorKind};
 use crate::db::models::ServiceSettings;
 use crate::db::{self, PgPool};
@@ -57,6 +57,9 @@ impl FromRequest for ApiCaller {
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let client_ip = Some(crate::client_address::of_request(req))
             .filter(|a| a != crate::client_address::UNKNOWN);
+        let has_action = req
+            .match_pattern()
+            .is_some_and(|p| super::is_action_route(&p));
         Box::pin(async move {
             let presented = presented.ok_or_else(ApiError::unauthenticated)?;
             let pool = pool.ok_or_else(|| {
@@ -86,7 +89,16 @@ impl FromRequest for ApiCaller {
                 Ok(Ok(name))
             })
             .await
-            .map_err(ApiError::failure)?;
+            .map_err(|e| {
+                // The same 503 body whichever step met the outage: on the endpoints with an
+                // `action`, it says INTERNAL_SERVER_ERROR.
+                let failure = ApiError::failure(e);
+                if has_action {
+                    failure.with_action(Action::InternalServerError)
+                } else {
+                    failure
+                }
+            })?;
             match found {
                 Ok(name) => Ok(ApiCaller {
                     actor: Actor {

@@ -119,6 +119,29 @@ api_routes! {
     }
 }
 
+/// The endpoints whose answers carry an `action` (SPEC §3): they answer 200 with the verdict
+/// once the call is authenticated and parsed; a failure to reach a verdict (an outage) is still
+/// an HTTP error, with `action` `INTERNAL_SERVER_ERROR` in its body.
+/// The 2.x paths; their 3.0 twins (`/api/{serviceId}/…`) are the same endpoints
+/// ([`is_action_route`]).
+pub const ACTION_ROUTES: &[&str] = &[
+    "/api/auth/token/update",
+    "/api/auth/token/create",
+    "/api/auth/introspection",
+    "/api/auth/token",
+    "/api/auth/introspection/standard",
+    "/api/auth/revocation",
+];
+
+/// Whether the route `pattern` (as registered, 2.x or 3.0) answers with an `action`.
+pub fn is_action_route(pattern: &str) -> bool {
+    let v2 = match pattern.strip_prefix("/api/{serviceId}") {
+        Some(rest) => format!("/api{rest}"),
+        None => pattern.to_string(),
+    };
+    ACTION_ROUTES.contains(&v2.as_str())
+}
+
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);

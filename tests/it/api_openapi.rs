@@ -69,6 +69,12 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
             if path.starts_with("/api/{serviceId}/") {
                 assert_eq!(op["security"][0]["bearer"], serde_json::json!([]), "{path}");
             }
+            if secured {
+                assert!(
+                    op["responses"]["503"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path} documents its outage answer"
+                );
+            }
         }
     }
     assert_eq!(operations, routes.len());
