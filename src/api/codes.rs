@@ -81,6 +81,9 @@ codes! {
     IntrospectionRequestInvalid = "T007002", "/auth/introspection/standard: the resource server's request is malformed (action BAD_REQUEST).";
     RevocationDone = "T008001", "/auth/revocation: the token is revoked, or was unknown (action OK).";
     RevocationRequestInvalid = "T008002", "/auth/revocation: the client's request is malformed, or the token is another client's (action BAD_REQUEST).";
+
+    GrantedScopesRead = "T009001", "/client/granted_scopes/get: what the subject granted the client (null scopes: no grant).";
+    GrantedScopesDeleted = "T009002", "/client/granted_scopes/delete: the grant and every token of the pair were revoked (count may be 0).";
 }
 
 impl Code {

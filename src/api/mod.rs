@@ -9,6 +9,7 @@ pub mod authorization_list;
 pub mod codes;
 pub mod dto;
 pub mod error;
+pub mod granted_scopes;
 pub mod input;
 pub mod introspection;
 pub mod oauth;
@@ -108,6 +109,11 @@ api_routes! {
         "/auth/token" => [post => token_endpoint::token],
         "/auth/introspection/standard" => [post => standard::introspection],
         "/auth/revocation" => [post => standard::revocation],
+        "/client/granted_scopes/get/{clientId}" => [post => granted_scopes::get],
+        "/client/granted_scopes/delete/{clientId}" => [
+            post => granted_scopes::delete,
+            delete => granted_scopes::delete,
+        ],
     }
     meta {
         "/api/openapi.json" => [get => openapi::serve],

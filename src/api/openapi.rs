@@ -10,8 +10,8 @@ use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::Required;
 
 use super::{
-    authorization, authorization_list, dto, error, introspection, oauth, oauth2, standard,
-    token_create, token_endpoint, token_list, token_revoke, token_update,
+    authorization, authorization_list, dto, error, granted_scopes, introspection, oauth, oauth2,
+    standard, token_create, token_endpoint, token_list, token_revoke, token_update,
 };
 
 /// The document.
@@ -36,6 +36,8 @@ use super::{
         token_revoke::delete,
         introspection::introspect,
         token_endpoint::token,
+        granted_scopes::get,
+        granted_scopes::delete,
         standard::introspection,
         standard::revocation,
         oauth2::introspect,

@@ -94,6 +94,16 @@ async fn refresh_story(mode: &str, actor: &str) {
         json!(["read", "write"])
     );
     assert_eq!(steps["narrow"]["status"], 303, "the page took write back");
+    assert_eq!(
+        steps["granted"]["merged"],
+        json!(["read"]),
+        "{}",
+        steps["granted"]
+    );
+    assert_eq!(steps["granted"]["latest"], json!(["read"]));
+    assert!(steps["granted"]["modifiedAt"]
+        .as_i64()
+        .is_some_and(|m| m > 0));
     let refresh = &steps["refresh"];
     assert_eq!(refresh["action"], "OK", "{refresh}");
     assert_eq!(refresh["scopes"], json!(["read"]));

@@ -40,6 +40,7 @@ mod faults_secrets;
 mod forms_intent;
 mod lifecycle_clients;
 mod lifecycle_details;
+mod lifecycle_granted;
 mod lifecycle_refresh;
 mod lifecycle_standard;
 mod ops;

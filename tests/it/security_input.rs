@@ -12,8 +12,8 @@ use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use tokendesk::api::input::Field;
 use tokendesk::api::{
-    authorization, authorization_list, introspection, standard, token_create, token_endpoint,
-    token_list, token_revoke, token_update,
+    authorization, authorization_list, granted_scopes, introspection, standard, token_create,
+    token_endpoint, token_list, token_revoke, token_update,
 };
 use tokendesk::input_rule::{MAX_BODY_VALUE_BYTES, MAX_PATH_SEGMENT_BYTES, MAX_QUERY_VALUE_BYTES};
 
@@ -310,6 +310,21 @@ fn api_2x_inputs() -> Vec<(&'static str, &'static str, &'static [Field])> {
             standard::INTROSPECTION_FIELDS,
         ),
         ("post", "/api/auth/revocation", standard::REVOCATION_FIELDS),
+        (
+            "post",
+            "/api/client/granted_scopes/get/{clientId}",
+            granted_scopes::FIELDS,
+        ),
+        (
+            "post",
+            "/api/client/granted_scopes/delete/{clientId}",
+            granted_scopes::FIELDS,
+        ),
+        (
+            "delete",
+            "/api/client/granted_scopes/delete/{clientId}",
+            granted_scopes::FIELDS,
+        ),
         ("get", "/api/openapi.json", &[]),
     ]
 }

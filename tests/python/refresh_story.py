@@ -1,6 +1,6 @@
 """The refresh story through Authlete's own Python library (authlete 1.3.0), against a real
 tokendesk server: an authorization server creates a token with `read write`, the end user takes
-`write` back on the app page, a refresh gives `read` only, asking for `write` is `invalid_scope`,
+`write` back on the app page, the granted scopes say `read`, a refresh gives `read` only, asking for `write` is `invalid_scope`,
 and replaying a rotated refresh token revokes the whole family.
 
 Usage: refresh_story.py CONFIG_JSON   (base, mode "V2"/"V3", apiKey, apiSecret, serviceId,
@@ -74,6 +74,11 @@ narrowed = page.post(base + "/apps/" + cfg["clientId"] + "/scopes", data=[
     ("csrf", csrf(app_page.text)), ("shown", "read"), ("shown", "write"), ("scopes", "read"),
 ], allow_redirects=False)
 say("narrow", status=narrowed.status_code)
+
+# 2b. What the user granted the app, as Authlete's library reads it: `read` only now.
+granted = authlete.getGrantedScopes(int(cfg["clientId"]), cfg["login"])
+say("granted", latest=granted.latestGrantedScopes, merged=granted.mergedGrantedScopes,
+    modifiedAt=granted.modifiedAt)
 
 
 def refresh(refresh_token, extra=""):
