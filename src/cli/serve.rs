@@ -8,6 +8,7 @@ use actix_web::HttpServer;
 use anyhow::anyhow;
 use clap::Args;
 
+use super::sign_in_args::SignInArgs;
 use super::{say, DatabaseArgs};
 use crate::config::{Config, SessionSettings, TrustedProxies};
 use crate::db::PoolSettings;
@@ -59,6 +60,8 @@ pub struct ServeArgs {
     /// into the data folder on the embedded default; with DATABASE_URL, `/metrics` is off.
     #[arg(long, env = "TOKENDESK_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
 }
 
 /// Binds first (a port in use fails fast), then opens the database, seeds the demo on a new
@@ -67,6 +70,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&args.bind)
         .map_err(|e| anyhow!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
+    let (oidc, local_sign_in) = args.sign_in.settings(&addr.to_string())?;
     let mut database = db_args.open_for_serve()?;
     let data_dir = database
         .cluster
@@ -98,6 +102,8 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             idle_minutes: args.session_idle_minutes,
             max_hours: args.session_max_hours,
         },
+        oidc,
+        local_sign_in,
         trusted_proxies: TrustedProxies::parse(&args.trusted_proxies)
             .map_err(|e| anyhow!("TOKENDESK_TRUSTED_PROXIES: {e}"))?,
         metrics_token: crate::config::metrics_token(
@@ -128,6 +134,24 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         ))?,
         None => say("  database: DATABASE_URL")?,
     }
+    if let Some(oidc) = &state.config.oidc {
+        say(&format!(
+            "  sign-in: {} ({}), redirect URI {}",
+            oidc.provider_name,
+            oidc.issuer,
+            oidc.url(crate::oidc::settings::CALLBACK_PATH)
+        ))?;
+        say(&format!(
+            "  password sign-in: {}",
+            state.config.local_sign_in.as_str()
+        ))?;
+    }
+    // Only the demo sign-ins that may use a password under TOKENDESK_LOCAL_SIGN_IN.
+    demo_accounts.retain(|(_, _, role)| match state.config.local_sign_in {
+        crate::config::LocalSignIn::All => true,
+        crate::config::LocalSignIn::Staff => *role != "user",
+        crate::config::LocalSignIn::Off => false,
+    });
     if !demo_accounts.is_empty() {
         say("  demo sign-ins (login / password):")?;
         for (login, password, role) in &demo_accounts {

@@ -161,9 +161,14 @@ pub struct TestApp {
 impl TestApp {
     /// A new application on a new database.
     pub fn new() -> TestApp {
+        Self::with_config(Config::for_tests())
+    }
+
+    /// A new application with `config` on a new database.
+    pub fn with_config(config: Config) -> TestApp {
         let db = TestDb::new();
         let pool = db::connect(&db.url, 4).expect("pool");
-        let state = AppState::new(pool.clone(), Config::for_tests()).expect("state");
+        let state = AppState::new(pool.clone(), config).expect("state");
         TestApp { db, pool, state }
     }
 
@@ -217,7 +222,12 @@ impl TestApp {
 
     /// A real HTTP server on 127.0.0.1 (a free port), for browser tests; returns its base URL.
     pub fn spawn_server(&self) -> String {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        self.spawn_server_on(std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+    }
+
+    /// A real HTTP server on `listener` (bound beforehand when its address must be known
+    /// first, as an identity provider's redirect URI); returns its base URL.
+    pub fn spawn_server_on(&self, listener: std::net::TcpListener) -> String {
         let addr = listener.local_addr().expect("addr");
         let state = self.state.clone();
         let server = actix_web::HttpServer::new(move || tokendesk::app(state.clone()))
