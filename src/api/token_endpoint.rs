@@ -302,6 +302,15 @@ async fn run(p: Prepared, caller: ApiCaller, pool: &PgPool) -> Result<TokenRespo
                         s.join(" ")
                     ),
                 ),
+                RefreshRefusal::GrantEnded(until) => (
+                    Code::RefreshTokenExpired,
+                    "invalid_grant",
+                    format!(
+                        "The user limited this app's access until {}; the grant can no longer \
+                         be renewed.",
+                        until.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                ),
                 RefreshRefusal::DetailsNotHeld => (
                     Code::DetailsNotGranted,
                     "invalid_authorization_details",

@@ -18,6 +18,8 @@ use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{AccessToken, Client, NewAuditEvent, ServiceSettings};
 use crate::db::schema::{access_tokens, rotated_refresh_tokens};
 use crate::error::{AppError, AppResult};
+use crate::grants::limit;
+use crate::grants::maintain::{self, LockedGrant, TokenKey};
 
 /// A refresh asked by an authenticated client.
 #[derive(Debug, Clone)]
@@ -48,6 +50,8 @@ pub enum RefreshRefusal {
     /// The request asks for authorization details the token does not hold
     /// (`invalid_authorization_details`).
     DetailsNotHeld,
+    /// The grant's time limit ("allow until") has passed: nothing of the pair may be renewed.
+    GrantEnded(DateTime<Utc>),
 }
 
 /// A refreshed token and its new values, which exist only in this answer.
@@ -64,6 +68,10 @@ pub struct Refreshed {
 /// Refreshes the token whose refresh token is `request.refresh_token`, for `client` (already
 /// authenticated). A reuse revokes the family and commits, then answers
 /// [`RefreshRefusal::Reused`]; every other refusal changes nothing.
+///
+/// The pair's grant is locked before the token (`grants::maintain`) and brought up to date in
+/// the same transaction; the new expiries never pass the grant's time limit, and once that
+/// limit has passed the refresh is refused ([`RefreshRefusal::GrantEnded`]).
 pub fn refresh_token(
     conn: &mut PgConnection,
     client: &Client,
@@ -76,6 +84,7 @@ pub fn refresh_token(
     let presented = hash_token(&request.refresh_token);
     crate::db::transaction(conn, |c| {
         let now = Utc::now();
+        let grant = maintain::lock_of_token(c, &TokenKey::RefreshHashes(vec![presented.clone()]))?;
         let found: Option<AccessToken> = access_tokens::table
             .filter(access_tokens::refresh_token_hash.eq(&presented))
             .select(AccessToken::as_select())
@@ -94,6 +103,10 @@ pub fn refresh_token(
         ) else {
             return Ok(Err(RefreshRefusal::Unknown));
         };
+        let valid_until = grant.as_ref().and_then(|g| g.valid_until);
+        if let Some(ended) = valid_until.filter(|l| *l <= now) {
+            return Ok(Err(RefreshRefusal::GrantEnded(ended)));
+        }
         if refresh_expires <= now {
             return Ok(Err(RefreshRefusal::Expired));
         }
@@ -132,6 +145,8 @@ pub fn refresh_token(
         let renewed = policy::after(now, refresh_seconds, "refreshTokenDuration")?;
         let rotated = !settings.refresh_token_kept;
         let refresh_expires = next_refresh_expiry(&settings, rotated, refresh_expires, renewed);
+        let access_expires = limit::capped(access_expires, valid_until);
+        let refresh_expires = limit::capped(refresh_expires, valid_until);
 
         let access_value = generate_token();
         let refresh_value = if rotated {
@@ -152,6 +167,9 @@ pub fn refresh_token(
             ))
             .returning(AccessToken::as_returning())
             .get_result(c)?;
+        if let Some(g) = &grant {
+            maintain::refresh_pair(c, &g.subject, g.client_id)?;
+        }
         if rotated {
             diesel::insert_into(rotated_refresh_tokens::table)
                 .values((
@@ -219,10 +237,12 @@ fn revoke_if_reused(
     let Some(token_id) = family else {
         return Ok(Err(RefreshRefusal::Unknown));
     };
+    // The family's grant first, then its token (the order of `grants::maintain`).
+    let grant = maintain::lock_of_token(c, &TokenKey::Id(token_id))?;
     let Some(token) = super::TokenRef::Id(token_id).find_for_update(c)? else {
         return Ok(Err(RefreshRefusal::Unknown));
     };
-    revoke_family(c, &token, client, actor)?;
+    revoke_family(c, &token, client, actor, grant.as_ref())?;
     Ok(Err(RefreshRefusal::Reused))
 }
 
@@ -233,10 +253,14 @@ fn revoke_family(
     token: &AccessToken,
     presented_by: &Client,
     actor: &Actor,
+    grant: Option<&LockedGrant>,
 ) -> AppResult<()> {
     let gone = diesel::delete(access_tokens::table.find(token.id)).execute(c)?;
     if gone == 0 {
         return Err(AppError::NotFound);
+    }
+    if let Some(g) = grant {
+        maintain::refresh_pair(c, &g.subject, g.client_id)?;
     }
     let mut before = audit_state(token);
     before["presentedByClientId"] = serde_json::json!(presented_by.client_id);

@@ -12,6 +12,7 @@ use crate::crypto::hash_token;
 use crate::db::models::{AccessToken, NewAuditEvent};
 use crate::db::schema::access_tokens;
 use crate::error::AppResult;
+use crate::grants::maintain::{self, TokenKey};
 
 /// Which half of a token a value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +133,17 @@ pub fn revoke_presented(
     client_id: i64,
     actor: &Actor,
 ) -> AppResult<Revocation> {
+    if value.is_empty() || value.contains('\0') {
+        return Ok(Revocation::Unknown);
+    }
+    let hash = hash_token(value);
     crate::db::transaction(conn, |c| {
+        // The grant first, then the token (the order of `grants::maintain`).
+        let grant = maintain::lock_of_token(c, &TokenKey::AccessHashes(vec![hash.clone()]))?;
+        let grant = match grant {
+            Some(g) => Some(g),
+            None => maintain::lock_of_token(c, &TokenKey::RefreshHashes(vec![hash.clone()]))?,
+        };
         let Some(found) = find(c, value, hint, true)? else {
             return Ok(Revocation::Unknown);
         };
@@ -140,6 +151,9 @@ pub fn revoke_presented(
             return Ok(Revocation::OtherClient);
         }
         diesel::delete(access_tokens::table.find(found.token.id)).execute(c)?;
+        if let Some(g) = &grant {
+            maintain::refresh_pair(c, &g.subject, g.client_id)?;
+        }
         let half = match found.kind {
             TokenKind::Access => "access token",
             TokenKind::Refresh => "refresh token",
