@@ -1,8 +1,8 @@
 //! Credentials that let other systems call tokendesk: a public key and a secret shown once,
-//! stored as its SHA-256. Each has a [`CredentialKind`]; only API keys (HTTP Basic on the JSON
-//! API) exist now. A later kind is one more variant here and one more name in the table's
-//! `api_keys_kind_check`, listed, shown and revoked by the same pages and commands
-//! (docs/ADMIN.md).
+//! stored as its SHA-256. Each has a [`CredentialKind`]: API keys (HTTP Basic on the JSON API)
+//! and service access tokens (Bearer on Authlete 3.0's paths, `crate::service_credentials`). A
+//! later kind is one more variant here and one more name in the table's `api_keys_kind_check`,
+//! listed, shown and revoked by the same pages and commands (docs/ADMIN.md).
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::now;
@@ -21,16 +21,21 @@ use crate::error::{AppError, AppResult};
 pub enum CredentialKind {
     /// Calls the JSON API under `/api` with HTTP Basic (key and secret).
     ApiKey,
+    /// Calls Authlete 3.0's paths (`/api/{serviceId}/…`) with `Authorization: Bearer
+    /// <key>.<secret>`.
+    ServiceToken,
 }
 
 impl CredentialKind {
     /// Every kind, in the order the pages offer them.
-    pub const ALL: &'static [CredentialKind] = &[CredentialKind::ApiKey];
+    pub const ALL: &'static [CredentialKind] =
+        &[CredentialKind::ApiKey, CredentialKind::ServiceToken];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::ApiKey => "api_key",
+            CredentialKind::ServiceToken => "service_token",
         }
     }
 
@@ -43,6 +48,7 @@ impl CredentialKind {
     pub fn label(self) -> &'static str {
         match self {
             CredentialKind::ApiKey => "API key",
+            CredentialKind::ServiceToken => "Service access token",
         }
     }
 
@@ -53,6 +59,10 @@ impl CredentialKind {
                 "calls the JSON API (/api) with HTTP Basic: the key as user name, the secret as \
                  password"
             }
+            CredentialKind::ServiceToken => {
+                "calls Authlete 3.0's paths (/api/{serviceId}/…) with Authorization: Bearer, \
+                 the key and the secret joined by a dot"
+            }
         }
     }
 
@@ -61,6 +71,7 @@ impl CredentialKind {
     fn key_prefix(self) -> &'static str {
         match self {
             CredentialKind::ApiKey => "tdk_",
+            CredentialKind::ServiceToken => crate::service_credentials::SERVICE_TOKEN_PREFIX,
         }
     }
 }

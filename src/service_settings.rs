@@ -1,10 +1,12 @@
 //! The service-wide policy (the one `service_settings` row): default lifetimes, the furthest
-//! support may move an expiry, and the two policies about scopes and tokens.
+//! support may move an expiry, the two policies about scopes and tokens, and the three refresh
+//! policies (Authlete's `refreshTokenKept`, `refreshTokenDurationKept`,
+//! `refreshTokenDurationReset`; docs/LIFECYCLE.md).
 //!
 //! Each setting is described once in [`SETTINGS`]: its name (the form field and the command
 //! line flag), its words, and its kind. The admin form and the command line are built from that
-//! list, so a new setting (the refresh policies to come) is one entry there, one column, and
-//! one arm in [`ServiceSettings`]'s accessors below.
+//! list, so a new setting is one entry there, one column, and one arm in [`ServiceSettings`]'s
+//! accessors below.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -69,6 +71,26 @@ pub const SETTINGS: &[Setting] = &[
         label: "Only known scopes",
         hint: "Scopes that are not in the scope list are dropped from token updates and refused \
                when a token is issued.",
+        kind: SettingKind::Flag,
+    },
+    Setting {
+        name: "refresh-token-kept",
+        label: "Keep refresh tokens",
+        hint: "A refresh keeps the app's refresh token instead of replacing it (off: every \
+               refresh rotates it, and a replaced one presented again revokes the whole token).",
+        kind: SettingKind::Flag,
+    },
+    Setting {
+        name: "refresh-token-duration-kept",
+        label: "Rotated refresh tokens keep their expiry",
+        hint: "A new refresh token expires when the one it replaces would have (off: it gets a \
+               fresh lifetime).",
+        kind: SettingKind::Flag,
+    },
+    Setting {
+        name: "refresh-token-duration-reset",
+        label: "Kept refresh tokens get a fresh lifetime",
+        hint: "With refresh tokens kept, each refresh starts the refresh token's lifetime again.",
         kind: SettingKind::Flag,
     },
 ];
@@ -146,6 +168,9 @@ impl ServiceSettings {
                 SettingValue::Flag(self.single_access_token_per_subject)
             }
             "supported-scopes-only" => SettingValue::Flag(self.supported_scopes_only),
+            "refresh-token-kept" => SettingValue::Flag(self.refresh_token_kept),
+            "refresh-token-duration-kept" => SettingValue::Flag(self.refresh_token_duration_kept),
+            "refresh-token-duration-reset" => SettingValue::Flag(self.refresh_token_duration_reset),
             _ => return None,
         })
     }
@@ -168,6 +193,9 @@ struct SettingsChangeset {
     max_staff_token_lifetime: Option<i64>,
     single_access_token_per_subject: Option<bool>,
     supported_scopes_only: Option<bool>,
+    refresh_token_kept: Option<bool>,
+    refresh_token_duration_kept: Option<bool>,
+    refresh_token_duration_reset: Option<bool>,
 }
 
 impl SettingsChangeset {
@@ -187,6 +215,13 @@ impl SettingsChangeset {
             }
             ("supported-scopes-only", SettingValue::Flag(f)) => {
                 self.supported_scopes_only = Some(f)
+            }
+            ("refresh-token-kept", SettingValue::Flag(f)) => self.refresh_token_kept = Some(f),
+            ("refresh-token-duration-kept", SettingValue::Flag(f)) => {
+                self.refresh_token_duration_kept = Some(f)
+            }
+            ("refresh-token-duration-reset", SettingValue::Flag(f)) => {
+                self.refresh_token_duration_reset = Some(f)
             }
             _ => return Err(FieldError::new(name, "is not a setting of this kind")),
         }
@@ -288,6 +323,11 @@ mod tests {
             single_access_token_per_subject: false,
             max_staff_token_lifetime: 7200,
             updated_at: Utc::now(),
+            refresh_token_kept: false,
+            refresh_token_duration_kept: false,
+            refresh_token_duration_reset: false,
+            service_id: 1,
+            issuer: None,
         };
         let mut set = SettingsChangeset::default();
         for s in SETTINGS {

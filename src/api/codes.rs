@@ -66,6 +66,24 @@ codes! {
     IntrospectionSubjectMismatch = "T004004", "/auth/introspection: the token belongs to another subject (action FORBIDDEN).";
 
     Forbidden = "T005001", "The caller may not do this.";
+
+    TokenRefreshed = "T006001", "/auth/token: the refresh token was exchanged for a new access token (action OK).";
+    TokenRequestInvalid = "T006002", "/auth/token: the client's request is malformed: a parameter missing or repeated (action BAD_REQUEST, invalid_request).";
+    GrantTypeUnsupported = "T006003", "/auth/token: tokendesk handles grant_type=refresh_token only (action BAD_REQUEST, unsupported_grant_type).";
+    ClientRefused = "T006004", "/auth/token, /auth/revocation: unknown client, wrong or missing secret (action INVALID_CLIENT, invalid_client).";
+    RefreshTokenUnknown = "T006005", "/auth/token: no token has this refresh token, or another client's does (action BAD_REQUEST, invalid_grant).";
+    RefreshTokenExpired = "T006006", "/auth/token: the refresh token has expired (action BAD_REQUEST, invalid_grant).";
+    RefreshTokenReused = "T006007", "/auth/token: a refresh token already replaced by rotation: its token was revoked (action BAD_REQUEST, invalid_grant).";
+    ScopeNotGranted = "T006008", "/auth/token: the request asks for a scope the refresh token does not hold (action BAD_REQUEST, invalid_scope).";
+    DetailsNotGranted = "T006009", "/auth/token: the request asks for authorization details the token does not hold (action BAD_REQUEST, invalid_authorization_details).";
+
+    IntrospectionAnswered = "T007001", "/auth/introspection/standard: the RFC 7662 answer is in responseContent (action OK; active may be false).";
+    IntrospectionRequestInvalid = "T007002", "/auth/introspection/standard: the resource server's request is malformed (action BAD_REQUEST).";
+    RevocationDone = "T008001", "/auth/revocation: the token is revoked, or was unknown (action OK).";
+    RevocationRequestInvalid = "T008002", "/auth/revocation: the client's request is malformed, or the token is another client's (action BAD_REQUEST).";
+
+    GrantedScopesRead = "T009001", "/client/granted_scopes/get: what the subject granted the client (null scopes: no grant).";
+    GrantedScopesDeleted = "T009002", "/client/granted_scopes/delete: the grant and every token of the pair were revoked (count may be 0).";
 }
 
 impl Code {

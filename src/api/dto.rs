@@ -41,6 +41,25 @@ impl From<PropertyDto> for Property {
     }
 }
 
+/// A token's authorization details in Authlete's shape (`{"elements": [...]}`), `None` when it
+/// has none.
+pub fn details_of(t: &AccessToken) -> Option<serde_json::Value> {
+    t.authorization_details
+        .as_ref()
+        .map(crate::tokens::to_authlete_shape)
+}
+
+/// Checks `authorizationDetails` as given (the RFC 9396 array or `{"elements": [...]}`).
+pub fn details_given(
+    given: Option<&serde_json::Value>,
+) -> crate::error::AppResult<Option<Vec<serde_json::Value>>> {
+    match given {
+        None => Ok(None),
+        Some(v) => crate::tokens::check_details("authorizationDetails", v)
+            .map_err(|e| crate::error::AppError::Invalid(vec![e])),
+    }
+}
+
 /// The properties of a stored token.
 pub fn properties_of(t: &AccessToken) -> Vec<PropertyDto> {
     t.property_list()
@@ -70,6 +89,9 @@ pub struct AccessTokenDto {
     /// tokendesk's addition: the last introspection that found the token usable (to the minute).
     pub last_used_at: Option<i64>,
     pub properties: Vec<PropertyDto>,
+    /// RFC 9396 authorization details in Authlete's shape (`{"elements": [...]}`); null: none.
+    #[schema(value_type = Option<Object>)]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 impl From<&AccessToken> for AccessTokenDto {
@@ -88,6 +110,7 @@ impl From<&AccessToken> for AccessTokenDto {
             last_refreshed_at: t.last_refreshed_at.map(millis),
             last_used_at: t.last_used_at.map(millis),
             properties: properties_of(t),
+            authorization_details: details_of(t),
         }
     }
 }

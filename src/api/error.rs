@@ -20,6 +20,8 @@ pub enum Action {
     NotFound,
     Forbidden,
     Unauthorized,
+    /// The client's credentials were refused (`/auth/token`, `/auth/revocation`).
+    InvalidClient,
     /// Also the value of a response that was never filled in (it never leaves the server so).
     #[default]
     InternalServerError,
@@ -81,7 +83,8 @@ impl ApiError {
         Self::new(
             StatusCode::UNAUTHORIZED,
             Code::Unauthenticated,
-            "Give the API key and secret with HTTP Basic authentication.",
+            "Give the API key and secret with HTTP Basic authentication (or a service access token \
+             with Bearer).",
         )
     }
 
@@ -161,6 +164,11 @@ impl ResponseError for ApiError {
             res.insert_header((
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"tokendesk\", charset=\"UTF-8\""),
+            ));
+            // Authlete 3.0 clients authenticate with a service access token.
+            res.append_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tokendesk\""),
             ));
         }
         res.json(self.body())

@@ -112,7 +112,11 @@ pub async fn read<T: DeserializeOwned>(
     Ok(Input { value, unsupported })
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
+/// The body, at most [`BODY_LIMIT`] bytes (announced or actual: 413).
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, ApiError> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -145,7 +149,7 @@ fn too_large() -> ApiError {
     )
 }
 
-fn unsupported_media_type() -> ApiError {
+pub(crate) fn unsupported_media_type() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::UnsupportedMediaType,
@@ -154,7 +158,7 @@ fn unsupported_media_type() -> ApiError {
 }
 
 /// The media type without parameters, lower-case; `None` when there is no `Content-Type`.
-fn media_type(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn media_type(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     match req.mime_type() {
         Ok(m) => Ok(m.map(|m| m.essence_str().to_ascii_lowercase())),
         Err(_) => Err(unsupported_media_type()),

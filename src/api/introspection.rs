@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::codes::Code;
-use super::dto::{millis, properties_of, PropertyDto};
+use super::dto::{details_of, millis, properties_of, PropertyDto};
 use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
 use super::input::{self, field, Field, Kind};
 use crate::clock::Clock;
@@ -61,6 +61,9 @@ pub struct IntrospectionResponse {
     pub expires_at: Option<i64>,
     /// All properties, with their hidden flag.
     pub properties: Option<Vec<PropertyDto>>,
+    /// The token's authorization details in Authlete's shape; null: none.
+    #[schema(value_type = Option<Object>)]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 impl From<Refusal> for IntrospectionResponse {
@@ -178,6 +181,7 @@ pub async fn introspect(
         scopes: t.map(|t| t.scopes.clone()),
         expires_at: t.map(|t| millis(t.access_token_expires_at)),
         properties: t.map(properties_of),
+        authorization_details: t.and_then(details_of),
     }))
 }
 

@@ -10,10 +10,15 @@ pub mod codes;
 pub mod docs;
 pub mod dto;
 pub mod error;
+pub mod granted_scopes;
 pub mod input;
 pub mod introspection;
+pub mod oauth;
+pub mod oauth2;
 pub mod openapi;
+pub mod standard;
 pub mod token_create;
+pub mod token_endpoint;
 pub mod token_list;
 pub mod token_revoke;
 pub mod token_update;
@@ -26,17 +31,54 @@ use crate::tokens::MAX_WINDOW;
 use codes::Code;
 
 /// Declares the routes once: [`ROUTES`] (read by the OpenAPI test) and their registration. Each
-/// path is one resource, so that a wrong method answers 405 rather than 404.
+/// path is one resource, so that a wrong method answers 405 rather than 404. Every service
+/// endpoint is served twice: at `/api/…` (Authlete 2.x) and at `/api/{serviceId}/…`
+/// (Authlete 3.0); the standard endpoints once, at their own paths.
 macro_rules! api_routes {
-    ($( $path:literal => [ $( $method:ident => $handler:path ),+ $(,)? ] ),+ $(,)?) => {
-        /// Every API route as (method, path), exactly as registered.
-        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )+ ];
+    (
+        service { $( $path:literal => [ $( $method:ident => $handler:path ),+ $(,)? ] ),+ $(,)? }
+        meta { $( $mpath:literal => [ $( $mmethod:ident => $mhandler:path ),+ $(,)? ] ),+ $(,)? }
+        standard { $( $spath:literal => [ $( $smethod:ident => $shandler:path ),+ $(,)? ] ),+ $(,)? }
+    ) => {
+        /// Every route of the Authlete-shaped API as (method, path), exactly as registered.
+        pub const ROUTES: &[(&str, &str)] = &[
+            $( $( (stringify!($method), concat!("/api", $path)), )+ )+
+            $( $( (stringify!($method), concat!("/api/{serviceId}", $path)), )+ )+
+            $( $( (stringify!($mmethod), $mpath), )+ )+
+        ];
+
+        /// The standard endpoints (RFC 7662, RFC 7009, RFC 8414), which answer in the RFCs'
+        /// shapes rather than Authlete's.
+        pub const STANDARD_ROUTES: &[(&str, &str)] = &[
+            $( $( (stringify!($smethod), $spath), )+ )+
+        ];
 
         fn register(cfg: &mut web::ServiceConfig) {
             $(
                 cfg.service(
-                    web::resource($path)
+                    web::resource(concat!("/api", $path))
                         $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            $(
+                cfg.service(
+                    web::resource(concat!("/api/{serviceId}", $path))
+                        $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            $(
+                cfg.service(
+                    web::resource($mpath)
+                        $( .route(web::$mmethod().to($mhandler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            $(
+                cfg.service(
+                    web::resource($spath)
+                        $( .route(web::$smethod().to($shandler)) )+
                         .default_service(web::to(error::method_not_allowed)),
                 );
             )+
@@ -45,26 +87,43 @@ macro_rules! api_routes {
 }
 
 api_routes! {
-    "/api/auth/token/update" => [post => token_update::update],
-    "/api/client/authorization/update/{clientId}" => [post => authorization::update],
-    "/api/client/authorization/get/list" => [
-        get => authorization_list::list,
-        post => authorization_list::list,
-    ],
-    "/api/client/authorization/get/list/{subject}" => [
-        get => authorization_list::list_for_subject,
-        post => authorization_list::list_for_subject,
-    ],
-    "/api/client/authorization/delete/{clientId}" => [
-        post => authorization::delete,
-        delete => authorization::delete,
-    ],
-    "/api/auth/token/get/list" => [get => token_list::list],
-    "/api/auth/token/create" => [post => token_create::create],
-    "/api/auth/token/revoke" => [post => token_revoke::revoke],
-    "/api/auth/token/delete/{identifier}" => [delete => token_revoke::delete],
-    "/api/auth/introspection" => [post => introspection::introspect],
-    "/api/openapi.json" => [get => openapi::serve],
+    service {
+        "/auth/token/update" => [post => token_update::update],
+        "/client/authorization/update/{clientId}" => [post => authorization::update],
+        "/client/authorization/get/list" => [
+            get => authorization_list::list,
+            post => authorization_list::list,
+        ],
+        "/client/authorization/get/list/{subject}" => [
+            get => authorization_list::list_for_subject,
+            post => authorization_list::list_for_subject,
+        ],
+        "/client/authorization/delete/{clientId}" => [
+            post => authorization::delete,
+            delete => authorization::delete,
+        ],
+        "/auth/token/get/list" => [get => token_list::list],
+        "/auth/token/create" => [post => token_create::create],
+        "/auth/token/revoke" => [post => token_revoke::revoke],
+        "/auth/token/delete/{identifier}" => [delete => token_revoke::delete],
+        "/auth/introspection" => [post => introspection::introspect],
+        "/auth/token" => [post => token_endpoint::token],
+        "/auth/introspection/standard" => [post => standard::introspection],
+        "/auth/revocation" => [post => standard::revocation],
+        "/client/granted_scopes/get/{clientId}" => [post => granted_scopes::get],
+        "/client/granted_scopes/delete/{clientId}" => [
+            post => granted_scopes::delete,
+            delete => granted_scopes::delete,
+        ],
+    }
+    meta {
+        "/api/openapi.json" => [get => openapi::serve],
+    }
+    standard {
+        "/oauth2/introspect" => [post => oauth2::introspect],
+        "/oauth2/revoke" => [post => oauth2::revoke],
+        "/.well-known/oauth-authorization-server" => [get => oauth2::metadata],
+    }
 }
 
 /// The API's pages: `/api/docs` is the reference as a page; it is not an API operation, so it
@@ -74,11 +133,25 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[("get", "/api/docs")];
 /// The endpoints whose answers carry an `action` (SPEC §3): they answer 200 with the verdict
 /// once the call is authenticated and parsed; a failure to reach a verdict (an outage) is still
 /// an HTTP error, with `action` `INTERNAL_SERVER_ERROR` in its body.
+/// The 2.x paths; their 3.0 twins (`/api/{serviceId}/…`) are the same endpoints
+/// ([`is_action_route`]).
 pub const ACTION_ROUTES: &[&str] = &[
     "/api/auth/token/update",
     "/api/auth/token/create",
     "/api/auth/introspection",
+    "/api/auth/token",
+    "/api/auth/introspection/standard",
+    "/api/auth/revocation",
 ];
+
+/// Whether the route `pattern` (as registered, 2.x or 3.0) answers with an `action`.
+pub fn is_action_route(pattern: &str) -> bool {
+    let v2 = match pattern.strip_prefix("/api/{serviceId}") {
+        Some(rest) => format!("/api{rest}"),
+        None => pattern.to_string(),
+    };
+    ACTION_ROUTES.contains(&v2.as_str())
+}
 
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
 pub fn configure(cfg: &mut web::ServiceConfig) {

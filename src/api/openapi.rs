@@ -5,9 +5,13 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::Required;
+
 use super::{
-    authorization, authorization_list, dto, error, introspection, token_create, token_list,
-    token_revoke, token_update,
+    authorization, authorization_list, dto, error, granted_scopes, introspection, oauth, oauth2,
+    standard, token_create, token_endpoint, token_list, token_revoke, token_update,
 };
 
 /// The document.
@@ -31,6 +35,14 @@ use super::{
         token_revoke::revoke,
         token_revoke::delete,
         introspection::introspect,
+        token_endpoint::token,
+        granted_scopes::get,
+        granted_scopes::delete,
+        standard::introspection,
+        standard::revocation,
+        oauth2::introspect,
+        oauth2::revoke,
+        oauth2::metadata,
         serve,
     ),
     components(schemas(
@@ -39,11 +51,15 @@ use super::{
         dto::PropertyDto,
         dto::AccessTokenDto,
         dto::ClientDto,
+        oauth::ClientAuthMethod,
     )),
-    modifiers(&BasicAuth, &OutageAnswer),
+    // ServicePaths first: the 3.0 copies get the outage answer too.
+    modifiers(&BasicAuth, &ServicePaths, &OutageAnswer),
     tags(
         (name = "tokens", description = "One token at a time, lists, create, introspection"),
         (name = "authorizations", description = "Every token of a client + subject pair"),
+        (name = "lifecycle", description = "Refresh, standard introspection and revocation, relayed by the authorization server"),
+        (name = "standard", description = "RFC 7662, RFC 7009 and RFC 8414 for resource servers and clients"),
     )
 )]
 pub struct ApiDoc;
@@ -57,6 +73,36 @@ impl Modify for BasicAuth {
             "basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every service endpoint again at `/api/{serviceId}/…` (Authlete 3.0), with the service id as a
+/// path parameter and a service access token as its credential.
+struct ServicePaths;
+
+impl Modify for ServicePaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let v2: Vec<(String, utoipa::openapi::PathItem)> = openapi
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| path.starts_with("/api/") && *path != "/api/openapi.json")
+            .map(|(p, i)| (p.clone(), i.clone()))
+            .collect();
+        for (path, mut item) in v2 {
+            for op in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                v3_operation(op);
+            }
+            let v3 = format!("/api/{{serviceId}}{}", &path["/api".len()..]);
+            openapi.paths.paths.insert(v3, item);
+        }
     }
 }
 
@@ -105,6 +151,29 @@ impl Modify for OutageAnswer {
             }
         }
     }
+}
+
+fn v3_operation(op: &mut Operation) {
+    op.operation_id = op.operation_id.take().map(|id| format!("{id}_v3"));
+    let service = Parameter::builder()
+        .name("serviceId")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(
+            "The service's number (`tokendesk service-token create` prints it).",
+        ))
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String),
+        ))
+        .build();
+    op.parameters
+        .get_or_insert_with(Vec::new)
+        .insert(0, utoipa::openapi::RefOr::T(service));
+    op.security = Some(vec![SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
 }
 
 /// This document.

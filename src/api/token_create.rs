@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::codes::Code;
-use super::dto::{millis, properties_of, PropertyDto};
+use super::dto::{details_given, details_of, millis, properties_of, PropertyDto};
 use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
 use super::input::{self, field, Field, Kind};
 use crate::clock::Clock;
@@ -39,6 +39,9 @@ pub struct TokenCreateRequest {
     pub access_token: Option<String>,
     /// A refresh token value to use instead of a random one.
     pub refresh_token: Option<String>,
+    /// RFC 9396 authorization details: the RFC's array or Authlete's `{"elements": [...]}`.
+    #[schema(value_type = Option<Object>)]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// The fields this endpoint reads (from JSON, form data or the query string).
@@ -54,6 +57,7 @@ pub const FIELDS: &[Field] = &[
     field("accessTokenPersistent", Kind::Bool),
     field("accessToken", Kind::Str),
     field("refreshToken", Kind::Str),
+    field("authorizationDetails", Kind::Json),
 ];
 
 /// The new token: its values appear here once and are stored nowhere.
@@ -77,7 +81,12 @@ pub struct TokenCreateResponse {
     /// Seconds until the access token expires.
     pub expires_in: Option<i64>,
     pub refresh_token_expires_at: Option<i64>,
+    /// What the refresh token holds; null without a refresh token.
+    pub refresh_token_scopes: Option<Vec<String>>,
     pub properties: Option<Vec<PropertyDto>>,
+    /// The token's authorization details in Authlete's shape; null: none.
+    #[schema(value_type = Option<Object>)]
+    pub authorization_details: Option<serde_json::Value>,
     /// tokendesk's addition: the access token's hash, for later look-ups.
     pub access_token_hash: Option<String>,
 }
@@ -158,7 +167,12 @@ async fn run(
             )))
         }
     };
+    let authorization_details = match details_given(r.authorization_details.as_ref()) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(Refusal::from_app(e, Code::NoSuchClient)?)),
+    };
     let new = NewToken {
+        authorization_details,
         grant_type,
         client,
         subject: r.subject.filter(|s| !s.is_empty()),
@@ -203,7 +217,9 @@ async fn run(
         expires_at: Some(millis(t.access_token_expires_at)),
         expires_in: Some((t.access_token_expires_at - now).num_seconds().max(0)),
         refresh_token_expires_at: t.refresh_token_expires_at.map(millis),
+        refresh_token_scopes: t.refresh_token_scopes.clone(),
         properties: Some(properties_of(t)),
+        authorization_details: details_of(t),
         access_token_hash: Some(t.access_token_hash.clone()),
     }))
 }

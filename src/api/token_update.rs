@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::codes::Code;
-use super::dto::{millis, properties_of, PropertyDto};
+use super::dto::{details_given, details_of, millis, properties_of, PropertyDto};
 use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
 use super::input::{self, field, Field, Kind};
 use crate::db::{self, PgPool};
@@ -38,6 +38,15 @@ pub struct TokenUpdateRequest {
     pub access_token_persistent: Option<bool>,
     /// Give the token a new value, returned once in `accessToken`.
     pub access_token_value_updated: Option<bool>,
+    /// Names the token by its refresh token value (tokendesk and Authlete 3.0); used when
+    /// neither `accessToken` nor `accessTokenHash` is given.
+    pub refresh_token: Option<String>,
+    /// Names the token by its refresh token's hash.
+    pub refresh_token_hash: Option<String>,
+    /// Replaces the authorization details (RFC 9396 array or `{"elements": [...]}`); null:
+    /// unchanged; an empty list removes them.
+    #[schema(value_type = Option<Object>)]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// The fields this endpoint reads (from JSON, form data or the query string).
@@ -52,6 +61,9 @@ pub const FIELDS: &[Field] = &[
     field("refreshTokenExpiresAtUpdatedOnScopeUpdate", Kind::Bool),
     field("accessTokenPersistent", Kind::Bool),
     field("accessTokenValueUpdated", Kind::Bool),
+    field("refreshToken", Kind::Str),
+    field("refreshTokenHash", Kind::Str),
+    field("authorizationDetails", Kind::Json),
 ];
 
 /// The answer: always 200 once authenticated and parsed, the outcome in `action`.
@@ -75,6 +87,9 @@ pub struct TokenUpdateResponse {
     pub scopes: Option<Vec<String>>,
     /// All properties, with their hidden flag.
     pub properties: Option<Vec<PropertyDto>>,
+    /// The token's authorization details in Authlete's shape; null: none.
+    #[schema(value_type = Option<Object>)]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 impl From<Refusal> for TokenUpdateResponse {
@@ -133,13 +148,18 @@ async fn run(
     }
     let r = input.value;
     let named_by_value = r.access_token.clone().filter(|v| !v.is_empty());
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     let token = match (
         &named_by_value,
-        r.access_token_hash.clone().filter(|h| !h.is_empty()),
+        given(&r.access_token_hash),
+        given(&r.refresh_token),
+        given(&r.refresh_token_hash),
     ) {
-        (Some(v), _) => TokenRef::Value(v.clone()),
-        (None, Some(h)) => TokenRef::Hash(h),
-        (None, None) => {
+        (Some(v), ..) => TokenRef::Value(v.clone()),
+        (None, Some(h), ..) => TokenRef::Hash(h),
+        (None, None, Some(v), _) => TokenRef::RefreshValue(v),
+        (None, None, None, Some(h)) => TokenRef::RefreshHash(h),
+        (None, None, None, None) => {
             return Ok(Err(Refusal::bad_request(
                 Code::MissingField,
                 missing_text("accessToken"),
@@ -176,6 +196,7 @@ async fn run(
         refresh_token_expires_at: t.refresh_token_expires_at.map(millis),
         scopes: Some(t.scopes.clone()),
         properties: Some(properties_of(t)),
+        authorization_details: details_of(t),
     }))
 }
 
@@ -202,6 +223,10 @@ fn changes_of(r: &TokenUpdateRequest) -> crate::error::AppResult<TokenUpdate> {
             .clone()
             .map(|p| p.into_iter().map(Into::into).collect()),
         rotate_access_token: r.access_token_value_updated.unwrap_or(false),
+        authorization_details: details_given(r.authorization_details.as_ref())?.map(|d| {
+            // An empty list removes them all.
+            Some(d).filter(|d| !d.is_empty())
+        }),
         ..Default::default()
     })
 }

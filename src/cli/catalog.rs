@@ -6,6 +6,7 @@ use clap::Subcommand;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::credentials;
 use super::output::{cli_actor, count_of, plain, plain_or, print_json, require_yes};
 use super::{say, DatabaseArgs};
 use crate::catalog::{self, ClientChanges, ScopeChanges};
@@ -41,7 +42,19 @@ pub enum ClientCommand {
         /// Issuing a token deletes the user's older tokens of this client.
         #[arg(long)]
         single_access_token_per_subject: bool,
-        /// Print the client as JSON.
+        /// Make it a confidential client: generate a secret and print it once.
+        #[arg(long)]
+        secret: bool,
+        /// Print the client as JSON (with `clientSecret` when --secret is given).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a client a new secret (it becomes confidential; the old secret stops working);
+    /// prints it once.
+    Secret {
+        /// The client's number or alias.
+        client: String,
+        /// Print `{"clientId": N, "clientSecret": "…"}`.
         #[arg(long)]
         json: bool,
     },
@@ -298,6 +311,7 @@ pub fn client(db_args: &DatabaseArgs, cmd: ClientCommand) -> anyhow::Result<()> 
             logo_uri,
             home_uri,
             single_access_token_per_subject,
+            secret,
             json,
         } => {
             let scopes = validate::parse_scope_list("scopes", &scopes)
@@ -314,11 +328,26 @@ pub fn client(db_args: &DatabaseArgs, cmd: ClientCommand) -> anyhow::Result<()> 
             };
             let client = catalog::create_client(conn, new, &scopes, &cli_actor("client add"))
                 .map_err(plain)?;
+            if secret {
+                let id = client.client_id;
+                let secret = credentials::new_client_secret(conn, id, "client add")?;
+                let scopes = catalog::allowed_scopes(conn, id)?;
+                let shown = serde_json::to_value(ClientJson::new(client, scopes))?;
+                if !json {
+                    say(&id.to_string())?;
+                }
+                return credentials::print_client_secret(shown, &secret, json);
+            }
             if json {
                 print_client(conn, client, true)
             } else {
                 say(&client.client_id.to_string())
             }
+        }
+        ClientCommand::Secret { client, json } => {
+            let id = find_client(conn, &client)?.client_id;
+            let secret = credentials::new_client_secret(conn, id, "client secret")?;
+            credentials::print_client_secret(serde_json::json!({ "clientId": id }), &secret, json)
         }
         ClientCommand::List { search, json } => {
             let rows = list_clients(conn, &search, i64::MAX, 0)?;

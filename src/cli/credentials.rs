@@ -1,5 +1,6 @@
 //! `api-key …`: create, list, show and revoke the credentials of the JSON API, over
-//! `crate::api_keys` (the rules the admin pages follow too).
+//! `crate::api_keys` (the rules the admin pages follow too); `service-token create` (Bearer
+//! credentials of Authlete 3.0 paths) and the printing of client secrets.
 
 use anyhow::anyhow;
 use clap::Subcommand;
@@ -162,4 +163,65 @@ pub fn api_key(db_args: &DatabaseArgs, cmd: ApiKeyCommand) -> anyhow::Result<()>
             ))
         }
     }
+}
+
+/// `service-token …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceTokenCommand {
+    /// Create a service access token for Authlete 3.0 clients (`Authorization: Bearer` on
+    /// `/api/{serviceId}/…`); prints the service id and the token once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Print `{"serviceId": "…", "serviceAccessToken": "…"}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `service-token …`.
+pub fn service_token(db_args: &DatabaseArgs, cmd: ServiceTokenCommand) -> anyhow::Result<()> {
+    let ServiceTokenCommand::Create { name, json } = cmd;
+    let database = db_args.open()?;
+    let mut conn = db::connect_one(&database.url)?;
+    let created = crate::service_credentials::create_service_token(
+        &mut conn,
+        &name,
+        &cli_actor("service-token create"),
+    )
+    .map_err(plain)?;
+    if json {
+        say(&serde_json::to_string(&created)?)
+    } else {
+        say(&format!("service id:           {}", created.service_id))?;
+        say(&format!(
+            "service access token: {}",
+            created.service_access_token
+        ))?;
+        say("The token is shown only now; keep it somewhere safe.")
+    }
+}
+
+/// A new secret for `client_id` (it becomes confidential; the old secret stops working).
+pub fn new_client_secret(
+    conn: &mut diesel::PgConnection,
+    client_id: i64,
+    what: &str,
+) -> anyhow::Result<String> {
+    crate::client_auth::set_client_secret(conn, client_id, &cli_actor(what)).map_err(plain)
+}
+
+/// Prints a client secret once, after the client (`json`: the client's JSON object, to which
+/// `clientSecret` is added).
+pub fn print_client_secret(
+    mut client: serde_json::Value,
+    secret: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        client["clientSecret"] = serde_json::json!(secret);
+        return say(&client.to_string());
+    }
+    say(&format!("client secret: {secret}"))?;
+    say("The secret is shown only now; keep it somewhere safe.")
 }

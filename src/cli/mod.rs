@@ -1,6 +1,6 @@
 //! The command line: `serve`, `migrate`, `seed`, `sweep`, and the administrative commands —
-//! `account`, `client`, `scope`, `api-key` (each `list`, `show`, `update`, `delete` / `disable`
-//! / `revoke`, most with `--json`) and `settings`. Every subcommand finds its database the same
+//! `account`, `client` (also `secret`), `scope`, `api-key` (each `list`, `show`, `update`, `delete` / `disable`
+//! / `revoke`, most with `--json`), `service-token create` and `settings`. Every subcommand finds its database the same
 //! way (see [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
 
 mod accounts;
@@ -69,6 +69,9 @@ pub enum Command {
     /// Show or change the service-wide settings (lifetimes, policies).
     #[command(subcommand)]
     Settings(settings::SettingsCommand),
+    /// Manage service access tokens (Bearer credentials of Authlete 3.0 paths).
+    #[command(subcommand, name = "service-token")]
+    ServiceToken(credentials::ServiceTokenCommand),
     /// Delete tokens that expired longer ago than a given age (with audit events), and sessions
     /// that can no longer open anything.
     Sweep(data::SweepArgs),
@@ -141,6 +144,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(cmd) => catalog::client(&cli.db, cmd),
         Command::Scope(cmd) => catalog::scope(&cli.db, cmd),
         Command::ApiKey(cmd) => credentials::api_key(&cli.db, cmd),
+        Command::ServiceToken(cmd) => credentials::service_token(&cli.db, cmd),
         Command::Settings(cmd) => settings::settings(&cli.db, cmd),
         Command::Sweep(args) => data::sweep(&cli.db, args),
     }

@@ -17,6 +17,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamptz>,
         properties -> Jsonb,
         version -> Int8,
+        authorization_details -> Nullable<Jsonb>,
     }
 }
 
@@ -87,6 +88,7 @@ diesel::table! {
         single_access_token_per_subject -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        secret_hash -> Nullable<Text>,
     }
 }
 
@@ -126,6 +128,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rotated_refresh_tokens (refresh_token_hash) {
+        refresh_token_hash -> Text,
+        token_id -> Int8,
+        rotated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     scopes (name) {
         name -> Text,
         description -> Text,
@@ -145,6 +155,11 @@ diesel::table! {
         single_access_token_per_subject -> Bool,
         max_staff_token_lifetime -> Int8,
         updated_at -> Timestamptz,
+        refresh_token_kept -> Bool,
+        refresh_token_duration_kept -> Bool,
+        refresh_token_duration_reset -> Bool,
+        service_id -> Int8,
+        issuer -> Nullable<Text>,
     }
 }
 
@@ -177,6 +192,7 @@ diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
 diesel::joinable!(grants -> clients (client_id));
+diesel::joinable!(rotated_refresh_tokens -> access_tokens (token_id));
 diesel::joinable!(sessions -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -189,6 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     grant_scopes,
     grant_usage,
     grants,
+    rotated_refresh_tokens,
     scopes,
     service_settings,
     sessions,

@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod audit_words;
 pub mod clients;
 pub mod connected_apps;
+pub mod granted_scopes;
 pub mod token_search;
 pub mod users;
 

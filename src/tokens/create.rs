@@ -66,6 +66,8 @@ pub struct NewToken {
     pub access_token: Option<String>,
     /// A caller-chosen refresh token value; refused for grant types without refresh tokens.
     pub refresh_token: Option<String>,
+    /// RFC 9396 authorization details, already checked by [`super::check_details`].
+    pub authorization_details: Option<Vec<serde_json::Value>>,
 }
 
 /// The new token and its values, which exist only in this answer.
@@ -183,21 +185,28 @@ pub fn create_token_at(
         }
         // After the replaced tokens are gone: a migration may give a pair's token again.
         refuse_taken_values(c, &new, &access_value, refresh_value.as_deref())?;
+        let details = new
+            .authorization_details
+            .clone()
+            .map(serde_json::Value::Array);
         let inserted = diesel::insert_into(access_tokens::table)
-            .values(NewAccessToken {
-                access_token_hash: hash_token(&access_value),
-                refresh_token_hash: refresh_value.as_deref().map(hash_token),
-                client_id: client.client_id,
-                subject: new.subject.clone(),
-                grant_type: new.grant_type.clone(),
-                scopes: requested.clone(),
-                refresh_token_scopes: with_refresh.then(|| requested.clone()),
-                created_at: now,
-                access_token_expires_at: access_expires,
-                refresh_token_expires_at: refresh_expires,
-                properties: serde_json::to_value(&properties)
-                    .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?,
-            })
+            .values((
+                NewAccessToken {
+                    access_token_hash: hash_token(&access_value),
+                    refresh_token_hash: refresh_value.as_deref().map(hash_token),
+                    client_id: client.client_id,
+                    subject: new.subject.clone(),
+                    grant_type: new.grant_type.clone(),
+                    scopes: requested.clone(),
+                    refresh_token_scopes: with_refresh.then(|| requested.clone()),
+                    created_at: now,
+                    access_token_expires_at: access_expires,
+                    refresh_token_expires_at: refresh_expires,
+                    properties: serde_json::to_value(&properties)
+                        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?,
+                },
+                access_tokens::authorization_details.eq(&details),
+            ))
             .returning(AccessToken::as_returning())
             .get_result(c);
         let token = match inserted {

@@ -18,12 +18,15 @@
 
 mod authorizations;
 mod create;
+mod details;
 mod introspect;
 mod list;
 mod pair_preview;
 mod policy;
+mod refresh;
 mod revoke;
 mod staff;
+mod standard;
 mod sweep;
 mod update;
 
@@ -32,6 +35,9 @@ pub use authorizations::{
     PairChange, PairUpdate, ScopeCount, ScopeMode, PAIR_CHANGED_MEANWHILE,
 };
 pub use create::{create_token, create_token_at, CreatedToken, NewToken};
+pub use details::{
+    check_details, describe_detail, detail_digest, to_authlete_shape, DetailWords, MAX_DETAILS,
+};
 pub use introspect::{introspect, introspect_at, Introspection, IntrospectionRequest, Verdict};
 pub use list::{
     list_authorized_clients, list_tokens, pair_token_count, AuthorizedClient,
@@ -43,8 +49,10 @@ pub use policy::{
     clean_properties, from_millis, MAX_PROPERTIES, MAX_PROPERTIES_BYTES, PERSISTENT_EXPIRY,
     RESERVED_PROPERTY_KEYS,
 };
+pub use refresh::{refresh_token, RefreshRefusal, RefreshRequest, Refreshed};
 pub use revoke::{delete_token, revoke_token, revoke_tokens, RevokeTarget};
 pub use staff::{preview_delete_pair, CHANGED_MEANWHILE, READ_ONLY};
+pub use standard::{find_presented, revoke_presented, PresentedToken, Revocation, TokenKind};
 pub use sweep::{count_sweepable, sweep_expired, sweep_expired_with_progress, SWEEP_BATCH};
 pub use update::{update_token, TokenUpdate, UpdatedToken};
 
@@ -69,6 +77,10 @@ pub enum TokenRef {
     ValueOrHash(String),
     /// The row id (pages).
     Id(i64),
+    /// The refresh token value the client holds (Authlete's `refreshToken`); hashed first.
+    RefreshValue(String),
+    /// The stored hash of the refresh token (`refreshTokenHash`).
+    RefreshHash(String),
 }
 
 impl TokenRef {
@@ -80,6 +92,8 @@ impl TokenRef {
             TokenRef::Hash(h) => TokenKey::AccessHashes(vec![h.clone()]),
             TokenRef::ValueOrHash(x) => TokenKey::AccessHashes(vec![hash_token(x), x.clone()]),
             TokenRef::Id(id) => TokenKey::Id(*id),
+            TokenRef::RefreshValue(v) => TokenKey::RefreshHashes(vec![hash_token(v)]),
+            TokenRef::RefreshHash(h) => TokenKey::RefreshHashes(vec![h.clone()]),
         }
     }
 
@@ -91,7 +105,12 @@ impl TokenRef {
         conn: &mut PgConnection,
     ) -> QueryResult<Option<AccessToken>> {
         use access_tokens::dsl as t;
-        if let TokenRef::Value(s) | TokenRef::Hash(s) | TokenRef::ValueOrHash(s) = self {
+        if let TokenRef::Value(s)
+        | TokenRef::Hash(s)
+        | TokenRef::ValueOrHash(s)
+        | TokenRef::RefreshValue(s)
+        | TokenRef::RefreshHash(s) = self
+        {
             if s.contains('\0') {
                 // No stored hash holds U+0000, and PostgreSQL text cannot even compare with it.
                 return Ok(None);
@@ -111,6 +130,10 @@ impl TokenRef {
                 .filter(t::access_token_hash.eq_any([hash_token(x), x.clone()]))
                 .first(conn),
             TokenRef::Id(id) => locked().filter(t::id.eq(*id)).first(conn),
+            TokenRef::RefreshValue(v) => locked()
+                .filter(t::refresh_token_hash.eq(hash_token(v)))
+                .first(conn),
+            TokenRef::RefreshHash(h) => locked().filter(t::refresh_token_hash.eq(h)).first(conn),
         }
         .optional()
     }
@@ -152,12 +175,16 @@ pub(crate) fn is_staff(kind: ActorKind) -> bool {
 
 /// The state of a token as an audit row shows it: no value, hidden property values redacted.
 pub(crate) fn audit_state(t: &AccessToken) -> serde_json::Value {
-    serde_json::json!({
+    let mut state = serde_json::json!({
         "scopes": t.scopes,
         "refreshTokenScopes": t.refresh_token_scopes,
         "accessTokenExpiresAt": t.access_token_expires_at,
         "refreshTokenExpiresAt": t.refresh_token_expires_at,
         "properties": redacted_properties(&t.property_list()),
         "version": t.version,
-    })
+    });
+    if let Some(details) = &t.authorization_details {
+        state["authorizationDetails"] = details.clone();
+    }
+    state
 }

@@ -294,7 +294,18 @@ fn changes_nothing(changes: &TokenUpdate, current: &AccessToken) -> bool {
         .properties
         .as_ref()
         .is_none_or(|p| *p == current.property_list());
-    same_scopes && same_expiry && same_refresh && same_props && !changes.rotate_access_token
+    let same_details = changes.remove_details.as_ref().is_none_or(|digests| {
+        !current
+            .detail_list()
+            .iter()
+            .any(|d| digests.contains(&super::detail_digest(d)))
+    });
+    same_scopes
+        && same_expiry
+        && same_refresh
+        && same_props
+        && same_details
+        && !changes.rotate_access_token
 }
 
 /// Refuses, for staff, requested pair scopes the client may not hold.

@@ -40,6 +40,13 @@ pub struct TokenUpdate {
     pub refresh_token_expires_at_updated_on_scope_update: bool,
     /// Replaces the whole property set; reserved keys are ignored.
     pub properties: Option<Vec<Property>>,
+    /// Replaces the authorization details (RFC 9396), already checked by
+    /// [`super::check_details`]; `Some(None)` removes them all. The API and the system only:
+    /// people may drop a detail, never widen one ([`AppError::Forbidden`]).
+    pub authorization_details: Option<Option<Vec<serde_json::Value>>>,
+    /// Details to drop, named by [`super::detail_digest`]: what a page's "remove" means. A
+    /// detail the token no longer holds is no change and no error.
+    pub remove_details: Option<Vec<String>>,
     /// Give the access token a new value, returned once in [`UpdatedToken::new_access_token`];
     /// the old value stops working.
     pub rotate_access_token: bool,
@@ -116,6 +123,7 @@ fn apply_update(
             || changes.expire_now
             || changes.properties.is_some()
             || changes.rotate_access_token)
+        || ((is_user || is_staff(actor.kind)) && changes.authorization_details.is_some())
     {
         return Err(AppError::Forbidden);
     }
@@ -184,6 +192,21 @@ fn apply_update(
                 .as_ref()
                 .map(|r| without(r, removed));
         }
+        if let Some(details) = &changes.authorization_details {
+            next.authorization_details = details.clone().map(serde_json::Value::Array);
+        }
+        if let Some(digests) = &changes.remove_details {
+            let kept: Vec<serde_json::Value> = next
+                .detail_list()
+                .into_iter()
+                .filter(|d| !digests.contains(&super::detail_digest(d)))
+                .collect();
+            if next.authorization_details.is_some() {
+                next.authorization_details = Some(kept)
+                    .filter(|k| !k.is_empty())
+                    .map(serde_json::Value::Array);
+            }
+        }
         apply_expiries(c, &changes, actor, now, &current, &mut next)?;
         if let Some(valid_until) = grant.and_then(|g| g.valid_until) {
             next.access_token_expires_at =
@@ -200,6 +223,18 @@ fn apply_update(
             next.access_token_hash = hash_token(v);
         }
 
+        // Dropping a detail the token no longer holds is no change: nothing to write or audit
+        // (a form loaded before another change took it, or sent twice).
+        if changes.remove_details.is_some() && same_state(&current, &next) {
+            return Ok(UpdatedToken {
+                token: current,
+                new_access_token: None,
+                dropped_scopes,
+                ignored_properties: ignored_properties.clone(),
+                removed_scopes: Vec::new(),
+                added_scopes: Vec::new(),
+            });
+        }
         let updated: AccessToken = diesel::update(access_tokens::table.find(current.id))
             .set((
                 access_tokens::access_token_hash.eq(&next.access_token_hash),
@@ -208,6 +243,7 @@ fn apply_update(
                 access_tokens::access_token_expires_at.eq(next.access_token_expires_at),
                 access_tokens::refresh_token_expires_at.eq(next.refresh_token_expires_at),
                 access_tokens::properties.eq(&next.properties),
+                access_tokens::authorization_details.eq(&next.authorization_details),
                 access_tokens::version.eq(access_tokens::version + 1),
             ))
             .returning(AccessToken::as_returning())
@@ -247,6 +283,17 @@ fn apply_update(
             ignored_properties: ignored_properties.clone(),
         })
     }
+}
+
+/// Whether `next` writes exactly what `current` holds.
+fn same_state(current: &AccessToken, next: &AccessToken) -> bool {
+    current.access_token_hash == next.access_token_hash
+        && current.scopes == next.scopes
+        && current.refresh_token_scopes == next.refresh_token_scopes
+        && current.access_token_expires_at == next.access_token_expires_at
+        && current.refresh_token_expires_at == next.refresh_token_expires_at
+        && current.properties == next.properties
+        && current.authorization_details == next.authorization_details
 }
 
 /// End users only take scopes away: every requested scope must be held already.

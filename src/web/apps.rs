@@ -228,6 +228,8 @@ pub struct TokenRow {
     pub properties: Vec<(String, String)>,
     /// Why the last change of this token was refused.
     pub error: Option<String>,
+    /// Its rich authorization details in words, each removable while the token is not spent.
+    pub details: super::details::DetailsView,
 }
 
 impl TokenRow {
@@ -429,6 +431,12 @@ fn token_row(
             .map(|p| (p.key, p.value))
             .collect(),
         error: rejected.map(|(_, _, e)| super::view::sentence(e)),
+        details: super::details::DetailsView::of(
+            t,
+            format!("token-{}-details", t.id),
+            (!expired).then(|| format!("/apps/{}/tokens/{}/details", t.client_id, t.id)),
+            false,
+        ),
     }
 }
 

@@ -2,7 +2,8 @@
 //! of paths that match none), refuses a request whose path, query string or form body breaks
 //! the rule with a 422 page naming the field — before any extractor or handler runs, so that no
 //! handler can forget it and no such value reaches the database. `/api/…` is left to the API's
-//! input layer, which answers in its own shape, but for the API's pages (`/api/docs`).
+//! input layer, which answers in its own shape, but for the API's pages (`/api/docs`), and
+//! `/oauth2/…` to the OAuth parameters (`api::oauth`), which answer in theirs.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -27,7 +28,8 @@ pub async fn refuse_unreadable_input(
     let api_page = crate::api::PAGE_ROUTES
         .iter()
         .any(|(_, p)| *p == req.path());
-    if req.path().starts_with("/api/") && !api_page {
+    // The API and the standard OAuth endpoints answer bad input in their own shapes.
+    if (req.path().starts_with("/api/") && !api_page) || req.path().starts_with("/oauth2/") {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let pattern = req.match_pattern();

@@ -22,6 +22,7 @@ pub mod assets;
 pub mod auth;
 pub mod backchannel;
 pub mod csrf;
+pub mod details;
 pub mod errors;
 pub mod flash;
 pub mod forms;
@@ -117,6 +118,8 @@ page_routes! {
     get "/apps/{client_id}/revoke" => apps::revoke_app_page,
     post "/apps/{client_id}/revoke" => app_actions::revoke_app,
     post "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::narrow_token,
+    post "/apps/{client_id}/tokens/{token_id}/details" => details::remove_user_detail,
+    get "/apps/{client_id}/tokens/{token_id}/details" => app_actions::form_page,
     get "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::form_page,
     get "/apps/{client_id}/tokens/{token_id}/revoke" => apps::revoke_token_page,
     post "/apps/{client_id}/tokens/{token_id}/revoke" => app_actions::revoke_token,
@@ -146,6 +149,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         admin::ROUTES,
         crate::api::ROUTES,
         crate::api::PAGE_ROUTES,
+        crate::api::STANDARD_ROUTES,
     ]
     .concat()
 }

@@ -12,7 +12,8 @@ use crate::fixtures::{snapshot, Tok, PRINTER};
 
 /// A concrete URI for a route pattern.
 pub fn concrete(path: &str) -> String {
-    path.replace("{clientId}", "2001")
+    path.replace("{serviceId}", &crate::harness::SERVICE_ID.to_string())
+        .replace("{clientId}", "2001")
         .replace("{subject}", "alice")
         .replace("{identifier}", "at-missing")
 }

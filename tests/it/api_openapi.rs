@@ -2,7 +2,7 @@
 
 use actix_web::test::TestRequest;
 use serde_json::Value;
-use tokendesk::api::ROUTES;
+use tokendesk::api::{ROUTES, STANDARD_ROUTES};
 
 use crate::api_client::{app_with_key, request, send};
 use crate::api_errors::concrete;
@@ -25,7 +25,8 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
     );
     let paths = doc["paths"].as_object().expect("paths");
 
-    for (method, path) in ROUTES {
+    let routes = [ROUTES, STANDARD_ROUTES].concat();
+    for (method, path) in &routes {
         assert!(
             paths.get(*path).and_then(|p| p.get(*method)).is_some(),
             "{method} {path} is served but not in the OpenAPI document"
@@ -40,7 +41,7 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
             }
             operations += 1;
             assert!(
-                ROUTES.contains(&(method.as_str(), path.as_str())),
+                routes.contains(&(method.as_str(), path.as_str())),
                 "{method} {path} is documented but not a route"
             );
             let m = actix_web::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
@@ -62,9 +63,12 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
             let secured = op.get("security").is_some();
             assert_eq!(
                 secured,
-                path != "/api/openapi.json",
+                path != "/api/openapi.json" && path != "/.well-known/oauth-authorization-server",
                 "{method} {path} security"
             );
+            if path.starts_with("/api/{serviceId}/") {
+                assert_eq!(op["security"][0]["bearer"], serde_json::json!([]), "{path}");
+            }
             if secured {
                 assert!(
                     op["responses"]["503"]["headers"]["Retry-After"].is_object(),
@@ -73,7 +77,7 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
             }
         }
     }
-    assert_eq!(operations, ROUTES.len());
+    assert_eq!(operations, routes.len());
 }
 
 #[actix_web::test]

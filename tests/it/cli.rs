@@ -256,3 +256,99 @@ fn a_port_in_use_is_one_clear_line() {
     let out = tokendesk(&["serve", "--bind", &addr], &with_db(&db), None);
     assert_one_line_failure(&out, 1, &format!("cannot listen on {addr}"));
 }
+
+#[test]
+fn client_secrets_and_service_tokens_are_printed_once_and_stored_hashed() {
+    use tokendesk::client_auth::{authenticate_client, ClientCheck, ClientCredentials};
+    use tokendesk::db::schema::clients;
+    let db = TestDb::new();
+    add_scopes(&db);
+    let out = tokendesk(
+        &[
+            "client", "add", "--name", "Printer", "--scopes", "read", "--secret", "--json",
+        ],
+        &with_db(&db),
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    let id = printed["clientId"].as_i64().expect("clientId");
+    let secret = printed["clientSecret"]
+        .as_str()
+        .expect("clientSecret")
+        .to_string();
+    let mut conn = db.conn();
+    let stored: Option<String> = clients::table
+        .find(id)
+        .select(clients::secret_hash)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(stored, Some(tokendesk::crypto::hash_token(&secret)));
+    let check = |conn: &mut PgConnection, secret: &str| {
+        let presented = ClientCredentials {
+            client: id.to_string(),
+            secret: Some(secret.to_string()),
+        };
+        matches!(
+            authenticate_client(conn, &presented).unwrap(),
+            ClientCheck::Authenticated(_)
+        )
+    };
+    assert!(check(&mut conn, &secret));
+    assert!(!check(&mut conn, "not-the-secret"));
+
+    // A new secret: the old one stops working at once; audited.
+    let out = tokendesk(
+        &["client", "secret", &id.to_string(), "--json"],
+        &with_db(&db),
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    let fresh = printed["clientSecret"].as_str().expect("clientSecret");
+    assert_ne!(fresh, secret);
+    assert!(check(&mut conn, fresh));
+    assert!(!check(&mut conn, &secret));
+    let audited: i64 = audit_events::table
+        .filter(audit_events::client_id.eq(id))
+        .filter(audit_events::action.like("client.%"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert!(audited >= 1, "the new secret is in the trail");
+
+    let out = tokendesk(
+        &[
+            "service-token",
+            "create",
+            "--name",
+            "auth-server-v3",
+            "--json",
+        ],
+        &with_db(&db),
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    let token = printed["serviceAccessToken"].as_str().expect("token");
+    let service_id = printed["serviceId"].as_str().expect("serviceId");
+    let ours: i64 = tokendesk::db::models::ServiceSettings::load(&mut conn)
+        .unwrap()
+        .service_id;
+    assert_eq!(service_id, ours.to_string());
+    assert!(
+        tokendesk::service_credentials::authenticate_service_token(&mut conn, token)
+            .unwrap()
+            .is_some()
+    );
+    let rows: Vec<String> = api_keys::table
+        .select(api_keys::secret_hash)
+        .load(&mut conn)
+        .unwrap();
+    assert!(
+        rows.iter().all(|h| !token.contains(h.as_str())),
+        "only hashes are stored"
+    );
+    let unknown = tokendesk(&["client", "secret", "no-such-client"], &with_db(&db), None);
+    assert_one_line_failure(&unknown, 1, "client");
+}

@@ -467,6 +467,17 @@ async fn api_keys_are_listed_shown_and_revoked_and_settings_are_changed() {
         (stored.access_token_duration, stored.supported_scopes_only),
         (7200, false)
     );
+    // The refresh policies are settings like the others (the refresh path reads them).
+    let out = ok(
+        &db,
+        &["settings", "update", "--set", "refresh-token-kept=on"],
+    );
+    assert!(out.contains("keep refresh tokens: off → on"), "{out}");
+    assert!(
+        ServiceSettings::load(&mut db.conn())
+            .unwrap()
+            .refresh_token_kept
+    );
     for (args, needle) in [
         (
             &["settings", "update", "--set", "lifetime=2h"][..],

@@ -26,6 +26,9 @@ struct Harness {
     template: String,
 }
 
+/// The service number of every test database.
+pub const SERVICE_ID: i64 = 7_000_100_001;
+
 static HARNESS: OnceLock<Harness> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -87,6 +90,12 @@ fn harness() -> &'static Harness {
             let mut conn =
                 db::connect_one(&with_dbname(&admin_url, &template)).expect("template connection");
             db::migrate(&mut conn).expect("migrate template");
+            // A known service number, for the Authlete 3.0 paths (`/api/{serviceId}/…`).
+            diesel::sql_query(format!(
+                "UPDATE service_settings SET service_id = {SERVICE_ID}"
+            ))
+            .execute(&mut conn)
+            .expect("service id");
         }
         Harness {
             admin_url,

@@ -417,6 +417,63 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
         let answer = send(&app, post_json(uri, &auth, &body)).await;
         assert_eq!(answer.status, 200, "{uri}: {}", answer.body);
     }
+    // The token life: a refresh (bench clients are public: the id alone), a replay of the
+    // rotated refresh token, RFC 7662 / 7009 by a presented value, the granted scopes.
+    // Half the bench tokens have a refresh token: take the first live one of a user.
+    let (refreshable, refresh_value) = {
+        use tokendesk::db::schema::access_tokens as t;
+        (1..=10)
+            .flat_map(|a| (1..=5).map(move |n| format!("seed-1-8-{a}-{n}-refresh")))
+            .find_map(|value| {
+                t::table
+                    .filter(t::refresh_token_hash.eq(tokendesk::crypto::hash_token(&value)))
+                    .filter(t::refresh_token_expires_at.gt(diesel::dsl::now))
+                    .select(t::client_id)
+                    .first::<i64>(&mut conn)
+                    .ok()
+                    .map(|client| (client, value))
+            })
+            .expect("a bench token with a live refresh token")
+    };
+    let refresh = |value: &str| {
+        json!({
+            "parameters": format!("grant_type=refresh_token&refresh_token={value}"),
+            "clientId": refreshable.to_string(),
+        })
+    };
+    for (uri, body, action) in [
+        ("/api/auth/token", refresh(&refresh_value), "OK"),
+        ("/api/auth/token", refresh(&refresh_value), "BAD_REQUEST"),
+        (
+            "/api/auth/introspection/standard",
+            json!({"parameters": "token=seed-1-9-1-1&token_type_hint=refresh_token"}),
+            "OK",
+        ),
+        (
+            "/api/auth/revocation",
+            json!({"parameters": "token=seed-1-10-1-1-refresh", "clientId": refreshable.to_string()}),
+            "OK",
+        ),
+    ] {
+        let answer = send(&app, post_json(uri, &auth, &body)).await;
+        assert_eq!(answer.status, 200, "{uri}: {}", answer.body);
+        assert_eq!(
+            answer.action(),
+            action,
+            "{uri}: {} (client {refreshable}, {refresh_value})",
+            answer.body
+        );
+    }
+    let answer = send(
+        &app,
+        post_json(
+            &format!("/api/client/granted_scopes/get/{heavy_client}"),
+            &auth,
+            &json!({"subject": "bench-heavy"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     for uri in [
         "/api/auth/token/get/list?subject=bench-user-0000006&end=10",
         "/api/client/authorization/get/list?subject=bench-user-0000006",

@@ -300,11 +300,17 @@ fn the_audit_trail_is_append_only() {
 fn service_settings_are_one_row_of_positive_lifetimes() {
     let (_db, mut conn) = setup();
     assert_eq!(
-        refused(&mut conn, "INSERT INTO service_settings (id) VALUES (2)"),
+        refused(
+            &mut conn,
+            "INSERT INTO service_settings (id, service_id) VALUES (2, 1)"
+        ),
         DatabaseErrorKind::CheckViolation
     );
     assert_eq!(
-        refused(&mut conn, "INSERT INTO service_settings DEFAULT VALUES"),
+        refused(
+            &mut conn,
+            "INSERT INTO service_settings (service_id) VALUES (1)"
+        ),
         DatabaseErrorKind::UniqueViolation
     );
     assert_eq!(

@@ -12,8 +12,8 @@ use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use tokendesk::api::input::Field;
 use tokendesk::api::{
-    authorization, authorization_list, introspection, token_create, token_list, token_revoke,
-    token_update,
+    authorization, authorization_list, granted_scopes, introspection, standard, token_create,
+    token_endpoint, token_list, token_revoke, token_update,
 };
 use tokendesk::input_rule::{MAX_BODY_VALUE_BYTES, MAX_PATH_SEGMENT_BYTES, MAX_QUERY_VALUE_BYTES};
 
@@ -86,6 +86,18 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
         "/apps/{client_id}/tokens/{token_id}/revoke",
         &["extra"],
         &["csrf", "confirm"],
+    ),
+    (
+        "post",
+        "/apps/{client_id}/tokens/{token_id}/details",
+        &["extra"],
+        &["csrf", "detail"],
+    ),
+    (
+        "get",
+        "/apps/{client_id}/tokens/{token_id}/details",
+        &["extra"],
+        &[],
     ),
     (
         "post",
@@ -209,6 +221,13 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
         &["extra"],
         &["csrf", "reason", "version", "confirm"],
     ),
+    (
+        "post",
+        "/staff/tokens/{id}/details",
+        &["extra"],
+        &["csrf", "detail", "reason"],
+    ),
+    ("get", "/staff/tokens/{id}/details", &["extra"], &[]),
     ("get", "/staff/tokens/{id}/revoke", &["extra"], &[]),
     ("get", "/staff/tokens/{id}/expire", &["extra"], &[]),
     (
@@ -392,8 +411,39 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
     ("get", "/api/docs", &["extra"], &[]),
 ];
 
-/// The fields of each API route, from the endpoints' own tables.
+/// The fields of each API route, from the endpoints' own tables: every service endpoint at
+/// `/api/…` (Authlete 2.x) and at `/api/{serviceId}/…` (Authlete 3.0).
 fn api_inputs() -> Vec<(&'static str, &'static str, &'static [Field])> {
+    let mut routes = api_2x_inputs();
+    let v3: Vec<_> = routes
+        .iter()
+        .filter(|(_, p, _)| *p != "/api/openapi.json")
+        .map(|(m, p, f)| {
+            let path: &'static str =
+                Box::leak(p.replacen("/api/", "/api/{serviceId}/", 1).into_boxed_str());
+            (*m, path, *f)
+        })
+        .collect();
+    routes.extend(v3);
+    routes
+}
+
+/// The standard endpoints (RFC 7662, RFC 7009, RFC 8414) and the parameters they read.
+const STANDARD_INPUTS: &[(&str, &str, &[&str])] = &[
+    (
+        "post",
+        "/oauth2/introspect",
+        &["token", "token_type_hint", "client_id"],
+    ),
+    (
+        "post",
+        "/oauth2/revoke",
+        &["token", "token_type_hint", "client_id"],
+    ),
+    ("get", "/.well-known/oauth-authorization-server", &[]),
+];
+
+fn api_2x_inputs() -> Vec<(&'static str, &'static str, &'static [Field])> {
     vec![
         ("post", "/api/auth/token/update", token_update::FIELDS),
         (
@@ -436,6 +486,28 @@ fn api_inputs() -> Vec<(&'static str, &'static str, &'static [Field])> {
         ("post", "/api/auth/token/revoke", token_revoke::FIELDS),
         ("delete", "/api/auth/token/delete/{identifier}", &[]),
         ("post", "/api/auth/introspection", introspection::FIELDS),
+        ("post", "/api/auth/token", token_endpoint::FIELDS),
+        (
+            "post",
+            "/api/auth/introspection/standard",
+            standard::INTROSPECTION_FIELDS,
+        ),
+        ("post", "/api/auth/revocation", standard::REVOCATION_FIELDS),
+        (
+            "post",
+            "/api/client/granted_scopes/get/{clientId}",
+            granted_scopes::FIELDS,
+        ),
+        (
+            "post",
+            "/api/client/granted_scopes/delete/{clientId}",
+            granted_scopes::FIELDS,
+        ),
+        (
+            "delete",
+            "/api/client/granted_scopes/delete/{clientId}",
+            granted_scopes::FIELDS,
+        ),
         ("get", "/api/openapi.json", &[]),
     ]
 }
@@ -450,6 +522,7 @@ fn every_route_is_covered_by_the_input_tables() {
     let mut covered: Vec<(&str, &str)> = PAGE_INPUTS.iter().map(|(m, p, _, _)| (*m, *p)).collect();
     covered.extend(SERVER_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     covered.extend(api_inputs().iter().map(|(m, p, _)| (*m, *p)));
+    covered.extend(STANDARD_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     let mut routes = tokendesk::web::all_routes();
     routes.sort();
     covered.sort();
@@ -474,12 +547,16 @@ fn bad_values(limit: usize) -> [(&'static str, String); 3] {
     ]
 }
 
+/// `crate::harness::SERVICE_ID`, as a path segment.
+const SERVICE_ID_TEXT: &str = "7000100001";
+
 /// A valid value for each path parameter.
 fn sample(param: &str) -> &'static str {
     match param {
         "client_id" | "clientId" => "1001",
         "subject" => "alice",
         "file" => "app.css",
+        "serviceId" => SERVICE_ID_TEXT,
         _ => "1",
     }
 }
@@ -774,5 +851,48 @@ async fn bad_input_on_any_api_route_answers_400_naming_the_field() {
         }
     }
     assert!(count >= 400, "{count} cases");
+    assert_eq!(fixtures::snapshot(&mut t.conn()), before, "nothing changed");
+}
+
+#[test]
+fn the_sample_service_id_is_the_test_services() {
+    assert_eq!(SERVICE_ID_TEXT, crate::harness::SERVICE_ID.to_string());
+}
+
+#[actix_web::test]
+async fn bad_input_on_the_standard_endpoints_answers_400_invalid_request_naming_it() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let before = fixtures::snapshot(&mut t.conn());
+    let mut count = 0;
+    for (method, pattern, params) in STANDARD_INPUTS {
+        for field in *params {
+            for (what, value) in bad_values(MAX_BODY_VALUE_BYTES) {
+                let req = TestRequest::post()
+                    .uri(pattern)
+                    .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                    .set_payload(format!("{field}={value}"));
+                let answer = api_client::send(&app, req).await;
+                assert_eq!(
+                    answer.status, 400,
+                    "{method} {pattern}: {what} in {field}: {:?}",
+                    answer.body
+                );
+                assert_eq!(answer.body["error"], "invalid_request", "{pattern}");
+                let text = answer.body["error_description"].as_str().unwrap_or("");
+                assert!(
+                    text.contains(&format!("\"{field}\"")),
+                    "{pattern}: {what}: names the parameter: {text}"
+                );
+                count += 1;
+            }
+        }
+        if *method == "get" {
+            let res =
+                api_client::send(&app, TestRequest::get().uri(&format!("{pattern}?x=a%00b"))).await;
+            assert!(res.status < 500, "{pattern}: {:?}", res.body);
+        }
+    }
+    assert!(count >= 18, "{count} cases");
     assert_eq!(fixtures::snapshot(&mut t.conn()), before, "nothing changed");
 }

@@ -28,12 +28,22 @@ pub struct AccessToken {
     pub properties: serde_json::Value,
     /// Bumped by every change; the staff edit form sends it back to detect concurrent edits.
     pub version: i64,
+    /// RFC 9396 authorization details: a JSON array of objects with a `type`; `None`: none.
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 impl AccessToken {
     /// The token's properties, in their stored order.
     pub fn property_list(&self) -> Vec<Property> {
         serde_json::from_value(self.properties.clone()).unwrap_or_default()
+    }
+
+    /// The token's authorization details (RFC 9396), in their stored order; empty when none.
+    pub fn detail_list(&self) -> Vec<serde_json::Value> {
+        match &self.authorization_details {
+            Some(serde_json::Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// Whether the access token has expired at `now`.

@@ -19,6 +19,17 @@ pub struct ServiceSettings {
     /// How far into the future (seconds) support staff may move an expiry.
     pub max_staff_token_lifetime: i64,
     pub updated_at: DateTime<Utc>,
+    /// A refresh keeps the refresh token instead of rotating it (Authlete's `refreshTokenKept`).
+    pub refresh_token_kept: bool,
+    /// A rotated refresh token keeps the expiry of the one it replaces
+    /// (`refreshTokenDurationKept`).
+    pub refresh_token_duration_kept: bool,
+    /// A kept refresh token gets a fresh lifetime on every refresh (`refreshTokenDurationReset`).
+    pub refresh_token_duration_reset: bool,
+    /// The service's number in Authlete 3.0 paths (`/api/{serviceId}/…`).
+    pub service_id: i64,
+    /// The authorization server's issuer identifier (RFC 8414); `None`: this server's own URL.
+    pub issuer: Option<String>,
 }
 
 impl ServiceSettings {

@@ -81,6 +81,17 @@ const SETTINGS_FIELDS: &[(&str, &str, Shown)] = &[
         Shown::Flag,
     ),
     ("supportedScopesOnly", "only known scopes", Shown::Flag),
+    ("refreshTokenKept", "keep refresh tokens", Shown::Flag),
+    (
+        "refreshTokenDurationKept",
+        "rotated refresh tokens keep their expiry",
+        Shown::Flag,
+    ),
+    (
+        "refreshTokenDurationReset",
+        "kept refresh tokens get a fresh lifetime",
+        Shown::Flag,
+    ),
 ];
 
 fn words(v: Option<&Value>, shown: Shown) -> String {

@@ -124,6 +124,7 @@ page_routes! {
     post "/staff/tokens/{id}" => token_edit::save,
     post "/staff/tokens/{id}/revoke" => token_end::revoke,
     post "/staff/tokens/{id}/expire" => token_end::expire,
+    post "/staff/tokens/{id}/details" => crate::web::details::remove_staff_detail,
     get paths::STAFF_AUDIT => audit::audit_page,
     get paths::STAFF_AUDIT_CSV => audit::audit_csv,
     // A form's address, reloaded or bookmarked, leads to the page the form is on.
@@ -133,6 +134,7 @@ page_routes! {
     get "/staff/users/{subject}/apps/{client_id}/limit" => form_page,
     get "/staff/tokens/{id}/revoke" => form_page,
     get "/staff/tokens/{id}/expire" => form_page,
+    get "/staff/tokens/{id}/details" => form_page,
 }
 
 /// Every route of the console.

@@ -112,6 +112,8 @@ pub struct TokenPage {
     pub end_reason: String,
     pub end_error: Option<String>,
     pub problems: Vec<Problem>,
+    /// The token's rich authorization details, each removable with a reason.
+    pub details: crate::web::details::DetailsView,
 }
 
 impl TokenPage {
@@ -160,6 +162,12 @@ impl TokenPage {
             end_reason: String::new(),
             end_error: None,
             problems: Vec::new(),
+            details: crate::web::details::DetailsView::of(
+                t,
+                "token-details".into(),
+                (!tokens::is_spent(t, now)).then(|| format!("/staff/tokens/{}/details", t.id)),
+                true,
+            ),
         }
     }
 
