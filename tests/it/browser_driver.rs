@@ -99,6 +99,9 @@ impl Browser {
             browser._profile.path().display()
         ))
         .expect("argument");
+        // The WebDriver client is a reqwest client, which needs the process's TLS crypto
+        // provider even for plain HTTP.
+        tokendesk::http_client::install_crypto_provider();
         let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
             .await
             .expect("a Chromium session");

@@ -37,6 +37,8 @@ impl Reply {
 
 /// A client that follows no redirect, so that the tests see every 303.
 pub fn client() -> reqwest::Client {
+    // reqwest's rustls needs the process's crypto provider, even for plain HTTP.
+    tokendesk::http_client::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(Policy::none())
         .pool_max_idle_per_host(0)
