@@ -187,12 +187,12 @@ fn parse_age(s: &str) -> Result<chrono::Duration, String> {
     }
 }
 
-fn cli_actor(what: &str) -> Actor {
+pub(super) fn cli_actor(what: &str) -> Actor {
     Actor::system(&format!("cli:{what}"))
 }
 
 /// Turns a domain error into one line for the terminal.
-fn plain(e: AppError) -> anyhow::Error {
+pub(super) fn plain(e: AppError) -> anyhow::Error {
     match e {
         AppError::Invalid(fields) => anyhow!(
             "{}",

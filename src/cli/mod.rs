@@ -1,9 +1,11 @@
 //! The command line: `serve`, `migrate`, `seed`, `account add` / `update` / `sign-out`,
-//! `client add`, `scope add`, `api-key create`, `sweep`. Every subcommand finds its database the same way (see
+//! `client add`, `scope add`, `api-key create`, `sweep`, and the Shared Signals transmitter's
+//! `receiver`, `signing-key` and `stream` commands. Every subcommand finds its database the same way (see
 //! [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
 
 mod admin;
 mod serve;
+mod signals;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,6 +64,15 @@ pub enum Command {
     /// Delete tokens that expired longer ago than a given age (with audit events), and sessions
     /// that can no longer open anything.
     Sweep(admin::SweepArgs),
+    /// Manage Shared Signals receivers (resource servers and apps that get token events).
+    #[command(subcommand)]
+    Receiver(signals::ReceiverCommand),
+    /// The keys that sign Security Event Tokens: list, rotate.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(signals::SigningKeyCommand),
+    /// Pause, disable or enable a receiver's event stream.
+    #[command(subcommand)]
+    Stream(signals::StreamCommand),
 }
 
 /// An open database: its connection string and, on the embedded default, the cluster (stopped
@@ -119,6 +130,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scope(cmd) => admin::scope(&cli.db, cmd),
         Command::ApiKey(cmd) => admin::api_key(&cli.db, cmd),
         Command::Sweep(args) => admin::sweep(&cli.db, args),
+        Command::Receiver(cmd) => signals::receiver(&cli.db, cmd),
+        Command::SigningKey(cmd) => signals::signing_key(&cli.db, cmd),
+        Command::Stream(cmd) => signals::stream(&cli.db, cmd),
     }
 }
 

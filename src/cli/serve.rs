@@ -46,6 +46,8 @@ pub struct ServeArgs {
     /// into the data folder on the embedded default; with DATABASE_URL, `/metrics` is off.
     #[arg(long, env = "TOKENDESK_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    #[command(flatten)]
+    pub signals: super::signals::SignalArgs,
 }
 
 /// Binds first (a port in use fails fast), then opens the database, seeds the demo on a new
@@ -84,6 +86,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             args.metrics_token.as_deref(),
             data_dir.as_deref(),
         )?,
+        signals: args.signals.settings(&addr.to_string())?,
     };
     let metrics_note = match (&config.metrics_token, &args.metrics_token, &data_dir) {
         (None, _, _) => "off (set TOKENDESK_METRICS_TOKEN)".to_string(),
@@ -118,6 +121,10 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         "  health: http://{addr}/healthz   API description: http://{addr}/api/openapi.json"
     ))?;
     say(&format!("  metrics: {metrics_note}"))?;
+    say(&format!(
+        "  shared signals: {}/.well-known/ssf-configuration",
+        state.config.signals.issuer
+    ))?;
     say("Press Ctrl-C to stop.")?;
 
     limit_malloc_arenas();
@@ -125,13 +132,22 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     // would only wait, and every idle thread keeps memory.
     let blocking_threads = (args.pool_size as usize / workers).max(2);
     let served = actix_web::rt::System::new().block_on(async move {
-        HttpServer::new(move || crate::app(state.clone()))
+        // Delivery runs beside the server and stops with it; a push under way when it stops
+        // is delivered again by whichever instance claims it once its lease expires.
+        let delivery =
+            crate::signals::worker::spawn_all(&state.pool, &state.config.signals, &state.metrics)
+                .map_err(std::io::Error::other)?;
+        let served = HttpServer::new(move || crate::app(state.clone()))
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)
             .shutdown_timeout(5)
             .listen(listener)?
             .run()
-            .await
+            .await;
+        for task in delivery {
+            task.abort();
+        }
+        served
     });
     let stopped = match database.cluster.as_mut() {
         Some(cluster) => cluster.stop(),
