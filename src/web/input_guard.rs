@@ -1,8 +1,8 @@
 //! The pages' side of [`crate::input_rule`]: one middleware, in front of every page route (and
 //! of paths that match none), refuses a request whose path, query string or form body breaks
 //! the rule with a 422 page naming the field — before any extractor or handler runs, so that no
-//! handler can forget it and no such value reaches the database. `/api/…` is left to the API's
-//! input layer, which answers in its own shape.
+//! handler can forget it and no such value reaches the database. `/api/…`, `/ssf/…` and
+//! `/.well-known/…` are left to their doors' input layers, which answer in their own shapes.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -24,7 +24,7 @@ pub async fn refuse_unreadable_input(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    if req.path().starts_with("/api/") {
+    if is_machine_path(req.path()) {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let pattern = req.match_pattern();
@@ -52,6 +52,11 @@ pub async fn refuse_unreadable_input(
         req.set_payload(Payload::from(body));
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The API's and the Shared Signals endpoints' paths: their own input layers answer in JSON.
+fn is_machine_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/ssf/") || path.starts_with("/.well-known/")
 }
 
 fn is_form(req: &ServiceRequest) -> bool {

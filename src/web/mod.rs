@@ -107,13 +107,20 @@ page_routes! {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
     cfg.configure(staff::configure)
-        .configure(crate::api::configure);
+        .configure(crate::api::configure)
+        .configure(crate::api::ssf::configure);
 }
 
-/// Every route of the product as (method, path pattern): the pages', the console's and the
-/// API's, as registered by [`configure`].
+/// Every route of the product as (method, path pattern): the pages', the console's, the API's
+/// and the Shared Signals endpoints', as registered by [`configure`].
 pub fn all_routes() -> Vec<(&'static str, &'static str)> {
-    [ROUTES, staff::ROUTES, crate::api::ROUTES].concat()
+    [
+        ROUTES,
+        staff::ROUTES,
+        crate::api::ROUTES,
+        crate::api::ssf::ROUTES,
+    ]
+    .concat()
 }
 
 /// Renders a page with a status other than 200 (a form sent back with its errors).
