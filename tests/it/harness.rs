@@ -87,12 +87,26 @@ fn harness() -> &'static Harness {
             let mut conn =
                 db::connect_one(&with_dbname(&admin_url, &template)).expect("template connection");
             db::migrate(&mut conn).expect("migrate template");
+            // Every test database has the same signing key: generated once per run (one test,
+            // `ssf_discovery`, generates a key of its own the way a deployment does).
+            tokendesk::signals::keys::install_if_none(
+                &mut conn,
+                fixture_key(),
+                &tokendesk::audit::Actor::system("test"),
+            )
+            .expect("fixture signing key");
         }
         Harness {
             admin_url,
             template,
         }
     })
+}
+
+/// The run's signing key, in every test database.
+pub fn fixture_key() -> &'static tokendesk::signals::keys::SigningKey {
+    static KEY: OnceLock<tokendesk::signals::keys::SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| tokendesk::signals::keys::SigningKey::generate().expect("a fixture key"))
 }
 
 /// A database of one test's own, dropped when the value drops.
@@ -152,9 +166,14 @@ pub struct TestApp {
 impl TestApp {
     /// A new application on a new database.
     pub fn new() -> TestApp {
+        Self::with_config(Config::for_tests())
+    }
+
+    /// A new application with `config` on a new database.
+    pub fn with_config(config: Config) -> TestApp {
         let db = TestDb::new();
         let pool = db::connect(&db.url, 4).expect("pool");
-        let state = AppState::new(pool.clone(), Config::for_tests()).expect("state");
+        let state = AppState::new(pool.clone(), config).expect("state");
         TestApp { db, pool, state }
     }
 
@@ -183,7 +202,12 @@ impl TestApp {
 
     /// A real HTTP server on 127.0.0.1 (a free port), for browser tests; returns its base URL.
     pub fn spawn_server(&self) -> String {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        self.spawn_server_on(std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+    }
+
+    /// A real HTTP server on `listener` (bound beforehand when its address must be known
+    /// first, as an identity provider's redirect URI); returns its base URL.
+    pub fn spawn_server_on(&self, listener: std::net::TcpListener) -> String {
         let addr = listener.local_addr().expect("addr");
         let state = self.state.clone();
         let server = actix_web::HttpServer::new(move || tokendesk::app(state.clone()))

@@ -9,6 +9,8 @@ mod pages_client;
 mod parallel_http;
 mod python;
 mod sql_count;
+mod ssf_receiver;
+mod ssf_support;
 mod staff_client;
 
 mod api_concurrency;
@@ -42,6 +44,7 @@ mod security_throttle;
 mod security_token_values;
 mod seed;
 mod sessions_domain;
+mod ssf_delivery;
 mod staff_atomic;
 mod staff_browser;
 mod staff_pair;
