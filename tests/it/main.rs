@@ -45,6 +45,8 @@ mod security_token_values;
 mod seed;
 mod sessions_domain;
 mod ssf_delivery;
+mod ssf_discovery;
+mod ssf_streams;
 mod staff_atomic;
 mod staff_browser;
 mod staff_pair;
