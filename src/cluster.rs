@@ -5,6 +5,11 @@
 //! process given the same folder (a subcommand while `serve` runs) finds the running cluster and
 //! uses it without starting or stopping anything. PostgreSQL refuses to run as root, so when
 //! tokendesk runs as root the cluster runs as the `postgres` user.
+//!
+//! A `serve` holds a lock on `DATA_DIR/serve.lock` for as long as it runs (the kernel releases
+//! it however the process ends). A `serve` that finds the cluster running and the lock free
+//! knows the cluster's owner died without stopping it (SIGKILL, a crash): it takes the cluster
+//! over and stops it when it stops itself.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -33,6 +38,8 @@ pub struct Cluster {
     /// The user PostgreSQL runs as, when tokendesk runs as root.
     run_as: Option<(Uid, Gid)>,
     started_here: bool,
+    /// Held while this process is the `serve` that owns the cluster.
+    owner_lock: Option<nix::fcntl::Flock<fs::File>>,
 }
 
 impl Cluster {
@@ -76,6 +83,7 @@ impl Cluster {
             socket_dir,
             run_as,
             started_here: false,
+            owner_lock: None,
         })
     }
 
@@ -117,6 +125,37 @@ impl Cluster {
         }
         self.ensure_database(DATABASE_NAME)?;
         Ok(created)
+    }
+
+    /// Makes this process the `serve` that owns the running cluster, if no other live `serve`
+    /// does: then it stops the cluster when it stops, including one a killed `serve` left
+    /// running. Returns whether this process owns it now.
+    pub fn claim_for_serve(&mut self) -> anyhow::Result<bool> {
+        use nix::fcntl::{Flock, FlockArg};
+        let path = self.data_dir.join("serve.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => {
+                if !self.started_here {
+                    tracing::warn!(
+                        "taking over the PostgreSQL cluster a previous tokendesk serve left \
+                         running in {}",
+                        self.pgdata().display()
+                    );
+                    self.started_here = true;
+                }
+                self.owner_lock = Some(lock);
+                Ok(true)
+            }
+            // Another `serve` owns it and will stop it.
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(false),
+            Err((_, e)) => Err(anyhow!("cannot lock {}: {e}", path.display())),
+        }
     }
 
     fn init(&self) -> anyhow::Result<()> {

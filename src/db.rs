@@ -3,43 +3,33 @@
 
 pub mod functions;
 pub mod models;
+pub mod pool;
 #[rustfmt::skip]
 pub mod schema;
 
 use std::time::Duration;
 
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::R2D2Connection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, Outage};
 
-/// The pool every door (pages, API, command line) takes connections from.
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
-/// One pooled connection.
-pub type PooledConn = PooledConnection<ConnectionManager<PgConnection>>;
+pub use pool::{PgPool, PoolSettings, PooledConn};
 
 /// The migrations, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Builds a pool and checks that one connection can be made, so that a wrong `DATABASE_URL`
-/// fails at start with one clear line rather than at the first request.
+/// A pool of at most `max_size` connections with the default time-outs (see [`PoolSettings`]).
 pub fn connect(url: &str, max_size: u32) -> anyhow::Result<PgPool> {
-    let manager = ConnectionManager::<PgConnection>::new(url);
-    Pool::builder()
-        .max_size(max_size)
-        .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
-        .test_on_check_out(false)
-        .build(manager)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot connect to the database at {}: {}",
-                redact_url(url),
-                first_line(&e.to_string())
-            )
-        })
+    pool::connect_with(
+        url,
+        &PoolSettings {
+            max_size,
+            ..PoolSettings::default()
+        },
+    )
 }
 
 /// Opens one connection outside any pool (command line, tests).
@@ -61,7 +51,8 @@ pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<usize> {
     Ok(applied.len())
 }
 
-/// Runs `f` with a pooled connection on the blocking thread pool.
+/// Runs `f` with a pooled connection on the blocking thread pool. A failure that shows the
+/// connection lost the database retires that connection and answers as an outage.
 pub async fn run<F, T>(pool: &PgPool, f: F) -> AppResult<T>
 where
     F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
@@ -69,28 +60,104 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
+        let mut conn = pool::checkout(&pool)?;
+        f(&mut conn).map_err(|e| pool::settle(&mut conn, e))
     })
     .await?
 }
 
 /// Runs `f` in a transaction, retrying a few times when PostgreSQL reports a serialization
-/// failure or a deadlock, so that concurrent changes never surface as errors.
+/// failure or a deadlock, so that concurrent changes never surface as errors. A connection lost
+/// while the outermost commit was under way is [`Outage::LostDuringCommit`]: the change may have
+/// been saved, and the answer must not say it was not.
 pub fn transaction<T, F>(conn: &mut PgConnection, mut f: F) -> AppResult<T>
 where
     F: FnMut(&mut PgConnection) -> AppResult<T>,
 {
+    let depth = Depth::enter();
     let mut attempt = 0;
     loop {
-        match conn.transaction(|c| f(c)) {
-            Err(e) if e.is_retryable() && attempt < 8 => {
+        let mut committing = false;
+        let outcome = conn.transaction::<T, AppError, _>(|c| {
+            let value = f(c)?;
+            committing = true;
+            Ok(value)
+        });
+        match outcome {
+            // Only the outermost transaction can start again; a savepoint's failure aborts it.
+            Err(e) if e.is_retryable() && depth.outermost() && attempt < 8 => {
                 attempt += 1;
                 std::thread::sleep(Duration::from_millis(5 * attempt));
+            }
+            Err(e) if depth.outermost() => {
+                return Err(match probe(conn, e) {
+                    AppError::Unavailable(Outage::ConnectionLost(m)) if committing => {
+                        AppError::Unavailable(Outage::LostDuringCommit(m))
+                    }
+                    other => other,
+                })
             }
             other => return other,
         }
     }
+}
+
+thread_local! {
+    /// How many [`transaction`] calls are open on this thread (they nest as savepoints).
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One open [`transaction`] call; closes on drop, even when unwinding.
+struct Depth(u32);
+
+impl Depth {
+    fn enter() -> Depth {
+        Depth(DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        }))
+    }
+
+    fn outermost(&self) -> bool {
+        self.0 == 1
+    }
+}
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// An error `crate::error` could not classify is an outage if the connection can no longer
+/// carry a `SELECT 1` (it is closed, or the command cannot be sent), and stays a bug (500)
+/// otherwise. The kind of the probe's failure decides, never its (translated) message.
+pub(crate) fn probe(conn: &mut PgConnection, error: AppError) -> AppError {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    if !error.is_unclassified_database_error() {
+        return error;
+    }
+    match conn.ping() {
+        Err(DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        )) => AppError::Unavailable(Outage::ConnectionLost(first_line(&error.to_string()))),
+        _ => error,
+    }
+}
+
+/// Whether the database answers: a connection within `timeout` (at once while none can be
+/// made), and `SELECT 1`. For `/healthz`.
+pub fn check_health(pool: &PgPool, timeout: Duration) -> AppResult<()> {
+    let wait = if pool.state().connections == 0 {
+        pool::OUTAGE_CHECKOUT.min(timeout)
+    } else {
+        timeout
+    };
+    let mut conn = pool.get_timeout(wait)?;
+    conn.ping()
+        .map_err(AppError::from)
+        .map_err(|e| pool::settle(&mut conn, e))
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs.

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
-use super::error::ApiError;
+use super::error::{Action, ApiError};
 use crate::audit::{Actor, ActorKind};
 use crate::db::{self, PgPool};
 
@@ -31,6 +31,9 @@ impl FromRequest for ApiCaller {
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let client_ip = Some(crate::client_address::of_request(req))
             .filter(|a| a != crate::client_address::UNKNOWN);
+        let has_action = req
+            .match_pattern()
+            .is_some_and(|p| super::ACTION_ROUTES.contains(&p.as_str()));
         Box::pin(async move {
             let (key, secret) = credentials.ok_or_else(ApiError::unauthenticated)?;
             let pool = pool.ok_or_else(|| {
@@ -42,7 +45,16 @@ impl FromRequest for ApiCaller {
                 crate::api_keys::authenticate(c, &key, &secret)
             })
             .await
-            .map_err(ApiError::failure)?
+            .map_err(|e| {
+                // The same 503 body whichever step met the outage: on the endpoints with an
+                // `action`, it says INTERNAL_SERVER_ERROR.
+                let failure = ApiError::failure(e);
+                if has_action {
+                    failure.with_action(Action::InternalServerError)
+                } else {
+                    failure
+                }
+            })?
             .ok_or_else(ApiError::unauthenticated)?;
             Ok(ApiCaller {
                 actor: Actor {

@@ -47,7 +47,7 @@ codes! {
     BodyTooLarge = "T000413", "The body is larger than 64 KiB.";
     UnsupportedMediaType = "T000415", "Content-Type is neither application/json nor application/x-www-form-urlencoded.";
     InternalError = "T000500", "Unexpected failure; the message carries the request id to give support.";
-    Unavailable = "T000503", "The database cannot be reached right now; retry later.";
+    Unavailable = "T000503", "The database cannot serve the call now (unreachable, lost, read-only, too slow); retry after Retry-After seconds.";
 
     MissingField = "T002001", "A required field is missing or null.";
     UnsupportedField = "T002002", "A field tokendesk does not implement carries a value (null, 0, false and empty are ignored).";

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::codes::Code;
-use crate::error::{log_internal, AppError, FieldError};
+use crate::error::{log_internal, AppError, FieldError, Outage, RETRY_AFTER_SECONDS};
 
 /// Authlete's `action`: what the caller should do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
@@ -121,10 +121,10 @@ impl ApiError {
             AppError::Conflict(m) => {
                 Self::new(StatusCode::CONFLICT, Code::ConcurrentChange, sentence(&m))
             }
-            AppError::Unavailable(_) => Self::new(
+            AppError::Unavailable(outage) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Code::Unavailable,
-                "The database cannot be reached right now; retry in a moment.",
+                outage_text(&outage),
             ),
             _ => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +154,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((
                 header::WWW_AUTHENTICATE,
@@ -205,6 +208,26 @@ impl Refusal {
             },
             other => return Err(ApiError::failure(other).with_action(Action::InternalServerError)),
         })
+    }
+}
+
+/// The message of a 503: whether anything changed, and when to retry.
+fn outage_text(outage: &Outage) -> String {
+    let after = format!("retry in {RETRY_AFTER_SECONDS} seconds");
+    match outage {
+        Outage::LostDuringCommit(_) => format!(
+            "The database connection was lost while the change was being committed, so it may \
+             or may not have been applied; read the current state, then {after} if needed."
+        ),
+        Outage::ReadOnly(_) => {
+            format!("The database accepts no changes right now; nothing was changed; {after}.")
+        }
+        Outage::Timeout(_) => {
+            format!("The database took too long to answer; nothing was changed; {after}.")
+        }
+        Outage::NoConnection(_) | Outage::ConnectionLost(_) | Outage::ShuttingDown => {
+            format!("The database cannot be reached right now; nothing was changed; {after}.")
+        }
     }
 }
 

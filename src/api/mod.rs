@@ -70,6 +70,15 @@ api_routes! {
     "/api/openapi.json" => [get => openapi::serve],
 }
 
+/// The endpoints whose answers carry an `action` (SPEC §3): they answer 200 with the verdict
+/// once the call is authenticated and parsed; a failure to reach a verdict (an outage) is still
+/// an HTTP error, with `action` `INTERNAL_SERVER_ERROR` in its body.
+pub const ACTION_ROUTES: &[&str] = &[
+    "/api/auth/token/update",
+    "/api/auth/token/create",
+    "/api/auth/introspection",
+];
+
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);

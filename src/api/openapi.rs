@@ -40,7 +40,7 @@ use super::{
         dto::AccessTokenDto,
         dto::ClientDto,
     )),
-    modifiers(&BasicAuth),
+    modifiers(&BasicAuth, &OutageAnswer),
     tags(
         (name = "tokens", description = "One token at a time, lists, create, introspection"),
         (name = "authorizations", description = "Every token of a client + subject pair"),
@@ -57,6 +57,53 @@ impl Modify for BasicAuth {
             "basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
+    }
+}
+
+/// Every operation that needs the database may answer 503 with `Retry-After` (see
+/// `docs/RELIABILITY.md`); said once here rather than on each handler.
+struct OutageAnswer;
+
+impl Modify for OutageAnswer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+        use utoipa::openapi::{ContentBuilder, HeaderBuilder, RefOr, ResponseBuilder};
+        let answer = ResponseBuilder::new()
+            .description(
+                "The database cannot serve the call now; nothing was changed unless the message \
+                 says the connection was lost during the commit (`T000503`)",
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                    .description(Some("Seconds to wait before retrying"))
+                    .build(),
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if op.security.is_some() {
+                    op.responses
+                        .responses
+                        .insert("503".into(), RefOr::T(answer.clone()));
+                }
+            }
+        }
     }
 }
 

@@ -88,6 +88,16 @@ impl DatabaseArgs {
     /// Connects to `DATABASE_URL`, or starts (or joins) the private cluster in the data folder.
     /// Runs pending migrations either way.
     pub fn open(&self) -> anyhow::Result<Database> {
+        self.open_as(false)
+    }
+
+    /// [`DatabaseArgs::open`] for `serve`, which owns the embedded cluster it starts, or one
+    /// that a killed `serve` left running (see [`Cluster::claim_for_serve`]).
+    pub fn open_for_serve(&self) -> anyhow::Result<Database> {
+        self.open_as(true)
+    }
+
+    fn open_as(&self, serve: bool) -> anyhow::Result<Database> {
         let db = match self
             .database_url
             .as_deref()
@@ -100,6 +110,9 @@ impl DatabaseArgs {
             None => {
                 let mut cluster = Cluster::open(&self.data_dir)?;
                 cluster.ensure_running()?;
+                if serve {
+                    cluster.claim_for_serve()?;
+                }
                 Database {
                     url: cluster.url(DATABASE_NAME),
                     cluster: Some(cluster),

@@ -1,13 +1,16 @@
 //! `tokendesk serve`.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use actix_web::HttpServer;
 use anyhow::anyhow;
 use clap::Args;
 
 use super::{say, DatabaseArgs};
 use crate::config::{Config, SessionSettings, TrustedProxies};
+use crate::db::PoolSettings;
 use crate::{db, seed, AppState};
 
 /// Options of `serve`; each can also come from the environment variable named beside it.
@@ -26,6 +29,16 @@ pub struct ServeArgs {
     /// Largest number of database connections.
     #[arg(long, env = "TOKENDESK_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Longest a request waits for a free database connection before it answers 503 (ms).
+    #[arg(long, env = "TOKENDESK_POOL_TIMEOUT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub pool_timeout_ms: u64,
+    /// Longest one SQL statement may run before PostgreSQL cancels it (ms; 0: no limit).
+    #[arg(long, env = "TOKENDESK_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub statement_timeout_ms: u64,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish (seconds).
+    #[arg(long, env = "TOKENDESK_SHUTDOWN_SECONDS", default_value_t = 10)]
+    pub shutdown_seconds: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TOKENDESK_WORKERS")]
     pub workers: Option<usize>,
@@ -56,12 +69,19 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&args.bind)
         .map_err(|e| anyhow!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
-    let mut database = db_args.open()?;
+    let mut database = db_args.open_for_serve()?;
     let data_dir = database
         .cluster
         .as_ref()
         .map(|c| c.data_dir().to_path_buf());
-    let pool = db::connect(&database.url, args.pool_size)?;
+    let pool = db::pool::connect_with(
+        &database.url,
+        &PoolSettings {
+            max_size: args.pool_size,
+            checkout_timeout: Duration::from_millis(args.pool_timeout_ms),
+            statement_timeout: Duration::from_millis(args.statement_timeout_ms),
+        },
+    )?;
 
     let mut demo_accounts = Vec::new();
     if data_dir.is_some() && !args.no_demo {
@@ -131,19 +151,22 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     // A database call needs a pooled connection anyway: more blocking threads than connections
     // would only wait, and every idle thread keeps memory.
     let blocking_threads = (args.pool_size as usize / workers).max(2);
+    let shutdown_seconds = args.shutdown_seconds;
     let served = actix_web::rt::System::new().block_on(async move {
         // Delivery runs beside the server and stops with it; a push under way when it stops
         // is delivered again by whichever instance claims it once its lease expires.
         let delivery =
             crate::signals::worker::spawn_all(&state.pool, &state.config.signals, &state.metrics)
                 .map_err(std::io::Error::other)?;
-        let served = HttpServer::new(move || crate::app(state.clone()))
+        let server = HttpServer::new(move || crate::app(state.clone()))
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)
-            .shutdown_timeout(5)
+            .shutdown_timeout(shutdown_seconds)
+            .disable_signals()
             .listen(listener)?
-            .run()
-            .await;
+            .run();
+        actix_web::rt::spawn(stop_on_signals(server.handle(), shutdown_seconds));
+        let served = server.await;
         for task in delivery {
             task.abort();
         }
@@ -156,6 +179,41 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     served.map_err(|e| anyhow!("server failed: {e}"))?;
     stopped?;
     say("tokendesk stopped")
+}
+
+/// SIGTERM and Ctrl-C (SIGINT) both stop the server gracefully: it stops accepting
+/// connections, lets requests in flight finish for up to `seconds`, then returns (and the
+/// caller stops the embedded cluster). A second signal stops at once. (actix-web's own handling
+/// treats Ctrl-C as an immediate stop, which would cut requests in flight.)
+async fn stop_on_signals(server: ServerHandle, seconds: u64) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM and SIGINT; stop the server with SIGKILL");
+        return;
+    };
+    let first = next_signal(&mut term, &mut int).await;
+    tracing::info!("{first} received: finishing requests in flight (at most {seconds} s)");
+    let graceful = actix_web::rt::spawn(server.stop(true));
+    tokio::select! {
+        _ = graceful => {}
+        second = next_signal(&mut term, &mut int) => {
+            tracing::warn!("{second} received again: stopping now");
+            server.stop(false).await;
+        }
+    }
+}
+
+async fn next_signal(
+    term: &mut tokio::signal::unix::Signal,
+    int: &mut tokio::signal::unix::Signal,
+) -> &'static str {
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
 }
 
 /// glibc keeps freed memory in per-thread arenas (up to 8 per core), and after the first

@@ -1,10 +1,10 @@
 //! Error pages: 404, 403, 422, 409, 503 and 500 with the request id.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
 
-use crate::error::{log_internal, AppError};
+use crate::error::{log_internal, AppError, Outage, RETRY_AFTER_SECONDS};
 
 /// The page shown for any error.
 #[derive(Template)]
@@ -37,11 +37,7 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
                 .join(" "),
         ),
         AppError::Conflict(m) => ("That changed meanwhile", super::view::sentence(m)),
-        AppError::Unavailable(_) => (
-            "Temporarily unavailable",
-            "The service cannot reach its database right now. Please try again in a moment."
-                .to_string(),
-        ),
+        AppError::Unavailable(outage) => ("Temporarily unavailable", outage_text(outage)),
         AppError::Internal(_) => (
             "Something went wrong",
             "An unexpected error stopped this request. Nothing was changed. If it happens again, \
@@ -49,7 +45,36 @@ pub fn render_error_page(error: &AppError) -> HttpResponse {
                 .to_string(),
         ),
     };
-    page(status, title, message, request_id)
+    let mut res = page(status, title, message, request_id);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(RETRY_AFTER_SECONDS),
+        );
+    }
+    res
+}
+
+/// What an outage means to the person who saw it: whether anything changed, and what to do.
+fn outage_text(outage: &Outage) -> String {
+    match outage {
+        Outage::LostDuringCommit(_) => {
+            "tokendesk lost its database while saving this change, so it \
+            cannot tell whether the change was saved. In a moment, reload the page to see the \
+            current state before you try again."
+                .to_string()
+        }
+        Outage::ReadOnly(_) => "tokendesk's database accepts no changes right now (it is \
+            switching servers); nothing was changed. Try again in a moment."
+            .to_string(),
+        Outage::Timeout(_) => "tokendesk's database took too long to answer; nothing was \
+            changed. Try again in a moment."
+            .to_string(),
+        Outage::NoConnection(_) | Outage::ConnectionLost(_) | Outage::ShuttingDown => {
+            "tokendesk can't reach its database; nothing was changed. Try again in a moment."
+                .to_string()
+        }
+    }
 }
 
 fn page(status: StatusCode, title: &str, message: String, request_id: String) -> HttpResponse {
@@ -116,4 +141,61 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
         }));
     }
     render_error_page(&AppError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(error: AppError) -> (u16, Option<String>, String) {
+        let res = render_error_page(&error);
+        let retry = res
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let status = res.status().as_u16();
+        let body = actix_web::body::to_bytes(res.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        (status, retry, body)
+    }
+
+    #[test]
+    fn every_outage_is_a_503_page_that_says_whether_anything_changed() {
+        let cases = [
+            (
+                Outage::NoConnection("refused".into()),
+                "nothing was changed",
+            ),
+            (
+                Outage::ConnectionLost("57P01".into()),
+                "nothing was changed",
+            ),
+            (
+                Outage::Timeout("57014".into()),
+                "took too long to answer; nothing was changed",
+            ),
+            (
+                Outage::ReadOnly("25006".into()),
+                "accepts no changes right now",
+            ),
+            (Outage::ShuttingDown, "nothing was changed"),
+            (
+                Outage::LostDuringCommit("closed".into()),
+                "cannot tell whether the change was saved",
+            ),
+        ];
+        for (outage, promise) in cases {
+            let (status, retry, body) = text(AppError::Unavailable(outage.clone()));
+            assert_eq!(status, 503, "{outage:?}");
+            assert_eq!(retry.as_deref(), Some("5"), "{outage:?}");
+            assert!(body.contains(promise), "{outage:?}: {body}");
+            assert!(
+                !body.contains("57P01") && !body.contains("refused"),
+                "{body}"
+            );
+        }
+    }
 }

@@ -1,40 +1,41 @@
 //! Operations endpoints: `/healthz` and `/metrics`.
 
+use std::time::Duration;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use diesel::prelude::*;
 
 use crate::db::PgPool;
+use crate::error::{log_internal, RETRY_AFTER_SECONDS};
 use crate::metrics::Metrics;
+
+/// Longest `/healthz` waits for a pooled connection; a load balancer's check time-out should be
+/// longer (see `docs/OPERATIONS.md`).
+const HEALTH_CHECKOUT: Duration = Duration::from_millis(500);
 
 /// `GET /healthz`: 200 when the database answers, 503 when it does not.
 pub async fn healthz(pool: web::Data<PgPool>) -> HttpResponse {
     let pool = pool.get_ref().clone();
-    let checked = web::block(move || -> Result<(), String> {
-        let mut conn = pool
-            .get_timeout(std::time::Duration::from_secs(2))
-            .map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
-    .await;
+    let checked = web::block(move || crate::db::check_health(&pool, HEALTH_CHECKOUT)).await;
     match checked {
         Ok(Ok(())) => {
             HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": "ok"}))
         }
         Ok(Err(e)) => {
-            tracing::warn!("health check failed: {e}");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({"status": "unavailable", "database": "unreachable"}))
+            log_internal(&e);
+            unavailable("unreachable")
         }
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"status": "unavailable", "database": "unknown"})),
+        Err(_) => unavailable("unknown"),
     }
+}
+
+fn unavailable(database: &str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string()))
+        .json(serde_json::json!({"status": "unavailable", "database": database}))
 }
 
 /// `GET /metrics`: Prometheus text format, for a caller with the configured bearer token

@@ -65,6 +65,12 @@ async fn every_route_is_documented_and_every_documented_operation_answers() {
                 path != "/api/openapi.json",
                 "{method} {path} security"
             );
+            if secured {
+                assert!(
+                    op["responses"]["503"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path} documents its outage answer"
+                );
+            }
         }
     }
     assert_eq!(operations, ROUTES.len());

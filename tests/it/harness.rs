@@ -177,6 +177,31 @@ impl TestApp {
         TestApp { db, pool, state }
     }
 
+    /// A new application on a new database, with these pool settings.
+    pub fn with_pool(settings: db::PoolSettings) -> TestApp {
+        let db = TestDb::new();
+        let pool = db::pool::connect_with(&db.url, &settings).expect("pool");
+        let state = AppState::new(pool.clone(), Config::for_tests()).expect("state");
+        TestApp { db, pool, state }
+    }
+
+    /// Terminates every other session on this test's database (as a server restart would),
+    /// returning how many there were.
+    pub fn terminate_backends(&self) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let found: Count = diesel::sql_query(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .get_result(&mut self.conn())
+        .expect("terminate backends");
+        found.n
+    }
+
     /// The application with the demo data loaded.
     pub fn with_demo() -> TestApp {
         let app = TestApp::new();
