@@ -58,6 +58,7 @@ mod seed;
 mod sessions_domain;
 mod ssf_delivery;
 mod ssf_discovery;
+mod ssf_poll;
 mod ssf_streams;
 mod staff_atomic;
 mod staff_browser;
