@@ -25,6 +25,11 @@ pub const KNOWN_ACTIONS: &[(&str, &str)] = &[
     ("client.create", "Client created"),
     ("scope.create", "Scope created"),
     ("api_key.create", "API key created"),
+    ("ssf.receiver.create", "Signals receiver added"),
+    ("ssf.receiver.revoke", "Signals receiver revoked"),
+    ("ssf.stream.create", "Event stream created"),
+    ("ssf.stream.status", "Event stream status set"),
+    ("ssf.key.rotate", "Signing key rotated"),
 ];
 
 /// The actor kinds the filter offers.

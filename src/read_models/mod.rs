@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod audit_words;
 pub mod clients;
 pub mod connected_apps;
+pub mod signals;
 pub mod token_search;
 pub mod users;
 

@@ -49,6 +49,7 @@ pub mod paths {
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
     pub const STAFF_AUDIT_CSV: &str = "/staff/audit.csv";
+    pub const STAFF_SIGNALS: &str = "/staff/signals";
 
     /// `/apps/{clientId}`.
     pub fn app(client_id: i64) -> String {

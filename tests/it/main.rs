@@ -56,6 +56,7 @@ mod security_throttle;
 mod security_token_values;
 mod seed;
 mod sessions_domain;
+mod ssf_console;
 mod ssf_delivery;
 mod ssf_discovery;
 mod ssf_poll;

@@ -164,7 +164,10 @@ async fn polled_sets_are_acknowledged_reported_and_handed_out_again_when_not() {
     let states: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(states, vec!["delivered", "dead", "delivered"], "{rows:?}");
     assert_eq!(rows[1].2, 2, "handed out twice");
-    assert!(rows[1].3.as_deref().unwrap().contains("invalid_key"), "{rows:?}");
+    assert!(
+        rows[1].3.as_deref().unwrap().contains("invalid_key"),
+        "{rows:?}"
+    );
 
     // Bad poll parameters are named.
     let (status, e) = rig
