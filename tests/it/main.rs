@@ -60,6 +60,7 @@ mod ssf_console;
 mod ssf_delivery;
 mod ssf_discovery;
 mod ssf_poll;
+mod ssf_query_plans;
 mod ssf_streams;
 mod staff_atomic;
 mod staff_browser;
