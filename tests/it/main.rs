@@ -28,6 +28,7 @@ mod api_revoke;
 mod api_update;
 mod bench_pages;
 mod bench_pool;
+mod bench_signals;
 mod browser;
 mod browser_driver;
 mod cli;
