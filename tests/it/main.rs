@@ -60,6 +60,7 @@ mod sessions_domain;
 mod ssf_console;
 mod ssf_delivery;
 mod ssf_discovery;
+mod ssf_input;
 mod ssf_poll;
 mod ssf_query_plans;
 mod ssf_streams;

@@ -207,6 +207,25 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
         ],
         &[],
     ),
+    ("get", "/staff/signals", &["extra"], &[]),
+];
+
+/// The Shared Signals routes, with their query parameters (their JSON bodies are read by the
+/// SSF door's own input layer; `ssf_input.rs` tests them).
+pub const SSF_INPUTS: &[(&str, &str, &[&str])] = &[
+    ("get", "/.well-known/ssf-configuration", &[]),
+    ("get", "/.well-known/jwks.json", &[]),
+    ("get", "/ssf/streams", &["stream_id"]),
+    ("post", "/ssf/streams", &[]),
+    ("patch", "/ssf/streams", &[]),
+    ("put", "/ssf/streams", &[]),
+    ("delete", "/ssf/streams", &["stream_id"]),
+    ("get", "/ssf/status", &["stream_id"]),
+    ("post", "/ssf/status", &[]),
+    ("post", "/ssf/subjects/add", &[]),
+    ("post", "/ssf/subjects/remove", &[]),
+    ("post", "/ssf/verify", &[]),
+    ("post", "/ssf/poll/{stream_id}", &[]),
 ];
 
 /// The fields of each API route, from the endpoints' own tables.
@@ -261,6 +280,7 @@ fn api_inputs() -> Vec<(&'static str, &'static str, &'static [Field])> {
 fn every_route_is_covered_by_the_input_tables() {
     let mut covered: Vec<(&str, &str)> = PAGE_INPUTS.iter().map(|(m, p, _, _)| (*m, *p)).collect();
     covered.extend(api_inputs().iter().map(|(m, p, _)| (*m, *p)));
+    covered.extend(SSF_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     let mut routes = tokendesk::web::all_routes();
     routes.sort();
     covered.sort();

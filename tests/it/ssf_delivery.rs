@@ -405,3 +405,50 @@ async fn a_pair_change_of_many_tokens_is_one_set() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].event()["claims"]["scope"], "read");
 }
+
+#[actix_web::test]
+async fn revoking_all_of_a_users_apps_is_one_session_revoked_per_app_in_one_txn() {
+    let rig = Rig::push().await;
+    let mut c = rig.t.conn();
+    Tok::new("all1", PRINTER, "alice", &["read"]).insert(&mut c);
+    Tok::new("all2", PRINTER, "alice", &["read"]).insert(&mut c);
+    Tok::new("all3", crate::fixtures::JOURNAL, "alice", &["read"]).insert(&mut c);
+    Tok::new("all4", crate::fixtures::JOURNAL, "bob", &["read"]).insert(&mut c);
+    let gone = tokendesk::tokens::revoke_tokens(
+        &mut c,
+        &tokendesk::tokens::RevokeTarget::Subject("alice".into()),
+        &actor(ActorKind::Api, "as"),
+        None,
+    )
+    .expect("revoked");
+    assert_eq!(gone, 3);
+    let got = rig.receiver.wait_accepted(2, Duration::from_secs(5)).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rig.receiver.received().len(),
+        2,
+        "one per app, none about bob"
+    );
+    let mut apps: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.claims["sub_id"]["application"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    apps.sort();
+    assert_eq!(
+        apps,
+        vec![PRINTER.to_string(), crate::fixtures::JOURNAL.to_string()]
+    );
+    assert!(got.iter().all(|r| r.event_type() == SESSION_REVOKED
+        && r.event()["initiating_entity"] == "system"
+        && r.claims["sub_id"]["user"]["sub"] == "alice"));
+    assert_eq!(
+        got[0].claims["txn"], got[1].claims["txn"],
+        "one change, one txn"
+    );
+    assert_ne!(got[0].jti(), got[1].jti());
+}
