@@ -1,5 +1,10 @@
 //! Dashboard accounts: password hashing (argon2id), creation, and changes — a change of role,
-//! a disable or a new password ends the account's sessions ([`update_account`]).
+//! a disable or a new password ends the account's sessions ([`update_account`]). Accounts of
+//! the OpenID Provider are [`provider`]'s.
+
+mod provider;
+
+pub use provider::{sign_in_with_provider, ProviderSignIn};
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
@@ -132,8 +137,9 @@ pub fn create_account(
                 subject: input.subject.clone(),
                 login: input.login.clone(),
                 display_name: input.display_name.trim().to_string(),
-                password_hash: password_hash.clone(),
+                password_hash: Some(password_hash.clone()),
                 role: input.role.as_str().to_string(),
+                oidc_issuer: None,
             })
             .returning(Account::as_returning())
             .get_result(c)?;

@@ -21,7 +21,6 @@
 //! | `TOKENDESK_NO_DEMO` | `serve --no-demo` | off | skip demo data on a new embedded cluster |
 //! | `TOKENDESK_TRUSTED_PROXIES` | `serve --trusted-proxies` | empty | CIDRs whose forwarding headers are believed |
 //! | `TOKENDESK_METRICS_TOKEN` | `serve --metrics-token` | generated (embedded) / off | bearer token for `/metrics` |
-//! | `TOKENDESK_PUBLIC_URL` | `serve --public-url` | `http://` + bind | the address receivers use; the SSF issuer |
 //! | `TOKENDESK_SSF_SUBJECT_ISSUER` | `serve --ssf-subject-issuer` | the issuer | `iss` of the `iss_sub` user subjects (the authorization server) |
 //! | `TOKENDESK_SSF_SIGNING_KEY_FILE` | `serve --ssf-signing-key-file` | unset: kept in PostgreSQL | PEM RSA key that signs SETs |
 //! | `TOKENDESK_SSF_PREVIOUS_KEY_FILES` | `serve --ssf-previous-key-files` | unset | PEM keys still published after a rotation (comma-separated) |
@@ -37,6 +36,17 @@
 //! | `TOKENDESK_SSF_RETENTION_DAYS` | `serve --ssf-retention-days` | 7 | delivered and dead SETs kept |
 //! | `TOKENDESK_LOG_FORMAT` | | text | `json` for one JSON object per line |
 //! | `RUST_LOG` | | `info` | log filter |
+//! | `TOKENDESK_PUBLIC_URL` | `serve --public-url` | `http://` + bind | the address people and receivers use; OIDC redirect URIs hang off it; the SSF issuer |
+//! | `TOKENDESK_OIDC_ISSUER` | `serve --oidc-issuer` | unset | OpenID Provider to sign in with; unset: local passwords only |
+//! | `TOKENDESK_OIDC_CLIENT_ID` | `serve --oidc-client-id` | | tokendesk's client id at the provider |
+//! | `TOKENDESK_OIDC_CLIENT_SECRET` | `serve --oidc-client-secret` | unset | its secret; unset: a public client (PKCE only) |
+//! | `TOKENDESK_OIDC_SCOPES` | `serve --oidc-scopes` | `openid profile` | scopes asked for |
+//! | `TOKENDESK_OIDC_PROVIDER_NAME` | `serve --oidc-provider-name` | issuer's host | "Sign in with …" |
+//! | `TOKENDESK_OIDC_ROLE_CLAIM` | `serve --oidc-role-claim` | `groups` | claim (or dotted path) holding staff roles |
+//! | `TOKENDESK_OIDC_SUPPORT_VALUES` | `serve --oidc-support-values` | `tokendesk-support` | its values meaning support (comma-separated) |
+//! | `TOKENDESK_OIDC_ADMIN_VALUES` | `serve --oidc-admin-values` | `tokendesk-admin` | its values meaning admin |
+//! | `TOKENDESK_OIDC_ALGORITHMS` | `serve --oidc-algorithms` | asymmetric ones | accepted ID/logout token algorithms |
+//! | `TOKENDESK_LOCAL_SIGN_IN` | `serve --local-sign-in` | `all`; `staff` with OIDC | who may sign in with a password: `all`, `staff`, `off` |
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -62,6 +72,57 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The Shared Signals transmitter.
     pub signals: crate::signals::SignalSettings,
+    /// Sign-in through the OpenID Provider; `None`: local passwords only.
+    pub oidc: Option<crate::oidc::Settings>,
+    /// Who may sign in with a tokendesk password.
+    pub local_sign_in: LocalSignIn,
+}
+
+/// Who may sign in with a tokendesk password (`TOKENDESK_LOCAL_SIGN_IN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalSignIn {
+    /// Everyone with a password (the only choice without an OpenID Provider).
+    All,
+    /// Staff accounts only (support, admin): the break-glass way in when the provider is down.
+    Staff,
+    /// Nobody: everyone signs in through the provider.
+    Off,
+}
+
+impl LocalSignIn {
+    /// The setting for `value` (unset: `staff` with a provider, else `all`). `staff` and `off`
+    /// need a provider, or nobody could sign in.
+    pub fn parse(value: Option<&str>, with_provider: bool) -> anyhow::Result<LocalSignIn> {
+        let mode = match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None if with_provider => LocalSignIn::Staff,
+            None => LocalSignIn::All,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "all" => LocalSignIn::All,
+                "staff" => LocalSignIn::Staff,
+                "off" => LocalSignIn::Off,
+                _ => {
+                    anyhow::bail!("TOKENDESK_LOCAL_SIGN_IN must be all, staff or off, not \"{v}\"")
+                }
+            },
+        };
+        if mode != LocalSignIn::All && !with_provider {
+            anyhow::bail!(
+                "TOKENDESK_LOCAL_SIGN_IN={} needs TOKENDESK_OIDC_ISSUER: without an identity \
+                 provider, people sign in with their tokendesk password",
+                mode.as_str()
+            );
+        }
+        Ok(mode)
+    }
+
+    /// The setting's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalSignIn::All => "all",
+            LocalSignIn::Staff => "staff",
+            LocalSignIn::Off => "off",
+        }
+    }
 }
 
 /// The networks of the reverse proxies in front of tokendesk. Empty (the default): no peer is
@@ -184,6 +245,8 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             metrics_token: Some(crate::crypto::generate_token()),
             signals: Self::test_signals(),
+            oidc: None,
+            local_sign_in: LocalSignIn::All,
         }
     }
 
@@ -266,5 +329,22 @@ mod tests {
         assert_eq!(metrics_token(None, None).unwrap(), None);
         let long = "x".repeat(METRICS_TOKEN_MIN_LEN);
         assert_eq!(metrics_token(Some(&long), None).unwrap(), Some(long));
+    }
+
+    #[test]
+    fn local_sign_in_defaults_follow_the_provider() {
+        assert_eq!(LocalSignIn::parse(None, false).unwrap(), LocalSignIn::All);
+        assert_eq!(LocalSignIn::parse(None, true).unwrap(), LocalSignIn::Staff);
+        assert_eq!(
+            LocalSignIn::parse(Some("ALL"), true).unwrap(),
+            LocalSignIn::All
+        );
+        assert_eq!(
+            LocalSignIn::parse(Some("off"), true).unwrap(),
+            LocalSignIn::Off
+        );
+        assert!(LocalSignIn::parse(Some("off"), false).is_err());
+        assert!(LocalSignIn::parse(Some("staff"), false).is_err());
+        assert!(LocalSignIn::parse(Some("some"), true).is_err());
     }
 }

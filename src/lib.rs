@@ -21,6 +21,7 @@ pub mod error;
 pub mod http_client;
 pub mod input_rule;
 pub mod metrics;
+pub mod oidc;
 pub mod read_models;
 pub mod seed;
 pub mod sessions;
@@ -30,6 +31,8 @@ pub mod throttle;
 pub mod tokens;
 pub mod validate;
 pub mod web;
+
+use std::sync::Arc;
 
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::storage::CookieSessionStore;
@@ -52,15 +55,23 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Config,
     pub metrics: Metrics,
+    /// The OpenID Connect relying party, when a provider is configured.
+    pub oidc: Option<Arc<oidc::RelyingParty>>,
 }
 
 impl AppState {
-    /// Bundles the pool and configuration with a fresh metrics registry.
+    /// Bundles the pool and configuration with a fresh metrics registry and, when a provider
+    /// is configured, the relying party (which fetches nothing until first needed).
     pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
+        let oidc = match &config.oidc {
+            Some(settings) => Some(Arc::new(oidc::RelyingParty::new(settings.clone())?)),
+            None => None,
+        };
         Ok(AppState {
             pool,
             config,
             metrics: Metrics::new()?,
+            oidc,
         })
     }
 }
@@ -94,8 +105,11 @@ pub fn app(
     .session_lifecycle(BrowserSession::default())
     .build();
 
-    App::new()
-        .app_data(aw::Data::new(state.pool.clone()))
+    let mut app = App::new();
+    if let Some(rp) = &state.oidc {
+        app = app.app_data(aw::Data::from(rp.clone()));
+    }
+    app.app_data(aw::Data::new(state.pool.clone()))
         .app_data(aw::Data::new(state.config.clone()))
         .app_data(aw::Data::new(state.metrics.clone()))
         .app_data(aw::FormConfig::default().limit(64 * 1024))
@@ -104,7 +118,7 @@ pub fn app(
         .wrap(from_fn(web::input_guard::refuse_unreadable_input))
         .wrap(from_fn(web::session::quiet_sign_in_redirects))
         .wrap(session)
-        .wrap(security_headers())
+        .wrap(security_headers(&state.config))
         .wrap(from_fn(no_store))
         .wrap(from_fn(metrics::record))
         .wrap(from_fn(telemetry::request_id))
@@ -130,13 +144,23 @@ async fn no_store(
     Ok(res)
 }
 
-/// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site.
-fn security_headers() -> DefaultHeaders {
+/// SPEC §5: a strict CSP, no framing, no sniffing, no referrer leaks off-site. Forms post only
+/// to tokendesk itself, and — with an identity provider — to the provider's origin, where
+/// signing out continues (browsers apply `form-action` to the redirect after a form).
+fn security_headers(config: &Config) -> DefaultHeaders {
+    let provider_origin = config
+        .oidc
+        .as_ref()
+        .and_then(|o| openidconnect::url::Url::parse(&o.issuer).ok())
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
     DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-             form-action 'self'; frame-ancestors 'none'",
+            format!(
+                "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+                 form-action 'self'{provider_origin}; frame-ancestors 'none'"
+            ),
         ))
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))

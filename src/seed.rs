@@ -161,8 +161,9 @@ pub fn seed_demo_if_empty(conn: &mut PgConnection) -> AppResult<bool> {
             subject: login.to_string(),
             login: login.to_string(),
             display_name: name.to_string(),
-            password_hash: accounts::hash_password(password)?,
+            password_hash: Some(accounts::hash_password(password)?),
             role: role.to_string(),
+            oidc_issuer: None,
         });
     }
     let actor = Actor::system("seed:demo");

@@ -5,6 +5,7 @@
 
 mod admin;
 mod serve;
+mod sign_in_args;
 mod signals;
 
 use std::io::Write;
@@ -44,7 +45,7 @@ pub struct DatabaseArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server (pages and JSON API).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Apply pending database migrations.
     Migrate,
     /// Load demo data, or a sized data set for benchmarks.
@@ -128,7 +129,7 @@ impl DatabaseArgs {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.db, args),
+        Command::Serve(args) => serve::run(&cli.db, *args),
         Command::Migrate => {
             let db = cli.db.open()?;
             let mut conn = crate::db::connect_one(&db.url)?;

@@ -8,6 +8,7 @@ use actix_web::HttpServer;
 use anyhow::anyhow;
 use clap::Args;
 
+use super::sign_in_args::SignInArgs;
 use super::{say, DatabaseArgs};
 use crate::config::{Config, SessionSettings, TrustedProxies};
 use crate::db::PoolSettings;
@@ -60,6 +61,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TOKENDESK_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
     #[command(flatten)]
+    pub sign_in: SignInArgs,
+    #[command(flatten)]
     pub signals: super::signals::SignalArgs,
 }
 
@@ -69,6 +72,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&args.bind)
         .map_err(|e| anyhow!("cannot listen on {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
+    let (oidc, local_sign_in) = args.sign_in.settings(&addr.to_string())?;
     let mut database = db_args.open_for_serve()?;
     let data_dir = database
         .cluster
@@ -100,13 +104,17 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             idle_minutes: args.session_idle_minutes,
             max_hours: args.session_max_hours,
         },
+        oidc,
+        local_sign_in,
         trusted_proxies: TrustedProxies::parse(&args.trusted_proxies)
             .map_err(|e| anyhow!("TOKENDESK_TRUSTED_PROXIES: {e}"))?,
         metrics_token: crate::config::metrics_token(
             args.metrics_token.as_deref(),
             data_dir.as_deref(),
         )?,
-        signals: args.signals.settings(&addr.to_string())?,
+        signals: args
+            .signals
+            .settings(args.sign_in.public_url.as_deref(), &addr.to_string())?,
     };
     let metrics_note = match (&config.metrics_token, &args.metrics_token, &data_dir) {
         (None, _, _) => "off (set TOKENDESK_METRICS_TOKEN)".to_string(),
@@ -131,6 +139,24 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         ))?,
         None => say("  database: DATABASE_URL")?,
     }
+    if let Some(oidc) = &state.config.oidc {
+        say(&format!(
+            "  sign-in: {} ({}), redirect URI {}",
+            oidc.provider_name,
+            oidc.issuer,
+            oidc.url(crate::oidc::settings::CALLBACK_PATH)
+        ))?;
+        say(&format!(
+            "  password sign-in: {}",
+            state.config.local_sign_in.as_str()
+        ))?;
+    }
+    // Only the demo sign-ins that may use a password under TOKENDESK_LOCAL_SIGN_IN.
+    demo_accounts.retain(|(_, _, role)| match state.config.local_sign_in {
+        crate::config::LocalSignIn::All => true,
+        crate::config::LocalSignIn::Staff => *role != "user",
+        crate::config::LocalSignIn::Off => false,
+    });
     if !demo_accounts.is_empty() {
         say("  demo sign-ins (login / password):")?;
         for (login, password, role) in &demo_accounts {

@@ -17,10 +17,6 @@ use crate::signals::{receivers, DefaultSubjects, SignalSettings};
 /// `serve`'s transmitter options; each can also come from the environment variable beside it.
 #[derive(Debug, Clone, Args)]
 pub struct SignalArgs {
-    /// The address receivers reach tokendesk at; the SSF issuer (`iss` of every SET).
-    /// Default: http:// and the address `serve` listens on.
-    #[arg(long, env = "TOKENDESK_PUBLIC_URL")]
-    pub public_url: Option<String>,
     /// `iss` of the users' `iss_sub` subject identifiers: the authorization server's issuer.
     /// Default: the public URL.
     #[arg(long, env = "TOKENDESK_SSF_SUBJECT_ISSUER")]
@@ -65,11 +61,16 @@ pub struct SignalArgs {
 }
 
 impl SignalArgs {
-    /// The transmitter's settings; `bound` is the address `serve` listens on.
-    pub fn settings(&self, bound: &str) -> anyhow::Result<SignalSettings> {
-        let public = self
-            .public_url
-            .clone()
+    /// The transmitter's settings. Its issuer is `public_url` (`--public-url`, shared with the
+    /// sign-in settings: the address people and receivers reach tokendesk at), else http://
+    /// and `bound`, the address `serve` listens on.
+    pub fn settings(
+        &self,
+        public_url: Option<&str>,
+        bound: &str,
+    ) -> anyhow::Result<SignalSettings> {
+        let public = public_url
+            .map(str::to_string)
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| format!("http://{bound}"));
         let issuer = normalize_issuer(&public).context("TOKENDESK_PUBLIC_URL")?;

@@ -26,12 +26,13 @@ diesel::table! {
         subject -> Text,
         login -> Text,
         display_name -> Text,
-        password_hash -> Text,
+        password_hash -> Nullable<Text>,
         role -> Text,
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         zoneinfo -> Nullable<Text>,
+        oidc_issuer -> Nullable<Text>,
     }
 }
 

@@ -118,6 +118,9 @@ pub fn describe(event: &NamedEvent, subject: &str) -> ActivityEntry {
             .text(" that had long expired were cleared away"),
         "account.create" => Sentence::default().text("Your account was created"),
         "account.update" => s.text("changed your account"),
+        "account.link" => {
+            Sentence::default().text("Your account was linked to your identity provider's sign-in")
+        }
         "session.end_all" => session_end(s, event, count),
         other => s.text(format!("made a change ({other}) about ")).em(app),
     };

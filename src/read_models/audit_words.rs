@@ -234,6 +234,10 @@ pub fn describe(e: &NamedEvent) -> EventWords {
         ("token.sweep", _) => format!("swept {} that had long expired", tokens(count)),
         ("account.create", _) => format!("created the account of {}", subject_or(e, "a user")),
         ("account.update", _) => format!("changed the account of {}", subject_or(e, "a user")),
+        ("account.link", _) => format!(
+            "linked the account of {} to the identity provider",
+            subject_or(e, "a user")
+        ),
         ("session.end_all", _) => format!(
             "ended {} of {}{}",
             sessions_words(count),
@@ -348,12 +352,22 @@ pub fn change_lines(before: Option<&Value>, after: Option<&Value>) -> Vec<String
             crate::crypto::fingerprint(&hash)
         ));
     }
-    // Account changes: role and disabled flag before → after; a password only as reset.
-    for key in ["role", "disabled"] {
+    // Account changes: role, disabled flag, name and identity provider before → after (the
+    // last two as a sign-in through the provider sets them); a password only as reset.
+    for (key, label) in [
+        ("role", "role"),
+        ("disabled", "disabled"),
+        ("displayName", "name"),
+        ("oidcIssuer", "identity provider"),
+    ] {
         if let (Some(b), Some(a)) = (get(before, key), get(after, key)) {
             if b != a {
-                let words = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                lines.push(format!("{key}: {} → {}", words(&b), words(&a)));
+                let words = |v: &Value| match v {
+                    Value::Null => "(none)".to_string(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                lines.push(format!("{label}: {} → {}", words(&b), words(&a)));
             }
         }
     }
@@ -620,6 +634,32 @@ mod tests {
             "revoked token AbCdEfGhIj of Photo Printer for alice"
         );
         assert_eq!(w.changes, vec!["scopes: read → (revoked)"]);
+    }
+
+    #[test]
+    fn sign_ins_through_the_provider_read_in_words() {
+        let mut e = event(
+            "account.link",
+            json!({"role": "user", "displayName": "carol", "oidcIssuer": null}),
+            Some(
+                json!({"role": "support", "displayName": "Carol N", "oidcIssuer": "https://id.example"}),
+            ),
+        );
+        e.token_hash = None;
+        e.client_id = None;
+        let w = describe(&e);
+        assert_eq!(
+            w.summary,
+            "linked the account of alice to the identity provider"
+        );
+        assert_eq!(
+            w.changes,
+            vec![
+                "role: user → support",
+                "name: carol → Carol N",
+                "identity provider: (none) → https://id.example"
+            ]
+        );
     }
 
     #[test]

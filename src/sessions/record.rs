@@ -128,8 +128,8 @@ pub struct Live {
 /// What a session id in a cookie is worth now.
 #[derive(Debug, Clone)]
 pub enum Check {
-    /// Signed in.
-    Live(Live),
+    /// Signed in (boxed: the account is large beside the other answers).
+    Live(Box<Live>),
     /// Signed out, ended everywhere, ended by an account change or a logout at the provider,
     /// or swept away: the same answer as a time-out.
     Ended,
@@ -189,8 +189,8 @@ pub fn check(conn: &mut PgConnection, session_id: &str, limits: &Limits) -> AppR
             .set(sessions::last_seen_at.eq(now))
             .execute(conn)?;
     }
-    Ok(Check::Live(Live {
+    Ok(Check::Live(Box::new(Live {
         session_id: id,
         account,
-    }))
+    })))
 }

@@ -1,11 +1,14 @@
 //! Signing in and out, and signing out everywhere.
 //!
-//! Sign-in claims a password check from the throttle ([`crate::throttle`], in PostgreSQL)
-//! before anything else, checks the argon2id hash on the blocking pool (it is slow on purpose)
-//! only when the claim is granted, answers an unknown login exactly like a wrong password, and
-//! records a new session ([`crate::sessions`]) under a new id. The return path is followed only
-//! when it is a local path. Sign-out ends the session's record, so that a copy of the cookie
-//! stops working too.
+//! The sign-in page offers "Sign in with <provider>" first when an OpenID Provider is
+//! configured (the flow itself is in [`super::sso`]), and the password form as far as
+//! `TOKENDESK_LOCAL_SIGN_IN` allows. Password sign-in claims a password check from the throttle
+//! ([`crate::throttle`], in PostgreSQL) before anything else, checks the argon2id hash on the
+//! blocking pool (it is slow on purpose) only when the claim is granted, answers an unknown
+//! login exactly like a wrong password, and records a new session ([`crate::sessions`]) under a
+//! new id. The return path is followed only when it is a local path. Sign-out ends the
+//! session's record, so that a copy of the cookie stops working too; a session that came from
+//! the provider is signed out there as well.
 
 use actix_session::Session;
 use actix_web::http::{header, StatusCode};
@@ -15,13 +18,14 @@ use askama_web::WebTemplate;
 use diesel::prelude::*;
 
 use crate::accounts::{verify_password, DUMMY_HASH};
-use crate::config::Config;
+use crate::config::{Config, LocalSignIn};
 use crate::db::functions::lower;
 use crate::db::models::Account;
 use crate::db::schema::accounts;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::oidc::RelyingParty;
 use crate::sessions::{self as records, Proof};
 use crate::throttle::{self, AttemptKeys, Refusal, Verdict};
 
@@ -47,6 +51,54 @@ pub struct LoginPage {
     pub error: Option<String>,
     pub login_error: Option<String>,
     pub password_error: Option<String>,
+    pub options: SignInOptions,
+}
+
+/// The ways in the sign-in page offers.
+#[derive(Debug, Clone)]
+pub struct SignInOptions {
+    /// "Sign in with {name}", leading to `href` (which keeps the return path).
+    pub provider: Option<ProviderButton>,
+    /// Who may use the password form.
+    pub local: LocalSignIn,
+}
+
+/// The provider's sign-in button.
+#[derive(Debug, Clone)]
+pub struct ProviderButton {
+    pub name: String,
+    pub href: String,
+}
+
+impl SignInOptions {
+    /// What `config` allows, with `next` as the return path of the provider's button.
+    pub fn new(config: &Config, next: &str) -> Self {
+        SignInOptions {
+            provider: config.oidc.as_ref().map(|o| ProviderButton {
+                name: o.provider_name.clone(),
+                href: super::sso::start_href(next),
+            }),
+            local: config.local_sign_in,
+        }
+    }
+
+    /// Whether the password form is on the page.
+    pub fn password_form(&self) -> bool {
+        self.local != LocalSignIn::Off
+    }
+
+    /// Whether the password form is only for staff.
+    pub fn staff_only(&self) -> bool {
+        self.local == LocalSignIn::Staff
+    }
+
+    /// The provider's name, for messages ("your identity provider" without one).
+    fn provider_name(&self) -> String {
+        self.provider
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "your identity provider".into())
+    }
 }
 
 /// The sign-out confirmation, for people who follow a link to `/logout`.
@@ -71,8 +123,13 @@ fn start_page(role: crate::db::models::Role) -> &'static str {
 }
 
 /// `GET /login`.
-pub async fn login_page(req: HttpRequest, session: Session) -> Result<LoginPage, AppError> {
+pub async fn login_page(
+    req: HttpRequest,
+    session: Session,
+    config: web::Data<Config>,
+) -> Result<LoginPage, AppError> {
     let query = FormFields::parse(req.query_string().as_bytes());
+    let next = safe_next(query.get("next"));
     let notice = match Flash::take(&session) {
         Some(flash) => Some(flash.plain()),
         None if query.get("expired") == Some("1") => {
@@ -82,7 +139,8 @@ pub async fn login_page(req: HttpRequest, session: Session) -> Result<LoginPage,
     };
     Ok(LoginPage {
         login: String::new(),
-        next: safe_next(query.get("next")),
+        options: SignInOptions::new(&config, &next),
+        next,
         csrf: csrf::token(&session)?,
         notice,
         error: None,
@@ -109,6 +167,7 @@ pub async fn sign_in(
     let login = form.text("login").trim().to_string();
     let password = form.text("password");
     let next = safe_next(form.get("next"));
+    let options = SignInOptions::new(&config, &next);
     let page = |session: &Session| -> Result<LoginPage, AppError> {
         Ok(LoginPage {
             login: login.clone(),
@@ -118,8 +177,17 @@ pub async fn sign_in(
             error: None,
             login_error: None,
             password_error: None,
+            options: options.clone(),
         })
     };
+    if !options.password_form() {
+        let mut p = page(&session)?;
+        p.error = Some(format!(
+            "Signing in with a tokendesk password is turned off here. Sign in with {} instead.",
+            options.provider_name()
+        ));
+        return render(StatusCode::FORBIDDEN, &p);
+    }
     if login.is_empty() || password.is_empty() {
         let mut p = page(&session)?;
         p.login_error = login.is_empty().then(|| "Enter your login.".to_string());
@@ -166,21 +234,22 @@ pub async fn sign_in(
         Lookup::Account(account) => account,
     };
 
-    // Unknown logins are checked against a dummy hash so that both take the same time.
-    let hash = account
-        .as_ref()
-        .map(|a| a.password_hash.clone())
-        .unwrap_or_else(|| DUMMY_HASH.to_string());
+    // Unknown logins, and accounts that sign in only through the provider (no password), are
+    // checked against a dummy hash so that all take the same time.
+    let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+    let has_password = hash.is_some();
+    let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
     metrics.password_checked();
-    let verified =
-        web::block(move || verify_password(&password, &hash)).await? && account.is_some();
+    let verified = web::block(move || verify_password(&password, &hash)).await? && has_password;
 
     // A verified, enabled account gets a new session record, checked against the very hash
-    // that was verified; the session this browser had before (if any) ends.
+    // that was verified; the session this browser had before (if any) ends. Where passwords
+    // are for staff only, an end user's verified password opens nothing.
+    let allowed = |a: &Account| !options.staff_only() || a.role().is_staff();
     let start_for = account
         .as_ref()
-        .filter(|a| verified && !a.disabled)
-        .map(|a| (a.id, a.password_hash.clone()));
+        .filter(|a| verified && !a.disabled && allowed(a))
+        .and_then(|a| a.password_hash.clone().map(|hash| (a.id, hash)));
     let previous = session::session_id(&session);
     let limits = config.session.limits();
     let outcome_keys = keys.clone();
@@ -229,6 +298,15 @@ pub async fn sign_in(
             );
             render(StatusCode::FORBIDDEN, &p)
         }
+        // Told only after the password was right: nobody learns an account's role by guessing.
+        (Some(account), None) if verified && !allowed(&account) => {
+            let mut p = page(&session)?;
+            p.error = Some(format!(
+                "Password sign-in is for staff accounts here. Sign in with {} instead.",
+                options.provider_name()
+            ));
+            render(StatusCode::FORBIDDEN, &p)
+        }
         _ => {
             let mut p = page(&session)?;
             p.error = Some(BAD_CREDENTIALS.to_string());
@@ -270,12 +348,15 @@ pub async fn logout_page(user: CurrentUser, session: Session) -> Result<LogoutPa
 }
 
 /// `POST /logout`: the session's record ends (on every instance, for every copy of the
-/// cookie), then the cookie is emptied.
+/// cookie), then the cookie is emptied. A session that came from the identity provider is
+/// signed out there too (RP-initiated logout), which comes back to the sign-in page.
 pub async fn sign_out(
     session: Session,
     pool: web::Data<PgPool>,
+    rp: Option<web::Data<RelyingParty>>,
     _form: CheckedForm,
 ) -> Result<HttpResponse, AppError> {
+    let from_provider = super::sso::provider_session(&session).is_some();
     if let Some(id) = session::session_id(&session) {
         if crate::db::run(&pool, move |conn| records::end_session(conn, &id)).await? {
             tracing::info!("signed out");
@@ -283,8 +364,15 @@ pub async fn sign_out(
     }
     session::end(&session);
     Flash::ok().text("You have signed out.").set(&session)?;
+    let location = match rp {
+        Some(rp) if from_provider => rp
+            .end_session_url()
+            .await
+            .unwrap_or_else(|| paths::LOGIN.to_string()),
+        _ => paths::LOGIN.to_string(),
+    };
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, paths::LOGIN))
+        .insert_header((header::LOCATION, location))
         .finish())
 }
 

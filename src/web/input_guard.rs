@@ -40,7 +40,11 @@ pub async fn refuse_unreadable_input(
         while let Some(chunk) = payload.next().await {
             let chunk = chunk?;
             if body.len() + chunk.len() > FORM_LIMIT {
-                let res = errors::render_form_too_large(FORM_LIMIT);
+                let res = if is_server_to_server(&req) {
+                    super::backchannel::unreadable("the body", "is too large")
+                } else {
+                    errors::render_form_too_large(FORM_LIMIT)
+                };
                 return Ok(req.into_response(res).map_into_right_body());
             }
             body.extend_from_slice(&chunk);
@@ -70,8 +74,18 @@ fn is_form(req: &ServiceRequest) -> bool {
         })
 }
 
+/// The back-channel logout endpoint is called by the identity provider, not a browser: the
+/// same rule applies, answered as its specification asks (400 with a JSON error), not as a page.
+fn is_server_to_server(req: &ServiceRequest) -> bool {
+    req.path() == super::paths::BACKCHANNEL_LOGOUT
+}
+
 fn refuse<B>(req: ServiceRequest, refused: &Unreadable) -> ServiceResponse<EitherBody<B>> {
     tracing::info!(field = %refused.field, "input refused: {}", refused.reason());
-    req.into_response(errors::render_unreadable_input(refused))
-        .map_into_right_body()
+    let res = if is_server_to_server(&req) {
+        super::backchannel::unreadable(&refused.field, &refused.reason())
+    } else {
+        errors::render_unreadable_input(refused)
+    };
+    req.into_response(res).map_into_right_body()
 }

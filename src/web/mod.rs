@@ -19,6 +19,7 @@ pub mod app_actions;
 pub mod apps;
 pub mod assets;
 pub mod auth;
+pub mod backchannel;
 pub mod csrf;
 pub mod errors;
 pub mod flash;
@@ -28,6 +29,7 @@ pub mod ops;
 pub mod review;
 pub mod session;
 pub mod settings;
+pub mod sso;
 pub mod staff;
 pub mod view;
 
@@ -50,6 +52,12 @@ pub mod paths {
     pub const STAFF_AUDIT: &str = "/staff/audit";
     pub const STAFF_AUDIT_CSV: &str = "/staff/audit.csv";
     pub const STAFF_SIGNALS: &str = "/staff/signals";
+    /// "Sign in with …" leads here (`?next=`), and on to the provider.
+    pub const OIDC_START: &str = "/auth/oidc/start";
+    /// The redirect URI registered at the provider.
+    pub const OIDC_CALLBACK: &str = crate::oidc::settings::CALLBACK_PATH;
+    /// The back-channel logout URI registered at the provider.
+    pub const BACKCHANNEL_LOGOUT: &str = crate::oidc::settings::BACKCHANNEL_LOGOUT_PATH;
 
     /// `/apps/{clientId}`.
     pub fn app(client_id: i64) -> String {
@@ -88,6 +96,9 @@ page_routes! {
     get paths::LOGOUT => auth::logout_page,
     post paths::LOGOUT => auth::sign_out,
     post paths::LOGOUT_EVERYWHERE => auth::sign_out_everywhere,
+    get paths::OIDC_START => sso::start,
+    get paths::OIDC_CALLBACK => sso::callback,
+    post paths::BACKCHANNEL_LOGOUT => backchannel::logout,
     get paths::APPS => apps::connected_apps,
     get "/apps/{client_id}" => apps::app_page,
     post "/apps/{client_id}/scopes" => app_actions::narrow_app,

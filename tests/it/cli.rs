@@ -104,11 +104,12 @@ fn account_add_reads_the_password_from_stdin_and_stores_only_an_argon2id_hash() 
         Some("correct horse battery\n"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let (hash, role): (String, String) = accounts::table
+    let (hash, role): (Option<String>, String) = accounts::table
         .filter(accounts::login.eq("alice"))
         .select((accounts::password_hash, accounts::role))
         .first(&mut db.conn())
         .expect("account");
+    let hash = hash.expect("a password hash");
     assert_eq!(role, "support");
     assert!(hash.starts_with("$argon2id$"));
     assert!(!hash.contains("correct horse"));

@@ -40,6 +40,13 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
     ("get", "/logout", &["extra"], &[]),
     ("post", "/logout", &["extra"], &["csrf"]),
     ("post", "/logout/everywhere", &["extra"], &["csrf"]),
+    ("get", "/auth/oidc/start", &["next"], &[]),
+    (
+        "get",
+        "/auth/oidc/callback",
+        &["code", "state", "error", "error_description", "iss"],
+        &[],
+    ),
     ("get", "/apps", &["q", "page"], &[]),
     ("get", "/apps/{client_id}", &["page"], &[]),
     (
@@ -276,9 +283,15 @@ fn api_inputs() -> Vec<(&'static str, &'static str, &'static [Field])> {
     ]
 }
 
+/// Routes called by servers rather than browsers, which answer the rule with a 400 and a JSON
+/// error: (method, pattern, form fields).
+const SERVER_INPUTS: &[(&str, &str, &[&str])] =
+    &[("post", "/auth/backchannel-logout", &["logout_token"])];
+
 #[test]
 fn every_route_is_covered_by_the_input_tables() {
     let mut covered: Vec<(&str, &str)> = PAGE_INPUTS.iter().map(|(m, p, _, _)| (*m, *p)).collect();
+    covered.extend(SERVER_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     covered.extend(api_inputs().iter().map(|(m, p, _)| (*m, *p)));
     covered.extend(SSF_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     let mut routes = tokendesk::web::all_routes();
@@ -410,6 +423,33 @@ async fn bad_input_on_any_page_route_answers_422_naming_the_field() {
     assert_eq!(fixtures::snapshot(&mut t.conn()), before, "nothing changed");
     // The session is untouched: bad input is no reason to sign anyone out.
     assert_eq!(ada.get(&app, "/apps").await.status, 200);
+}
+
+#[actix_web::test]
+async fn the_backchannel_logout_endpoint_answers_the_rule_with_a_json_400() {
+    let t = TestApp::new();
+    let app = t.service().await;
+    for (_, pattern, form) in SERVER_INPUTS {
+        for field in *form {
+            for (what, value) in bad_values(MAX_BODY_VALUE_BYTES) {
+                let req = TestRequest::post()
+                    .uri(pattern)
+                    .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                    .set_payload(format!("{field}={value}"))
+                    .to_request();
+                let res = actix_web::test::call_service(&app, req).await;
+                assert_eq!(res.status(), 400, "{pattern}: {what}");
+                let body: serde_json::Value = actix_web::test::read_body_json(res).await;
+                assert_eq!(body["error"], "invalid_request", "{pattern}: {what}");
+                assert!(
+                    body["error_description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains(field)),
+                    "{pattern}: {what}: {body}"
+                );
+            }
+        }
+    }
 }
 
 #[actix_web::test]

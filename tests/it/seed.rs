@@ -87,8 +87,9 @@ fn a_bench_token_value_is_derivable_and_each_user_has_distinct_apps() {
     let bench_hash: String = accounts::table
         .filter(accounts::login.eq("bench-user-0000001"))
         .select(accounts::password_hash)
-        .first(&mut conn)
-        .expect("account");
+        .first::<Option<String>>(&mut conn)
+        .expect("account")
+        .expect("a password hash");
     assert!(tokendesk::accounts::verify_password(
         tokendesk::seed::BENCH_PASSWORD,
         &bench_hash

@@ -29,7 +29,7 @@ fn password_session(conn: &mut PgConnection, login: &str) -> String {
         conn,
         account.id,
         Proof::Password {
-            verified_hash: &account.password_hash,
+            verified_hash: account.password_hash.as_deref().unwrap(),
         },
         &LIMITS,
     )
@@ -133,7 +133,7 @@ fn a_sign_in_checked_against_an_old_password_or_a_disabled_account_is_not_record
     )
     .unwrap();
     let proof = Proof::Password {
-        verified_hash: &old_hash,
+        verified_hash: old_hash.as_deref().unwrap(),
     };
     assert!(sessions::start(&mut conn, alice.id, proof, &LIMITS)
         .unwrap()
@@ -143,7 +143,7 @@ fn a_sign_in_checked_against_an_old_password_or_a_disabled_account_is_not_record
     conn.batch_execute("UPDATE accounts SET disabled = true WHERE login = 'carol'")
         .unwrap();
     let proof = Proof::Password {
-        verified_hash: &carol.password_hash,
+        verified_hash: carol.password_hash.as_deref().unwrap(),
     };
     assert!(sessions::start(&mut conn, carol.id, proof, &LIMITS)
         .unwrap()
@@ -286,7 +286,7 @@ fn the_command_line_changes_accounts_and_their_sessions_end() {
     assert!(!carol.disabled);
     assert!(accounts::verify_password(
         "carols-new-password",
-        &carol.password_hash
+        carol.password_hash.as_deref().unwrap()
     ));
 
     let fourth = password_session(&mut conn, "carol");

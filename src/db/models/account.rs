@@ -13,8 +13,9 @@ pub struct Account {
     pub subject: String,
     pub login: String,
     pub display_name: String,
+    /// `None` for an account of the OpenID Provider, which signs in there only.
     #[serde(skip)]
-    pub password_hash: String,
+    pub password_hash: Option<String>,
     /// `user`, `support` or `admin`; see [`Role`].
     pub role: String,
     pub disabled: bool,
@@ -22,6 +23,9 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
     /// The IANA time zone its owner reads times in; `None`: not known, UTC.
     pub zoneinfo: Option<String>,
+    /// The OpenID Provider this account signs in through (with `subject`, who it is); `None`
+    /// for a local account.
+    pub oidc_issuer: Option<String>,
 }
 
 impl Account {
@@ -73,8 +77,9 @@ pub struct NewAccount {
     pub subject: String,
     pub login: String,
     pub display_name: String,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
     pub role: String,
+    pub oidc_issuer: Option<String>,
 }
 
 /// A change to an account; `None` leaves the column as it is.
