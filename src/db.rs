@@ -4,6 +4,7 @@
 pub mod functions;
 pub mod models;
 pub mod pool;
+pub mod prepared;
 #[rustfmt::skip]
 pub mod schema;
 

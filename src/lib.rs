@@ -3,7 +3,8 @@
 //! Authlete's token-management API for the authorization server itself.
 //!
 //! Layers, outermost first: `web` (pages) and `api` (JSON) are thin doors onto the domain
-//! (`tokens`, `accounts`, `catalog`, `audit`), which works on `db` (diesel over PostgreSQL).
+//! (`tokens`, `grants`, `accounts`, `catalog`, `audit`), which works on `db` (diesel over
+//! PostgreSQL).
 //! `cli` parses the command line; `cluster` runs the embedded PostgreSQL; `read_models` is what the pages read.
 
 pub mod accounts;
@@ -13,11 +14,13 @@ pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod client_address;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod grants;
 pub mod http_client;
 pub mod input_rule;
 pub mod metrics;
@@ -45,8 +48,10 @@ use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web as aw, App};
 use tracing_actix_web::TracingLogger;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::PgPool;
+use crate::grants::UsageCounter;
 use crate::metrics::Metrics;
 
 /// What every request handler can reach.
@@ -57,11 +62,16 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The OpenID Connect relying party, when a provider is configured.
     pub oidc: Option<Arc<oidc::RelyingParty>>,
+    /// The time the grant features read (tests move it).
+    pub clock: Clock,
+    /// Requests per grant and day, counted by introspection, written by `serve` in batches.
+    pub usage: UsageCounter,
 }
 
 impl AppState {
-    /// Bundles the pool and configuration with a fresh metrics registry and, when a provider
-    /// is configured, the relying party (which fetches nothing until first needed).
+    /// Bundles the pool and configuration with a fresh metrics registry, the system clock, an
+    /// empty usage counter and, when a provider is configured, the relying party (which fetches
+    /// nothing until first needed).
     pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
         let oidc = match &config.oidc {
             Some(settings) => Some(Arc::new(oidc::RelyingParty::new(settings.clone())?)),
@@ -72,6 +82,8 @@ impl AppState {
             config,
             metrics: Metrics::new()?,
             oidc,
+            clock: Clock::system(),
+            usage: UsageCounter::new(),
         })
     }
 }
@@ -112,6 +124,8 @@ pub fn app(
     app.app_data(aw::Data::new(state.pool.clone()))
         .app_data(aw::Data::new(state.config.clone()))
         .app_data(aw::Data::new(state.metrics.clone()))
+        .app_data(aw::Data::new(state.clock.clone()))
+        .app_data(aw::Data::new(state.usage.clone()))
         .app_data(aw::FormConfig::default().limit(64 * 1024))
         .configure(web::configure)
         .default_service(aw::to(web::errors::not_found))

@@ -237,6 +237,7 @@ pub fn seed_demo_if_empty(conn: &mut PgConnection) -> AppResult<bool> {
         diesel::insert_into(access_tokens::table)
             .values(&tokens)
             .execute(c)?;
+        crate::grants::rebuild_all(c)?;
         audit::record(
             c,
             &actor,
@@ -344,6 +345,8 @@ pub fn seed_sized(conn: &mut PgConnection, spec: &SizedSeed) -> AppResult<SeedRe
         for definition in &rebuilt {
             diesel::sql_query(definition).execute(c)?;
         }
+        // The tokens came in past the domain functions: their grants are computed in bulk.
+        crate::grants::rebuild_all(c)?;
         audit::record(
             c,
             &actor,

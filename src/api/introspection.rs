@@ -10,7 +10,9 @@ use super::codes::Code;
 use super::dto::{millis, properties_of, PropertyDto};
 use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
 use super::input::{self, field, Field, Kind};
+use crate::clock::Clock;
 use crate::db::{self, PgPool};
+use crate::grants::UsageCounter;
 use crate::tokens::{self, IntrospectionRequest as Question, Verdict};
 
 /// The request, as Authlete's client libraries send it.
@@ -96,6 +98,8 @@ pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+    usage: web::Data<UsageCounter>,
 ) -> Result<HttpResponse, ApiError> {
     let input = input::read::<IntrospectionRequest>(&req, payload, FIELDS, &[]).await?;
     if !input.unsupported.is_empty() {
@@ -112,9 +116,12 @@ pub async fn introspect(
         scopes: r.scopes,
         subject: r.subject.filter(|s| !s.is_empty()),
     };
-    let answer = db::run(&pool, move |c| tokens::introspect(c, &question))
-        .await
-        .map_err(|e| ApiError::failure(e).with_action(Action::InternalServerError))?;
+    let (now, usage) = (clock.now(), usage.get_ref().clone());
+    let answer = db::run(&pool, move |c| {
+        tokens::introspect_at(c, &question, now, Some(&usage))
+    })
+    .await
+    .map_err(|e| ApiError::failure(e).with_action(Action::InternalServerError))?;
     let (action, code, text, error) = match &answer.verdict {
         Verdict::Ok => (
             Action::Ok,
@@ -131,7 +138,13 @@ pub async fn introspect(
         Verdict::Expired => (
             Action::Unauthorized,
             Code::IntrospectionExpired,
-            "The access token has expired.".into(),
+            match answer.access_ended_at {
+                Some(limit) => format!(
+                    "The access token has expired: the user limited this app's access until {}.",
+                    limit.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => "The access token has expired.".into(),
+            },
             Some("invalid_token"),
         ),
         Verdict::InsufficientScopes(missing) => (

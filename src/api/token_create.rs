@@ -10,6 +10,7 @@ use super::codes::Code;
 use super::dto::{millis, properties_of, PropertyDto};
 use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
 use super::input::{self, field, Field, Kind};
+use crate::clock::Clock;
 use crate::db::{self, PgPool};
 use crate::tokens::{self, NewToken};
 
@@ -115,9 +116,10 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
 ) -> Result<HttpResponse, ApiError> {
     let input = input::read::<TokenCreateRequest>(&req, payload, FIELDS, &[]).await?;
-    let response = match run(input, caller, &pool).await? {
+    let response = match run(input, caller, &pool, clock.now()).await? {
         Ok(r) => r,
         Err(refusal) => refusal.into(),
     };
@@ -128,6 +130,7 @@ async fn run(
     input: input::Input<TokenCreateRequest>,
     caller: ApiCaller,
     pool: &PgPool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Result<TokenCreateResponse, Refusal>, ApiError> {
     if !input.unsupported.is_empty() {
         return Ok(Err(Refusal::bad_request(
@@ -173,7 +176,7 @@ async fn run(
         refresh_token: r.refresh_token.filter(|v| !v.is_empty()),
     };
     let actor = caller.actor;
-    let created = match db::run(pool, move |c| tokens::create_token(c, new, &actor)).await {
+    let created = match db::run(pool, move |c| tokens::create_token_at(c, new, &actor, now)).await {
         Ok(c) => c,
         Err(e) => return Ok(Err(Refusal::from_app(e, Code::NoSuchClient)?)),
     };

@@ -125,6 +125,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         (Some(_), _, _) => format!("http://{addr}/metrics with TOKENDESK_METRICS_TOKEN"),
     };
     let state = AppState::new(pool, config)?;
+    let usage = (state.pool.clone(), state.usage.clone(), state.clock.clone());
     let workers = args.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -177,8 +178,10 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     // A database call needs a pooled connection anyway: more blocking threads than connections
     // would only wait, and every idle thread keeps memory.
     let blocking_threads = (args.pool_size as usize / workers).max(2);
+    let flusher = usage.clone();
     let shutdown_seconds = args.shutdown_seconds;
     let served = actix_web::rt::System::new().block_on(async move {
+        actix_web::rt::spawn(flush_usage_forever(flusher));
         // Delivery runs beside the server and stops with it; a push under way when it stops
         // is delivered again by whichever instance claims it once its lease expires.
         let delivery =
@@ -198,6 +201,15 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         }
         served
     });
+    // The counts since the last flush, before the database goes.
+    let (pool, counter, clock) = &usage;
+    if let Err(e) = pool
+        .get()
+        .map_err(crate::error::AppError::from)
+        .and_then(|mut c| counter.flush(&mut c, clock.now().date_naive()))
+    {
+        tracing::warn!("could not write the last request counts: {e}");
+    }
     let stopped = match database.cluster.as_mut() {
         Some(cluster) => cluster.stop(),
         None => Ok(()),
@@ -205,6 +217,33 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     served.map_err(|e| anyhow!("server failed: {e}"))?;
     stopped?;
     say("tokendesk stopped")
+}
+
+/// How often the requests counted by introspection are written to `grant_usage`.
+const USAGE_FLUSH_SECONDS: u64 = 10;
+
+/// Writes the request counts every [`USAGE_FLUSH_SECONDS`]; a failed write keeps them for the
+/// next round.
+async fn flush_usage_forever(
+    (pool, counter, clock): (
+        crate::db::PgPool,
+        crate::grants::UsageCounter,
+        crate::clock::Clock,
+    ),
+) {
+    let mut tick =
+        actix_web::rt::time::interval(std::time::Duration::from_secs(USAGE_FLUSH_SECONDS));
+    loop {
+        tick.tick().await;
+        if counter.pending() == 0 {
+            continue;
+        }
+        let (pool, counter, clock) = (pool.clone(), counter.clone(), clock.clone());
+        let written = crate::db::run(&pool, move |c| counter.flush(c, clock.now().date_naive()));
+        if let Err(e) = written.await {
+            tracing::warn!("could not write request counts (kept for the next round): {e}");
+        }
+    }
 }
 
 /// SIGTERM and Ctrl-C (SIGINT) both stop the server gracefully: it stops accepting

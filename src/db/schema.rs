@@ -88,6 +88,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    grant_scopes (subject, client_id, scope) {
+        subject -> Text,
+        client_id -> Int8,
+        scope -> Text,
+        held_until -> Timestamptz,
+        watched_since -> Timestamptz,
+        last_needed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    grant_usage (subject, client_id, day) {
+        subject -> Text,
+        client_id -> Int8,
+        day -> Date,
+        requests -> Int8,
+    }
+}
+
+diesel::table! {
+    grants (subject, client_id) {
+        subject -> Text,
+        client_id -> Int8,
+        token_count -> Int8,
+        first_authorized_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        last_refreshed_at -> Nullable<Timestamptz>,
+        live_until -> Nullable<Timestamptz>,
+        valid_until -> Nullable<Timestamptz>,
+        valid_until_set_by -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     scopes (name) {
         name -> Text,
         description -> Text,
@@ -219,6 +254,7 @@ diesel::table! {
 diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
+diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(sessions -> accounts (account_id));
 diesel::joinable!(ssf_outbox -> ssf_streams (stream_id));
 diesel::joinable!(ssf_stream_subjects -> ssf_streams (stream_id));
@@ -231,6 +267,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     client_scopes,
     clients,
+    grant_scopes,
+    grant_usage,
+    grants,
     scopes,
     service_settings,
     sessions,

@@ -117,6 +117,25 @@ pub fn describe(event: &NamedEvent, subject: &str) -> ActivityEntry {
             .em(app)
             .text(" that had long expired were cleared away"),
         "account.create" => Sentence::default().text("Your account was created"),
+        "grant.limit" => {
+            let until = event
+                .state_after
+                .as_ref()
+                .and_then(|a| a.get("validUntil"))
+                .and_then(|v| v.as_str())
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| {
+                    t.with_timezone(&Utc)
+                        .format("%-d %b %Y, %H:%M UTC")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "a set time".into());
+            s.text("limited the access of ")
+                .em(app)
+                .text(" until ")
+                .em(until)
+        }
+        "grant.unlimit" => s.text("removed the time limit of ").em(app),
         "account.update" => s.text("changed your account"),
         "account.link" => {
             Sentence::default().text("Your account was linked to your identity provider's sign-in")

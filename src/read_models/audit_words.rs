@@ -232,6 +232,11 @@ pub fn describe(e: &NamedEvent) -> EventWords {
             format!("revoked {client}{whose} ({})", tokens(count))
         }
         ("token.sweep", _) => format!("swept {} that had long expired", tokens(count)),
+        ("grant.limit", _) => format!(
+            "limited the access of {client}{whose} in time ({} shortened)",
+            tokens(count)
+        ),
+        ("grant.unlimit", _) => format!("lifted the time limit of {client}{whose}"),
         ("account.create", _) => format!("created the account of {}", subject_or(e, "a user")),
         ("account.update", _) => format!("changed the account of {}", subject_or(e, "a user")),
         ("account.link", _) => format!(
@@ -321,6 +326,7 @@ pub fn change_lines(before: Option<&Value>, after: Option<&Value>) -> Vec<String
         ("refreshTokenScopes", "refresh token scopes", Kind::List),
         ("accessTokenExpiresAt", "expires", Kind::Time),
         ("refreshTokenExpiresAt", "refresh token expires", Kind::Time),
+        ("validUntil", "access ends", Kind::Time),
     ] {
         let (b, a) = (get(before, key), get(after, key));
         if b.is_none() && a.is_none() {

@@ -1,31 +1,54 @@
-//! What the end-user pages read: a user's connected apps and one app's tokens. Each page is one
-//! aggregate statement computed by PostgreSQL (GROUP BY, LIMIT/OFFSET), never one query per app
-//! or per token.
+//! What the end-user pages read: a user's connected apps and one app's tokens. The apps come
+//! from the user's grants (`crate::grants`): one row per app, so the list costs O(apps)
+//! whatever the number of tokens, in one statement.
 //!
 //! The pages follow the domain's words (`crate::tokens`): a token is *active* while something
 //! can still use it — its access token has not expired, or its refresh token can renew it — and
-//! *expired* once it is spent. The scopes an app "holds" are the union of the access and refresh
-//! token scopes of its active tokens: exactly what the permissions form may take away.
+//! *expired* once it is spent. An app *has access* while one of its tokens is active
+//! (`grants.live_until > now`); the scopes it "holds" are those some active token holds in its
+//! access or refresh token scopes (`grant_scopes.held_until > now`): exactly what the
+//! permissions form may take away. Both are computed from stored moments at read time, so they
+//! stay true as time passes without a write. Token counts are read on an app's own page only
+//! (from that app's tokens), never on the list.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use serde::Deserialize;
 
 use super::like_escape;
 use crate::db::models::AccessToken;
+use crate::db::prepared::Prepared;
 use crate::db::schema::{access_tokens, clients};
 use crate::error::{AppError, AppResult};
+use crate::grants::ScopeUse;
 
-/// A scope an app holds, with the words the user reads.
+/// A scope an app holds, with the words the user reads and what is known of its use.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct HeldScope {
     pub name: String,
     /// The scope's description; `None` for a scope the service does not list.
     pub description: Option<String>,
+    /// Since when tokendesk has watched whether resource servers need it.
+    pub watched_since: DateTime<Utc>,
+    /// When a resource server last required it, if ever.
+    pub last_needed_at: Option<DateTime<Utc>>,
 }
 
-/// One app the user has tokens with, and what they add up to.
+impl HeldScope {
+    /// What [`crate::grants::needs::judge`] reads.
+    pub fn usage(&self) -> ScopeUse {
+        ScopeUse {
+            scope: self.name.clone(),
+            watched_since: self.watched_since,
+            last_needed_at: self.last_needed_at,
+        }
+    }
+}
+
+/// One app the user has a grant with.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ConnectedApp {
     #[diesel(sql_type = BigInt)]
@@ -36,21 +59,36 @@ pub struct ConnectedApp {
     pub developer: String,
     #[diesel(sql_type = Text)]
     pub description: String,
-    #[diesel(sql_type = Timestamptz)]
-    pub first_authorized_at: DateTime<Utc>,
+    /// `None` only for a grant kept for its time limit after its last token went.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub first_authorized_at: Option<DateTime<Utc>>,
     /// `None`: no token of this app was ever used (as far as introspection has seen).
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Until when some token can be used or renewed; `None`: no token.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub live_until: Option<DateTime<Utc>>,
+    /// The time limit ("allow until"), if any.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Who set the time limit: `user`, `support`, `admin`, …
+    #[diesel(sql_type = Nullable<Text>)]
+    pub valid_until_set_by: Option<String>,
+    /// Tokens of the app, spent or not.
     #[diesel(sql_type = BigInt)]
-    pub active_tokens: i64,
-    #[diesel(sql_type = BigInt)]
-    pub expired_tokens: i64,
+    pub token_count: i64,
+    /// Some token is active at the moment of reading.
+    #[diesel(sql_type = Bool)]
+    pub has_access: bool,
     /// A JSON array of [`HeldScope`]; read it with [`ConnectedApp::scopes`].
     #[diesel(sql_type = Jsonb)]
     pub held_scopes: serde_json::Value,
-    /// How many apps match the filter, on every page.
+    /// Apps with access matching the filter, over all pages.
     #[diesel(sql_type = BigInt)]
-    pub total: i64,
+    pub total_with_access: i64,
+    /// Apps without access matching the filter.
+    #[diesel(sql_type = BigInt)]
+    pub total_without_access: i64,
 }
 
 impl ConnectedApp {
@@ -60,83 +98,157 @@ impl ConnectedApp {
     }
 }
 
-/// Per-app figures from the user's tokens, grouped first by scope set so that the union of
-/// scopes is taken over a handful of distinct arrays rather than every token. `$1` is the
-/// subject; `{client_filter}` narrows to one client on the app page.
-const APP_AGGREGATES: &str = "
-WITH sets AS (
-    SELECT client_id, scopes || coalesce(refresh_token_scopes, '{}') AS scopes,
-           (access_token_expires_at > now()
-            OR coalesce(refresh_token_expires_at > now(), false)) AS active,
-           count(*) AS n, min(created_at) AS first_at, max(last_used_at) AS last_used
-    FROM access_tokens
-    WHERE subject = $1 {client_filter}
-    GROUP BY 1, 2, 3
-), apps AS (
-    SELECT client_id, min(first_at) AS first_authorized_at, max(last_used) AS last_used_at,
-           coalesce(sum(n) FILTER (WHERE active), 0)::bigint AS active_tokens,
-           coalesce(sum(n) FILTER (WHERE NOT active), 0)::bigint AS expired_tokens
-    FROM sets GROUP BY client_id
+/// The grants of `$1`, with their clients, whether they have access at `$2`, and the held
+/// scopes (with descriptions and use) of each: `{filter}` narrows them.
+const GRANTS_OF_USER: &str = "
+WITH g AS (
+    SELECT g.client_id, c.name, c.developer, c.description, g.first_authorized_at,
+           g.last_used_at, g.live_until, g.valid_until, g.valid_until_set_by, g.token_count,
+           coalesce(g.live_until > $2, false) AS has_access
+    FROM grants g JOIN clients c ON c.client_id = g.client_id
+    WHERE g.subject = $1 {filter}
 )";
 
-/// The held scopes of the app `p.client_id`, with descriptions, as a JSON array.
+/// The held scopes of the app `p.client_id`, as a JSON array.
 const HELD_SCOPES: &str = "
-coalesce((SELECT jsonb_agg(jsonb_build_object('name', g.name, 'description', sc.description)
-                           ORDER BY g.name)
-          FROM (SELECT DISTINCT unnest(s.scopes) AS name FROM sets s
-                WHERE s.client_id = p.client_id AND s.active) AS g
-          LEFT JOIN scopes sc ON sc.name = g.name), '[]'::jsonb) AS held_scopes";
+coalesce((SELECT jsonb_agg(jsonb_build_object(
+                     'name', gs.scope, 'description', sc.description,
+                     'watched_since', gs.watched_since, 'last_needed_at', gs.last_needed_at)
+                 ORDER BY gs.scope)
+          FROM grant_scopes gs LEFT JOIN scopes sc ON sc.name = gs.scope
+          WHERE gs.subject = $1 AND gs.client_id = p.client_id AND gs.held_until > $2),
+         '[]'::jsonb) AS held_scopes";
 
-/// One page of the user's connected apps, by name; `filter` keeps apps whose name contains it
-/// (any case). One statement.
+/// The columns of a [`ConnectedApp`] from `p`.
+const APP_COLUMNS: &str = "p.client_id, p.name, p.developer, p.description,
+    p.first_authorized_at, p.last_used_at, p.live_until, p.valid_until, p.valid_until_set_by,
+    p.token_count, p.has_access";
+
+/// A page of the user's apps: those with access, by name, paged; and those without (every
+/// token spent, or none left), by name, at most [`WITHOUT_ACCESS_SHOWN`].
+#[derive(Debug, Clone, Default)]
+pub struct AppsPage {
+    pub with_access: Vec<ConnectedApp>,
+    pub without_access: Vec<ConnectedApp>,
+    pub total_with_access: i64,
+    pub total_without_access: i64,
+}
+
+/// How many apps without access the list shows.
+pub const WITHOUT_ACCESS_SHOWN: i64 = 50;
+
+/// One page of the user's connected apps at `now`; `filter` keeps apps whose name contains it
+/// (any case). One statement over the user's grants.
 pub fn connected_apps(
     conn: &mut PgConnection,
     subject: &str,
     filter: &str,
     limit: i64,
     offset: i64,
-) -> AppResult<Vec<ConnectedApp>> {
-    let sql = format!(
-        "{aggregates}, page AS (
-            SELECT a.*, c.name, c.developer, c.description, count(*) OVER () AS total
-            FROM apps a JOIN clients c ON c.client_id = a.client_id
-            WHERE $2 = '' OR c.name ILIKE '%' || $2 || '%'
-            ORDER BY lower(c.name), c.client_id
-            LIMIT $3 OFFSET $4
+    now: DateTime<Utc>,
+) -> AppResult<AppsPage> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{grants}, ranked AS (
+            SELECT g.*, row_number() OVER (PARTITION BY has_access
+                                           ORDER BY lower(name), client_id) AS rn
+            FROM g
+        ), p AS (
+            SELECT * FROM ranked
+            WHERE (has_access AND rn > $4 AND rn <= $5) OR (NOT has_access AND rn <= $6)
         )
-        SELECT p.*, {HELD_SCOPES}
-        FROM page p ORDER BY lower(p.name), p.client_id",
-        aggregates = APP_AGGREGATES.replace("{client_filter}", ""),
-    );
-    Ok(diesel::sql_query(sql)
-        .bind::<Text, _>(subject)
-        .bind::<Text, _>(like_escape(filter.trim()))
-        .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(offset)
-        .load(conn)?)
+        SELECT {APP_COLUMNS}, {HELD_SCOPES},
+               (SELECT count(*) FROM g WHERE has_access) AS total_with_access,
+               (SELECT count(*) FROM g WHERE NOT has_access) AS total_without_access
+        FROM p ORDER BY p.has_access DESC, lower(p.name), p.client_id",
+            grants = GRANTS_OF_USER
+                .replace("{filter}", "AND ($3 = '' OR c.name ILIKE '%' || $3 || '%')"),
+        )
+    });
+    let rows: Vec<ConnectedApp> = Prepared::new(SQL.as_str())
+        .text(subject)
+        .timestamptz(now)
+        .text(like_escape(filter.trim()))
+        .big_int(offset)
+        .big_int(offset + limit)
+        .big_int(WITHOUT_ACCESS_SHOWN)
+        .load(conn)?;
+    let mut page = AppsPage {
+        total_with_access: rows.first().map_or(0, |r| r.total_with_access),
+        total_without_access: rows.first().map_or(0, |r| r.total_without_access),
+        ..Default::default()
+    };
+    for row in rows {
+        if row.has_access {
+            page.with_access.push(row);
+        } else {
+            page.without_access.push(row);
+        }
+    }
+    Ok(page)
 }
 
-/// One app of the user, with its figures; `NotFound` when the user has no token with it (or
-/// the app does not exist: the two are not told apart). One statement.
+/// One app of the user, with its figures and its tokens counted at the moment of reading.
+pub struct AppDetail {
+    pub app: ConnectedApp,
+    /// Tokens something can still use.
+    pub active_tokens: i64,
+    /// Spent tokens.
+    pub expired_tokens: i64,
+}
+
+#[derive(QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    active_tokens: i64,
+    #[diesel(sql_type = BigInt)]
+    expired_tokens: i64,
+}
+
+/// The app page's figures: the grant (one row) and its tokens counted at `now` (this one
+/// app's tokens, through the pair's index). One statement. `NotFound` when the user has no
+/// grant with the app (or the app does not exist: the two are not told apart).
 pub fn connected_app(
     conn: &mut PgConnection,
     subject: &str,
     client_id: i64,
-) -> AppResult<ConnectedApp> {
-    let sql = format!(
-        "{aggregates}, page AS (
-            SELECT a.*, c.name, c.developer, c.description, 1::bigint AS total
-            FROM apps a JOIN clients c ON c.client_id = a.client_id
+    now: DateTime<Utc>,
+) -> AppResult<AppDetail> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(embed)]
+        app: ConnectedApp,
+        #[diesel(embed)]
+        counts: Counts,
+    }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{grants}
+        SELECT {APP_COLUMNS}, {HELD_SCOPES}, 1::bigint AS total_with_access,
+               0::bigint AS total_without_access, t.active_tokens, t.expired_tokens
+        FROM g AS p, LATERAL (
+            SELECT count(*) FILTER (WHERE greatest(access_token_expires_at,
+                                                   refresh_token_expires_at) > $2)
+                       AS active_tokens,
+                   count(*) FILTER (WHERE greatest(access_token_expires_at,
+                                                   refresh_token_expires_at) <= $2)
+                       AS expired_tokens
+            FROM access_tokens WHERE subject = $1 AND client_id = $3) AS t",
+            grants = GRANTS_OF_USER.replace("{filter}", "AND g.client_id = $3"),
         )
-        SELECT p.*, {HELD_SCOPES} FROM page p",
-        aggregates = APP_AGGREGATES.replace("{client_filter}", "AND client_id = $2"),
-    );
-    diesel::sql_query(sql)
-        .bind::<Text, _>(subject)
-        .bind::<BigInt, _>(client_id)
+    });
+    let row: Row = Prepared::new(SQL.as_str())
+        .text(subject)
+        .timestamptz(now)
+        .big_int(client_id)
         .get_result(conn)
         .optional()?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    Ok(AppDetail {
+        app: row.app,
+        active_tokens: row.counts.active_tokens,
+        expired_tokens: row.counts.expired_tokens,
+    })
 }
 
 /// One page of the user's tokens with one app, newest first. One statement.

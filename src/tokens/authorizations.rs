@@ -14,6 +14,7 @@ use super::policy;
 use super::update::quoted;
 use crate::audit::{Actor, ActorKind};
 use crate::error::{AppError, AppResult};
+use crate::grants::maintain;
 use crate::validate::dedup_scopes;
 
 /// How the requested scopes apply to each token of the pair.
@@ -192,10 +193,11 @@ fn delta_sql(old: &str, new: &str) -> String {
 }
 
 /// Second statement: one `UPDATE … WHERE client_id = $1 AND subject = $2` of the rows whose
-/// scopes change, each row's new scopes computed from the row itself, and one audit row by
-/// `INSERT … SELECT`. No join: the plan is an index scan on (subject, client_id) whatever the
-/// table statistics say (a join planned from missing statistics once took a minute for 10,000
-/// tokens).
+/// scopes change, each row's new scopes computed from the row itself, one audit row by
+/// `INSERT … SELECT`, and the grant's held scopes brought up to date from the same rows
+/// ([`maintain::PAIR_HELD_CTES`]). No join: the plan is an index scan on (subject, client_id)
+/// whatever the table statistics say (a join planned from missing statistics once took a
+/// minute for 10,000 tokens).
 ///
 /// $1 client, $2 subject, $3 live tokens only, $4 scopes, $5 mode, $6 actor kind, $7 actor
 /// id, $8 mode, $9 reason, $10 request id, $11 client ip, $12 scopes held before.
@@ -211,7 +213,8 @@ fn update_sql() -> String {
     format!(
         "WITH pair AS (
              SELECT scopes || coalesce(refresh_token_scopes, '{{}}') AS old_all,
-                    {new_scopes} AS new_scopes, {new_refresh} AS new_refresh
+                    {new_scopes} AS new_scopes, {new_refresh} AS new_refresh,
+                    greatest(access_token_expires_at, refresh_token_expires_at) AS live_until
              FROM access_tokens
              WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
          ), changed AS (
@@ -224,14 +227,12 @@ fn update_sql() -> String {
              RETURNING 1
          ), groups AS (
              SELECT old_all, new_scopes || coalesce(new_refresh, '{{}}') AS new_all,
-                    count(*) AS n
+                    count(*) AS n, max(live_until) AS live_until
              FROM pair GROUP BY 1, 2
-         ), summary AS (
+         ), {held_ctes}, summary AS (
              SELECT (SELECT count(*) FROM pair) AS updated,
                     (SELECT count(*) FROM changed) AS changed,
-                    ARRAY(SELECT DISTINCT s
-                          FROM groups, unnest(new_all) AS s
-                          ORDER BY s) AS after,
+                    ARRAY(SELECT scope FROM held ORDER BY scope) AS after,
                     {lost} AS lost,
                     {gained} AS gained
          ), event AS (
@@ -251,7 +252,8 @@ fn update_sql() -> String {
              WHERE updated > 0 AND (changed > 0 OR $8 IN ('set', 'narrow'))
              RETURNING id
          )
-         SELECT updated, changed, after, lost, gained FROM summary"
+         SELECT updated, changed, after, lost, gained FROM summary",
+        held_ctes = maintain::PAIR_HELD_CTES.trim(),
     )
 }
 
@@ -353,6 +355,8 @@ pub fn change_pair_scopes(
     let staff = super::is_staff(actor.kind);
     let live_only = is_user || staff;
     crate::db::transaction(conn, |c| {
+        // The grant first, then the tokens (see `grants::maintain`).
+        let grant = maintain::lock(c, subject, client_id)?;
         let locked: LockedRow = diesel::sql_query(lock_sql())
             .bind::<BigInt, _>(client_id)
             .bind::<Text, _>(subject)
@@ -360,6 +364,10 @@ pub fn change_pair_scopes(
             .get_result(c)?;
         if locked.total == 0 {
             return Err(AppError::NotFound);
+        }
+        if grant.is_none() {
+            // Tokens without their grant (written past the domain): make it now.
+            maintain::refresh_pair(c, subject, client_id)?;
         }
         if locked.locked == 0 {
             return Err(AppError::Expired(
@@ -475,7 +483,10 @@ WITH gone AS (
 SELECT count(*) AS deleted FROM gone";
 
 /// Deletes every access and refresh token of the pair with one statement and one audit row
-/// holding the count. Returns the count; a pair without tokens is [`AppError::NotFound`].
+/// holding the count, and ends the pair's grant (its time limit, use records and daily counts
+/// go with it: a later authorization starts a new grant). Returns the count; a pair with
+/// neither tokens nor grant is [`AppError::NotFound`] (a grant kept only for its time limit is
+/// ended with a count of 0).
 pub fn delete_pair(
     conn: &mut PgConnection,
     client_id: i64,
@@ -488,6 +499,9 @@ pub fn delete_pair(
         return Err(AppError::NotFound);
     }
     crate::db::transaction(conn, |c| {
+        // Deleting the grant row locks it first; a new token for the pair waits for this
+        // transaction and then starts a new grant.
+        let ended = maintain::end(c, subject, client_id)?;
         let row: DeletedRow = diesel::sql_query(PAIR_DELETE_SQL)
             .bind::<BigInt, _>(client_id)
             .bind::<Text, _>(subject)
@@ -498,7 +512,22 @@ pub fn delete_pair(
             .bind::<Nullable<Text>, _>(&actor.client_ip)
             .get_result(c)?;
         if row.deleted == 0 {
-            return Err(AppError::NotFound);
+            if !ended {
+                return Err(AppError::NotFound);
+            }
+            // No token went, but the grant (kept for its time limit) did.
+            crate::audit::record(
+                c,
+                actor,
+                crate::db::models::NewAuditEvent {
+                    action: "authorization.delete".into(),
+                    client_id: Some(client_id),
+                    subject: Some(subject.to_string()),
+                    affected_count: Some(0),
+                    reason: reason.clone(),
+                    ..Default::default()
+                },
+            )?;
         }
         Ok(row.deleted as u64)
     })

@@ -1,7 +1,7 @@
 //! Issuing a token from outside the authorization flow (Authlete's `/auth/token/create`), e.g.
 //! to migrate tokens from another server.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -12,6 +12,7 @@ use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{AccessToken, NewAccessToken, NewAuditEvent, Property, ServiceSettings};
 use crate::db::schema::{access_tokens, scopes};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::grants::{limit, maintain};
 use crate::validate;
 
 /// The grant types a token may be created for (`REFRESH_TOKEN` is not a way to obtain a new
@@ -86,6 +87,19 @@ pub fn create_token(
     new: NewToken,
     actor: &Actor,
 ) -> AppResult<CreatedToken> {
+    create_token_at(conn, new, actor, Utc::now())
+}
+
+/// [`create_token`] at `now` (the application's clock). The token joins its pair's grant,
+/// locked first (created if the pair had none): its expiries are capped by the grant's time
+/// limit, and once that limit has passed no token is issued for the pair
+/// ([`AppError::Invalid`] on field `subject`).
+pub fn create_token_at(
+    conn: &mut PgConnection,
+    new: NewToken,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> AppResult<CreatedToken> {
     let (properties, _ignored) =
         policy::clean_properties(new.properties.clone()).map_err(|e| AppError::Invalid(vec![e]))?;
     check_shape(&new)?;
@@ -116,7 +130,6 @@ pub fn create_token(
             return Err(AppError::invalid("scopes", message));
         }
         let settings = ServiceSettings::load(c)?;
-        let now = Utc::now();
         let access_expires = if new.access_token_persistent {
             policy::PERSISTENT_EXPIRY
         } else {
@@ -136,6 +149,26 @@ pub fn create_token(
             }
             false => None,
         };
+
+        // The grant first, before any token row (see `grants::maintain`).
+        let held_scopes = requested.clone();
+        let grant = match &new.subject {
+            Some(subject) => {
+                let draft = maintain::TokenSummary {
+                    created_at: now,
+                    live_until: refresh_expires.map_or(access_expires, |r| r.max(access_expires)),
+                    scopes: held_scopes.clone(),
+                };
+                Some(maintain::open(c, subject, client.client_id, &draft)?)
+            }
+            None => None,
+        };
+        let valid_until = grant.as_ref().and_then(|g| g.valid_until);
+        if let Some(limit) = valid_until.filter(|l| *l <= now) {
+            return Err(AppError::invalid("subject", limit::ended_message(limit)));
+        }
+        let access_expires = limit::capped(access_expires, valid_until);
+        let refresh_expires = refresh_expires.map(|r| limit::capped(r, valid_until));
 
         let mut replaced = 0;
         if let Some(subject) = &new.subject {
@@ -181,6 +214,18 @@ pub fn create_token(
             }
             Err(e) => return Err(e.into()),
         };
+        if let (Some(subject), Some(grant)) = (&new.subject, &grant) {
+            if replaced > 0 {
+                maintain::refresh_pair(c, subject, client.client_id)?;
+            } else if !grant.created {
+                let summary = maintain::TokenSummary {
+                    created_at: now,
+                    live_until: refresh_expires.map_or(access_expires, |r| r.max(access_expires)),
+                    scopes: held_scopes.clone(),
+                };
+                maintain::add_token(c, subject, client.client_id, &summary)?;
+            }
+        }
         if replaced > 0 {
             audit::record(
                 c,

@@ -52,7 +52,7 @@ pub struct AuthorizedClientQuery {
     pub end: i64,
 }
 
-/// One client a subject has authorized, with what its tokens add up to.
+/// One client a subject has authorized, with what its grant says.
 #[derive(Debug, Clone)]
 pub struct AuthorizedClient {
     pub client: Client,
@@ -62,10 +62,10 @@ pub struct AuthorizedClient {
     pub first_authorized_at: DateTime<Utc>,
     /// The latest use of any token of the pair (introspection), if any.
     pub last_used_at: Option<DateTime<Utc>>,
-    /// Tokens whose access token has not expired.
-    pub active_tokens: i64,
-    /// Tokens whose access token has expired.
-    pub expired_tokens: i64,
+    /// Tokens of the pair, spent or not.
+    pub token_count: i64,
+    /// Until when some token of the pair can be used or renewed.
+    pub live_until: DateTime<Utc>,
 }
 
 /// A page of authorized clients.
@@ -109,24 +109,23 @@ struct ClientRow {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     last_used_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = BigInt)]
-    active_tokens: i64,
-    #[diesel(sql_type = BigInt)]
-    expired_tokens: i64,
+    token_count: i64,
+    #[diesel(sql_type = Timestamptz)]
+    live_until: DateTime<Utc>,
 }
 
-/// $1 subject, $2 developer, $3 name pattern (ILIKE), then offset and limit.
+/// $1 subject, $2 developer, $3 name pattern (ILIKE), then offset and limit. The subject's
+/// grants (one row per app, `crate::grants`), not their tokens.
 const CLIENTS_FROM: &str = "
-FROM (SELECT client_id, min(created_at) AS first_authorized_at,
-             max(last_used_at) AS last_used_at,
-             count(*) FILTER (WHERE access_token_expires_at > now()) AS active_tokens,
-             count(*) FILTER (WHERE access_token_expires_at <= now()) AS expired_tokens
-      FROM access_tokens WHERE subject = $1 GROUP BY client_id) AS p
+FROM grants AS p
 JOIN clients AS c USING (client_id)
-WHERE ($2::text IS NULL OR c.developer = $2)
+WHERE p.subject = $1 AND p.token_count > 0
+  AND ($2::text IS NULL OR c.developer = $2)
   AND ($3::text IS NULL OR c.name ILIKE $3)";
 
 /// The clients `query.subject` has authorized: a client is listed while any token of the pair
-/// exists. Ordered by name, then id.
+/// exists. Ordered by name, then id. Two statements (a count and one page) over the subject's
+/// grants: the cost grows with the number of apps, not of tokens.
 pub fn list_authorized_clients(
     conn: &mut PgConnection,
     query: &AuthorizedClientQuery,
@@ -161,12 +160,11 @@ pub fn list_authorized_clients(
         let rows: Vec<ClientRow> = diesel::sql_query(format!(
             "SELECT c.client_id, c.client_id_alias, c.name, c.description, c.developer,
                     c.logo_uri, c.home_uri, c.single_access_token_per_subject, c.created_at,
-                    ARRAY(SELECT DISTINCT s FROM access_tokens AS t, unnest(t.scopes) AS s
-                          WHERE t.subject = $1 AND t.client_id = c.client_id
-                            AND (t.access_token_expires_at > now()
-                                 OR t.refresh_token_expires_at > now())
-                          ORDER BY s) AS scopes,
-                    p.first_authorized_at, p.last_used_at, p.active_tokens, p.expired_tokens
+                    ARRAY(SELECT gs.scope FROM grant_scopes AS gs
+                          WHERE gs.subject = $1 AND gs.client_id = c.client_id
+                            AND gs.held_until > now()
+                          ORDER BY gs.scope) AS scopes,
+                    p.first_authorized_at, p.last_used_at, p.token_count, p.live_until
              {CLIENTS_FROM}
              ORDER BY lower(c.name), c.client_id
              OFFSET $4 LIMIT $5"
@@ -201,8 +199,8 @@ impl From<ClientRow> for AuthorizedClient {
             scopes: r.scopes,
             first_authorized_at: r.first_authorized_at,
             last_used_at: r.last_used_at,
-            active_tokens: r.active_tokens,
-            expired_tokens: r.expired_tokens,
+            token_count: r.token_count,
+            live_until: r.live_until,
         }
     }
 }

@@ -31,13 +31,14 @@ pub use authorizations::{
     change_pair_scopes, delete_pair, remove_pair_scopes, scope_counts_of, update_pair_scopes,
     PairChange, PairUpdate, ScopeCount, ScopeMode, PAIR_CHANGED_MEANWHILE,
 };
-pub use create::{create_token, CreatedToken, NewToken};
-pub use introspect::{introspect, Introspection, IntrospectionRequest, Verdict};
+pub use create::{create_token, create_token_at, CreatedToken, NewToken};
+pub use introspect::{introspect, introspect_at, Introspection, IntrospectionRequest, Verdict};
 pub use list::{
     list_authorized_clients, list_tokens, pair_token_count, AuthorizedClient,
     AuthorizedClientQuery, ClientPage, TokenListQuery, TokenPage, TokenStatus, MAX_WINDOW,
 };
 pub use pair_preview::{preview_pair_change, PairPreview, PreviewGroup, NAMED_PER_GROUP};
+pub(crate) use policy::reason_for;
 pub use policy::{
     clean_properties, from_millis, MAX_PROPERTIES, MAX_PROPERTIES_BYTES, PERSISTENT_EXPIRY,
     RESERVED_PROPERTY_KEYS,
@@ -71,6 +72,17 @@ pub enum TokenRef {
 }
 
 impl TokenRef {
+    /// How [`crate::grants::maintain::lock_of_token`] finds this token.
+    pub(crate) fn grant_key(&self) -> crate::grants::maintain::TokenKey {
+        use crate::grants::maintain::TokenKey;
+        match self {
+            TokenRef::Value(v) => TokenKey::AccessHashes(vec![hash_token(v)]),
+            TokenRef::Hash(h) => TokenKey::AccessHashes(vec![h.clone()]),
+            TokenRef::ValueOrHash(x) => TokenKey::AccessHashes(vec![hash_token(x), x.clone()]),
+            TokenRef::Id(id) => TokenKey::Id(*id),
+        }
+    }
+
     /// Finds the token and locks its row until the end of the transaction
     /// (`SELECT … FOR UPDATE`), so that concurrent changes to it queue up instead of losing an
     /// update.

@@ -9,6 +9,7 @@ use crate::crypto::hash_token;
 use crate::db::models::{AccessToken, NewAuditEvent};
 use crate::db::schema::access_tokens;
 use crate::error::{AppError, AppResult};
+use crate::grants::maintain::{self, TokenKey};
 
 /// Deletes the token whose access token hash is `access_token_hash` (and its refresh token),
 /// with one audit event. With `expected_subject` (end users), another subject's token is
@@ -51,11 +52,15 @@ fn delete_one(
 ) -> AppResult<()> {
     let reason = policy::reason_for(actor, reason)?;
     crate::db::transaction(conn, |c| {
+        let grant = maintain::lock_of_token(c, &token.grant_key())?;
         let found: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
         if expected_subject.is_some_and(|s| found.subject.as_deref() != Some(s)) {
             return Err(AppError::NotFound);
         }
         diesel::delete(access_tokens::table.find(found.id)).execute(c)?;
+        if let Some(g) = &grant {
+            maintain::refresh_pair(c, &g.subject, g.client_id)?;
+        }
         audit::record(
             c,
             actor,
@@ -98,6 +103,11 @@ struct Revoked {
 /// subject pair touched (with its count and, for a single token, its hash). Returns how many
 /// tokens went; nothing matching is a count of 0, not an error (revocation is idempotent, as in
 /// RFC 7009).
+///
+/// Revoking a pair, a client or a subject ends their grants first (deleting the grant rows
+/// locks them; see `grants::maintain`), and then deletes the tokens of the ended grants (and
+/// those without subject): a pair that gets its first token meanwhile is not touched. A single
+/// token's grant is locked first and recomputed after.
 pub fn revoke_tokens(
     conn: &mut PgConnection,
     target: &RevokeTarget,
@@ -126,8 +136,24 @@ pub fn revoke_tokens(
                 None,
                 Some(*client_id),
             ),
-            RevokeTarget::Client(client_id) => ("client_id = $8", None, None, Some(*client_id)),
-            RevokeTarget::Subject(subject) => ("subject = $6", Some(subject.clone()), None, None),
+            RevokeTarget::Client(client_id) => (
+                "client_id = $8 AND (subject IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM grants g
+                     WHERE g.subject = access_tokens.subject
+                       AND g.client_id = access_tokens.client_id))",
+                None,
+                None,
+                Some(*client_id),
+            ),
+            RevokeTarget::Subject(subject) => (
+                "subject = $6 AND NOT EXISTS (
+                     SELECT 1 FROM grants g
+                     WHERE g.subject = access_tokens.subject
+                       AND g.client_id = access_tokens.client_id)",
+                Some(subject.clone()),
+                None,
+                None,
+            ),
         };
     if [&a, &b].into_iter().flatten().any(|s| s.contains('\0')) {
         // Nothing stored holds U+0000, and PostgreSQL text cannot even compare with it.
@@ -153,6 +179,19 @@ pub fn revoke_tokens(
          SELECT count(*) AS revoked FROM gone"
     );
     crate::db::transaction(conn, |c| {
+        let locked = match target {
+            RevokeTarget::AccessToken(x) => {
+                maintain::lock_of_token(c, &TokenKey::AccessHashes(vec![hash_token(x), x.clone()]))?
+            }
+            RevokeTarget::RefreshToken(x) => maintain::lock_of_token(
+                c,
+                &TokenKey::RefreshHashes(vec![hash_token(x), x.clone()]),
+            )?,
+            _ => {
+                end_grants(c, target, actor, reason.as_deref())?;
+                None
+            }
+        };
         let row: Revoked = diesel::sql_query(&sql)
             .bind::<Text, _>(actor.kind.as_str())
             .bind::<Text, _>(&actor.id)
@@ -163,6 +202,49 @@ pub fn revoke_tokens(
             .bind::<Nullable<Text>, _>(&b)
             .bind::<Nullable<BigInt>, _>(client)
             .get_result(c)?;
+        if let Some(g) = &locked {
+            maintain::refresh_pair(c, &g.subject, g.client_id)?;
+        }
         Ok(row.revoked as u64)
     })
+}
+
+/// Ends the grants a pair, client or subject revocation takes: one `DELETE`, which locks
+/// them before any token is touched. Grants kept only for a time limit (no token) get an audit
+/// event of their own in the same statement, since no token event will name them.
+fn end_grants(
+    c: &mut PgConnection,
+    target: &RevokeTarget,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> AppResult<()> {
+    let (condition, subject, client) = match target {
+        RevokeTarget::Pair { client_id, subject } => (
+            "subject = $1 AND client_id = $2",
+            Some(subject.clone()),
+            Some(*client_id),
+        ),
+        RevokeTarget::Client(client_id) => ("client_id = $2", None, Some(*client_id)),
+        RevokeTarget::Subject(subject) => ("subject = $1", Some(subject.clone()), None),
+        RevokeTarget::AccessToken(_) | RevokeTarget::RefreshToken(_) => return Ok(()),
+    };
+    // The condition is one of the fixed strings above; every value is a bound parameter.
+    diesel::sql_query(format!(
+        "WITH ended AS (
+             DELETE FROM grants WHERE {condition} RETURNING subject, client_id, token_count
+         )
+         INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
+                                   affected_count, reason, request_id, client_ip)
+         SELECT $3, $4, 'authorization.delete', client_id, subject, 0, $5, $6, $7
+         FROM ended WHERE token_count = 0"
+    ))
+    .bind::<Nullable<Text>, _>(subject)
+    .bind::<Nullable<BigInt>, _>(client)
+    .bind::<Text, _>(actor.kind.as_str())
+    .bind::<Text, _>(&actor.id)
+    .bind::<Nullable<Text>, _>(reason)
+    .bind::<Nullable<Text>, _>(&actor.request_id)
+    .bind::<Nullable<Text>, _>(&actor.client_ip)
+    .execute(c)?;
+    Ok(())
 }

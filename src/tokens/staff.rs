@@ -35,13 +35,15 @@ pub const READ_ONLY: &str = "this token has expired and is read-only now; revoke
 
 /// Checks a staff change against the locked row and turns it into the change to apply: the
 /// version is checked ([`AppError::Conflict`]), a spent token refused, every field refusal
-/// collected, kept hidden values filled in and "expire now" turned into times. Runs inside the
-/// caller's transaction and leaves the row locked.
+/// collected (an expiry past the grant's time limit `limit` among them), kept hidden values
+/// filled in and "expire now" turned into times. Runs inside the caller's transaction and
+/// leaves the row locked.
 pub(crate) fn checked_update(
     conn: &mut PgConnection,
     token: &TokenRef,
     mut changes: TokenUpdate,
     actor: &Actor,
+    limit: Option<DateTime<Utc>>,
 ) -> AppResult<TokenUpdate> {
     let now = Utc::now();
     let current = token.find_for_update(conn)?.ok_or(AppError::NotFound)?;
@@ -74,6 +76,7 @@ pub(crate) fn checked_update(
     }
     let max = ServiceSettings::load(conn)?.max_staff_token_lifetime;
     errors.extend(expiry_refusals(&changes, &current, now, max));
+    errors.extend(limit_refusals(&changes, &current, limit));
     if let Some(requested) = changes.scopes.take() {
         // The same set is no change: a scope the client may no longer hold is kept, not
         // dropped behind the caller's back.
@@ -156,6 +159,38 @@ fn expiry_refusals(
         if current.refresh_token_expires_at != Some(at) {
             errors.extend(check("refreshTokenExpiresAt", at));
         }
+    }
+    errors
+}
+
+/// An expiry past the grant's time limit ("allow until") is refused: the limit holds for every
+/// token of the pair until someone lifts it (the user, or staff on the user's app page).
+fn limit_refusals(
+    changes: &TokenUpdate,
+    current: &AccessToken,
+    limit: Option<DateTime<Utc>>,
+) -> Vec<FieldError> {
+    let Some(limit) = limit else {
+        return Vec::new();
+    };
+    let words = format!(
+        "this app's access is limited until {}; choose an earlier time, or lift the limit on \
+         the user's app page first",
+        limit.format("%Y-%m-%d %H:%M UTC")
+    );
+    let mut errors = Vec::new();
+    let access_past = changes.access_token_persistent
+        || changes
+            .access_token_expires_at
+            .is_some_and(|at| at > limit && at != current.access_token_expires_at);
+    if access_past && !changes.expire_now {
+        errors.push(FieldError::new("accessTokenExpiresAt", words.clone()));
+    }
+    if changes
+        .refresh_token_expires_at
+        .is_some_and(|at| at > limit && Some(at) != current.refresh_token_expires_at)
+    {
+        errors.push(FieldError::new("refreshTokenExpiresAt", words));
     }
     errors
 }

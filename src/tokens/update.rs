@@ -10,6 +10,8 @@ use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{AccessToken, NewAuditEvent, Property, ServiceSettings};
 use crate::db::schema::access_tokens;
 use crate::error::{AppError, AppResult};
+use crate::grants::limit;
+use crate::grants::maintain::{self, LockedGrant};
 use crate::validate::dedup_scopes;
 
 /// What to change on one token. `None` (or `false`) leaves that part as it is.
@@ -73,8 +75,10 @@ pub struct UpdatedToken {
     pub added_scopes: Vec<String>,
 }
 
-/// Applies `changes` to one token: locks its row, checks who may do what, writes the new state
-/// with `version + 1` and one audit event (before and after) in the same transaction.
+/// Applies `changes` to one token: locks its grant, then its row, checks who may do what,
+/// writes the new state with `version + 1` and one audit event (before and after), and brings
+/// the grant up to date, in the same transaction. New expiries are capped by the grant's time
+/// limit (for support staff, one past it is refused instead).
 ///
 /// Support staff have rules of their own, checked first against the locked row, all refusals
 /// at once (see `tokens::staff`).
@@ -84,13 +88,16 @@ pub fn update_token(
     changes: TokenUpdate,
     actor: &Actor,
 ) -> AppResult<UpdatedToken> {
-    if is_staff(actor.kind) {
-        return crate::db::transaction(conn, |c| {
-            let checked = super::staff::checked_update(c, &token, changes.clone(), actor)?;
-            apply_update(c, &token, checked, actor)
-        });
-    }
-    apply_update(conn, &token, changes, actor)
+    crate::db::transaction(conn, |c| {
+        let grant = maintain::lock_of_token(c, &token.grant_key())?;
+        let limit = grant.as_ref().and_then(|g| g.valid_until);
+        let checked = if is_staff(actor.kind) {
+            super::staff::checked_update(c, &token, changes.clone(), actor, limit)?
+        } else {
+            changes.clone()
+        };
+        apply_update(c, &token, checked, actor, grant.as_ref())
+    })
 }
 
 fn apply_update(
@@ -98,6 +105,7 @@ fn apply_update(
     token: &TokenRef,
     changes: TokenUpdate,
     actor: &Actor,
+    grant: Option<&LockedGrant>,
 ) -> AppResult<UpdatedToken> {
     let reason = policy::reason_for(actor, changes.reason.as_deref())?;
     let is_user = actor.kind == ActorKind::User;
@@ -121,7 +129,9 @@ fn apply_update(
     };
     let new_value = changes.rotate_access_token.then(generate_token);
 
-    crate::db::transaction(conn, |c| {
+    // Inside the caller's transaction (`update_token`), which holds the grant's lock.
+    let c = conn;
+    {
         let now = Utc::now();
         let current: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
         if let Some(subject) = &changes.expected_subject {
@@ -175,6 +185,13 @@ fn apply_update(
                 .map(|r| without(r, removed));
         }
         apply_expiries(c, &changes, actor, now, &current, &mut next)?;
+        if let Some(valid_until) = grant.and_then(|g| g.valid_until) {
+            next.access_token_expires_at =
+                limit::capped(next.access_token_expires_at, Some(valid_until));
+            next.refresh_token_expires_at = next
+                .refresh_token_expires_at
+                .map(|r| limit::capped(r, Some(valid_until)));
+        }
         if let Some(p) = &properties {
             next.properties =
                 serde_json::to_value(p).map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
@@ -195,6 +212,13 @@ fn apply_update(
             ))
             .returning(AccessToken::as_returning())
             .get_result(c)?;
+        let summary_changed = updated.scopes != current.scopes
+            || updated.refresh_token_scopes != current.refresh_token_scopes
+            || updated.access_token_expires_at != current.access_token_expires_at
+            || updated.refresh_token_expires_at != current.refresh_token_expires_at;
+        if let Some(g) = grant.filter(|_| summary_changed) {
+            maintain::refresh_pair(c, &g.subject, g.client_id)?;
+        }
         let mut after = audit_state(&updated);
         if new_value.is_some() {
             after["accessTokenHash"] = serde_json::json!(updated.access_token_hash);
@@ -222,7 +246,7 @@ fn apply_update(
             dropped_scopes,
             ignored_properties: ignored_properties.clone(),
         })
-    })
+    }
 }
 
 /// End users only take scopes away: every requested scope must be held already.

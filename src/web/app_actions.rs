@@ -14,6 +14,7 @@ use actix_session::Session;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::clock::Clock as TimeSource;
 use crate::db::PgPool;
 use crate::error::{AppError, FieldError};
 use crate::read_models::audit_words::{scope_change_parts, tokens_noun, ScopeChanges};
@@ -58,14 +59,15 @@ fn token_id_of(raw: &str) -> Result<i64, AppError> {
 }
 
 /// Sends the app page back with a refused form and status 422; nothing was changed.
-async fn refuse(
+pub(super) async fn refuse(
     pool: &PgPool,
     user: &CurrentUser,
     session: &Session,
     client_id: i64,
     rejected: Rejected,
+    time: &TimeSource,
 ) -> Result<HttpResponse, AppError> {
-    let page = build_app_page(pool, user, session, client_id, 1, rejected).await?;
+    let page = build_app_page(pool, user, session, client_id, 1, rejected, time).await?;
     render(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
@@ -84,6 +86,7 @@ pub async fn narrow_app(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let client_id = client_id_of(&path)?;
@@ -92,8 +95,9 @@ pub async fn narrow_app(
         let rejected = Rejected {
             pair: Some((scopes, KEEP_ONE_FOR_APP.to_string())),
             token: None,
+            ..Default::default()
         };
-        return refuse(&pool, &user, &session, client_id, rejected).await;
+        return refuse(&pool, &user, &session, client_id, rejected, &time).await;
     }
     let removal = unticked(&form, &scopes);
     let (actor, subject, ticked) = (user.actor(&req), user.subject.clone(), scopes.clone());
@@ -150,8 +154,9 @@ pub async fn narrow_app(
             let rejected = Rejected {
                 pair: Some((scopes, scopes_message(&fields))),
                 token: None,
+                ..Default::default()
             };
-            refuse(&pool, &user, &session, client_id, rejected).await
+            refuse(&pool, &user, &session, client_id, rejected, &time).await
         }
         Err(e) => Err(e),
     }
@@ -192,6 +197,7 @@ pub async fn narrow_token(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
     CheckedForm(form): CheckedForm,
 ) -> Result<HttpResponse, AppError> {
     let client_id = client_id_of(&path.0)?;
@@ -201,8 +207,9 @@ pub async fn narrow_token(
         let rejected = Rejected {
             pair: None,
             token: Some((token_id, scopes, KEEP_ONE_FOR_TOKEN.to_string())),
+            ..Default::default()
         };
-        return refuse(&pool, &user, &session, client_id, rejected).await;
+        return refuse(&pool, &user, &session, client_id, rejected, &time).await;
     }
     let removal = unticked(&form, &scopes);
     let (actor, subject, ticked) = (user.actor(&req), user.subject.clone(), scopes.clone());
@@ -251,15 +258,17 @@ pub async fn narrow_token(
             let rejected = Rejected {
                 pair: None,
                 token: Some((token_id, scopes, message)),
+                ..Default::default()
             };
-            refuse(&pool, &user, &session, client_id, rejected).await
+            refuse(&pool, &user, &session, client_id, rejected, &time).await
         }
         Err(AppError::Expired(message)) => {
             let rejected = Rejected {
                 pair: None,
                 token: Some((token_id, scopes, message)),
+                ..Default::default()
             };
-            refuse(&pool, &user, &session, client_id, rejected).await
+            refuse(&pool, &user, &session, client_id, rejected, &time).await
         }
         Err(e) => Err(e),
     }

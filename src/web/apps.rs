@@ -4,19 +4,21 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::crypto::fingerprint;
 use crate::db::models::AccessToken;
 use crate::db::PgPool;
 use crate::error::AppError;
-use crate::read_models::connected_apps::{self, ConnectedApp, HeldScope};
+use crate::read_models::connected_apps::{self, AppDetail, ConnectedApp, HeldScope};
 use crate::tokens::is_spent;
 
 use super::forms::FormFields;
+use super::grant_view::{GrantSections, LimitInput, LimitView};
 use super::paths;
 use super::session::CurrentUser;
 use super::view::{count_of, page_number, Clock, Layout, Pager, Problem, When};
+use crate::clock::Clock as TimeSource;
 
 /// Apps on one page of the list.
 pub const APPS_PER_PAGE: i64 = 20;
@@ -31,25 +33,51 @@ pub struct AppCard {
     pub developer: String,
     pub description: String,
     pub scopes: Vec<HeldScope>,
-    pub first_authorized: When,
+    /// `None` for a grant kept only for its time limit.
+    pub first_authorized: Option<When>,
+    /// Shown only where known.
     pub last_used: Option<When>,
+    /// Some token of the app still works.
+    pub has_access: bool,
+    /// For an app without access: when its last token stopped working.
+    pub access_ended: Option<When>,
+    /// The time limit ("allow until").
+    pub limit: LimitView,
+    /// Permissions not needed in the last 90 days.
+    pub unused: Vec<String>,
+    /// Counted on the app's own page only (0 on the list).
     pub active_tokens: i64,
     pub expired_tokens: i64,
 }
 
 impl AppCard {
-    /// The card of `app`, as its user sees it, with times as `clock` writes them.
-    pub fn new(app: &ConnectedApp, clock: &Clock) -> Self {
+    /// The card of `app` at `now`, as its user sees it, with times as `clock` writes them.
+    pub fn new(app: &ConnectedApp, clock: &Clock, now: DateTime<Utc>) -> Self {
+        let scopes = app.scopes();
+        let (_, unused) = super::grant_view::scope_needs(&scopes, clock, now);
         AppCard {
             client_id: app.client_id,
             name: app.name.clone(),
             developer: app.developer.clone(),
             description: app.description.clone(),
-            scopes: app.scopes(),
-            first_authorized: clock.when(app.first_authorized_at),
+            scopes,
+            first_authorized: clock.maybe(app.first_authorized_at),
             last_used: clock.maybe(app.last_used_at),
-            active_tokens: app.active_tokens,
-            expired_tokens: app.expired_tokens,
+            has_access: app.has_access,
+            access_ended: clock.maybe(app.live_until.filter(|_| !app.has_access)),
+            limit: LimitView::of(app, clock, now),
+            unused,
+            active_tokens: 0,
+            expired_tokens: 0,
+        }
+    }
+
+    /// The card of an app's own page, with its tokens counted.
+    pub fn with_counts(detail: &AppDetail, clock: &Clock, now: DateTime<Utc>) -> Self {
+        AppCard {
+            active_tokens: detail.active_tokens,
+            expired_tokens: detail.expired_tokens,
+            ..AppCard::new(&detail.app, clock, now)
         }
     }
 
@@ -62,6 +90,31 @@ impl AppCard {
     pub fn expired_label(&self) -> String {
         count_of(self.expired_tokens, "expired token", "expired tokens")
     }
+
+    /// The tokens in words without zeros: "2 active tokens and 1 expired token", "1 expired
+    /// token", "no token".
+    pub fn tokens_words(&self) -> String {
+        match (self.active_tokens, self.expired_tokens) {
+            (0, 0) => "no token".into(),
+            (_, 0) => self.active_label(),
+            (0, _) => self.expired_label(),
+            _ => format!("{} and {}", self.active_label(), self.expired_label()),
+        }
+    }
+
+    /// "write and payments".
+    pub fn unused_words(&self) -> String {
+        words_list(&self.unused)
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+pub fn words_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// `/apps`.
@@ -70,22 +123,28 @@ impl AppCard {
 pub struct ConnectedAppsPage {
     pub layout: Layout,
     pub filter: String,
+    /// Apps that can reach the account, this page of them.
     pub apps: Vec<AppCard>,
     pub total: i64,
+    /// Apps that no longer have access (every token spent, or none left but a time limit):
+    /// listed apart, folded.
+    pub gone: Vec<AppCard>,
+    pub gone_total: i64,
     pub pager: Pager,
 }
 
-/// `GET /apps?q=…&page=…`: one aggregate query for the whole page.
+/// `GET /apps?q=…&page=…`: one query over the user's grants for the whole page.
 pub async fn connected_apps(
     req: HttpRequest,
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
 ) -> Result<ConnectedAppsPage, AppError> {
     let query = FormFields::parse(req.query_string().as_bytes());
     let filter: String = query.text("q").trim().chars().take(200).collect();
     let page = page_number(query.get("page"));
-    let (subject, f) = (user.subject.clone(), filter.clone());
+    let (subject, f, now) = (user.subject.clone(), filter.clone(), time.now());
     let apps = crate::db::run(&pool, move |conn| {
         connected_apps::connected_apps(
             conn,
@@ -93,10 +152,11 @@ pub async fn connected_apps(
             &f,
             APPS_PER_PAGE,
             (page - 1) * APPS_PER_PAGE,
+            now,
         )
     })
     .await?;
-    let total = apps.first().map_or(0, |a| a.total);
+    let total = apps.total_with_access;
     let pager = Pager::counted(page, APPS_PER_PAGE, total, "apps", |n| {
         list_href(&filter, n)
     });
@@ -104,7 +164,17 @@ pub async fn connected_apps(
     let clock = layout.clock;
     Ok(ConnectedAppsPage {
         layout,
-        apps: apps.iter().map(|a| AppCard::new(a, &clock)).collect(),
+        apps: apps
+            .with_access
+            .iter()
+            .map(|a| AppCard::new(a, &clock, now))
+            .collect(),
+        gone: apps
+            .without_access
+            .iter()
+            .map(|a| AppCard::new(a, &clock, now))
+            .collect(),
+        gone_total: apps.total_without_access,
         filter,
         total,
         pager,
@@ -176,6 +246,8 @@ pub struct Rejected {
     pub pair: Option<(Vec<String>, String)>,
     /// The token, the scopes ticked in its form, and why it was refused.
     pub token: Option<(i64, Vec<String>, String)>,
+    /// The time-limit form, and why it was refused.
+    pub limit: Option<LimitInput>,
 }
 
 /// `/apps/{clientId}`.
@@ -196,6 +268,8 @@ pub struct AppPage {
     /// later page of it was asked for.
     pub sign_ins_open: bool,
     pub pager: Pager,
+    /// How its permissions are used, its time limit, the picture of its use.
+    pub grant: GrantSections,
 }
 
 impl AppPage {
@@ -220,14 +294,24 @@ pub async fn app_page(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
 ) -> Result<AppPage, AppError> {
     let client_id = client_id_of(&path)?;
     let page = page_number(FormFields::parse(req.query_string().as_bytes()).get("page"));
-    build_app_page(&pool, &user, &session, client_id, page, Rejected::default()).await
+    build_app_page(
+        &pool,
+        &user,
+        &session,
+        client_id,
+        page,
+        Rejected::default(),
+        &time,
+    )
+    .await
 }
 
-/// Builds the app page (two statements: the app's figures and one page of its tokens), with
-/// the input of a refused form when there is one.
+/// Builds the app page (three statements: the app's figures, one page of its tokens, its
+/// daily counts), with the input of a refused form when there is one.
 pub async fn build_app_page(
     pool: &PgPool,
     user: &CurrentUser,
@@ -235,20 +319,28 @@ pub async fn build_app_page(
     client_id: i64,
     page: i64,
     rejected: Rejected,
+    time: &TimeSource,
 ) -> Result<AppPage, AppError> {
-    let subject = user.subject.clone();
-    let (app, tokens) = crate::db::run(pool, move |conn| {
-        let app = connected_apps::connected_app(conn, &subject, client_id)?;
+    let (subject, now) = (user.subject.clone(), time.now());
+    let (app, tokens, daily) = crate::db::run(pool, move |conn| {
+        let app = connected_apps::connected_app(conn, &subject, client_id, now)?;
         let offset = (page - 1) * TOKENS_PER_PAGE;
         let tokens =
             connected_apps::app_tokens(conn, &subject, client_id, TOKENS_PER_PAGE, offset)?;
-        Ok((app, tokens))
+        let daily = crate::grants::usage::daily_use(
+            conn,
+            &subject,
+            client_id,
+            super::grant_view::chart_since(now),
+        )?;
+        Ok((app, tokens, daily))
     })
     .await?;
     let mut layout = Layout::new(user, session, paths::APPS)?;
     let clock = layout.clock;
-    let card = AppCard::new(&app, &clock);
-    let total = app.active_tokens + app.expired_tokens;
+    let card = AppCard::with_counts(&app, &clock, now);
+    let grant = GrantSections::new(&app.app, &daily, rejected.limit.clone(), &clock, now);
+    let total = app.app.token_count;
     let ticked_pair = rejected.pair.as_ref().map(|(s, _)| s);
     let options = card
         .scopes
@@ -290,6 +382,7 @@ pub async fn build_app_page(
         token_count: total,
         sign_ins_open,
         pager,
+        grant,
     })
 }
 
@@ -362,33 +455,49 @@ pub async fn revoke_app_page(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
 ) -> Result<super::review::ReviewPage, AppError> {
     let client_id = client_id_of(&path)?;
-    let subject = user.subject.clone();
+    let (subject, now) = (user.subject.clone(), time.now());
     let app = crate::db::run(&pool, move |conn| {
-        connected_apps::connected_app(conn, &subject, client_id)
+        connected_apps::connected_app(conn, &subject, client_id, now)
     })
     .await?;
     let layout = Layout::new(&user, &session, paths::APPS)?;
-    let app = AppCard::new(&app, &layout.clock);
+    let app = AppCard::with_counts(&app, &layout.clock, now);
     let mut review = super::review::ReviewPage::new(
         layout,
         format!("Revoke {}?", app.name),
         format!("{}/revoke", paths::app(client_id)),
         paths::app(client_id),
     );
-    let expired = if app.expired_tokens > 0 {
-        format!(" and {}", app.expired_label())
-    } else {
-        String::new()
-    };
     review.lines = vec![
-        format!(
-            "{} will lose all access to your account at once: its {}{expired} will be revoked, \
-             with their refresh tokens.",
-            app.name,
-            app.active_label()
-        ),
+        if app.has_access {
+            format!(
+                "{} will lose all access to your account at once: its {} will be revoked, \
+                 with their refresh tokens.",
+                app.name,
+                app.tokens_words()
+            )
+        } else if app.active_tokens + app.expired_tokens > 0 {
+            format!(
+                "{} no longer has access to your account; revoking it forgets it: its {} will \
+                 be deleted{}.",
+                app.name,
+                app.tokens_words(),
+                if app.limit.ends.is_some() {
+                    ", with its time limit"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!(
+                "{} no longer has access to your account; revoking it forgets it, with its time \
+                 limit.",
+                app.name
+            )
+        },
         "This cannot be undone: it can only get access again if you authorize it again."
             .to_string(),
     ];
@@ -402,19 +511,20 @@ pub async fn revoke_token_page(
     user: CurrentUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
 ) -> Result<super::review::ReviewPage, AppError> {
     let client_id = client_id_of(&path.0)?;
     let token_id = client_id_of(&path.1)?;
-    let subject = user.subject.clone();
-    let (app, token) = crate::db::run(&pool, move |conn| {
-        let app = connected_apps::connected_app(conn, &subject, client_id)?;
+    let (subject, now) = (user.subject.clone(), time.now());
+    let (detail, token) = crate::db::run(&pool, move |conn| {
+        let app = connected_apps::connected_app(conn, &subject, client_id, now)?;
         let token = connected_apps::owned_token(conn, &subject, client_id, token_id)?;
         Ok((app, token))
     })
     .await?;
     let layout = Layout::new(&user, &session, paths::APPS)?;
     let when = layout.clock.when(token.created_at).text;
-    let held = app.scopes();
+    let (app, held) = (&detail.app, detail.app.scopes());
     let words: Vec<String> = token
         .scopes
         .iter()
@@ -425,7 +535,7 @@ pub async fn revoke_token_page(
                 .unwrap_or_else(|| s.clone())
         })
         .collect();
-    let others = app.active_tokens + app.expired_tokens - 1;
+    let others = detail.active_tokens + detail.expired_tokens - 1;
     let back = format!("{}#token-{token_id}", paths::app(client_id));
     let mut review = super::review::ReviewPage::new(
         layout,

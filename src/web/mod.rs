@@ -24,6 +24,8 @@ pub mod csrf;
 pub mod errors;
 pub mod flash;
 pub mod forms;
+pub mod grant_actions;
+pub mod grant_view;
 pub mod input_guard;
 pub mod ops;
 pub mod review;
@@ -31,6 +33,7 @@ pub mod session;
 pub mod settings;
 pub mod sso;
 pub mod staff;
+pub mod usage_chart;
 pub mod view;
 
 use actix_web::http::StatusCode;
@@ -110,6 +113,10 @@ page_routes! {
     get "/apps/{client_id}/tokens/{token_id}/scopes" => app_actions::form_page,
     get "/apps/{client_id}/tokens/{token_id}/revoke" => apps::revoke_token_page,
     post "/apps/{client_id}/tokens/{token_id}/revoke" => app_actions::revoke_token,
+    post "/apps/{client_id}/limit" => grant_actions::limit_app,
+    get "/apps/{client_id}/limit" => app_actions::form_page,
+    post "/apps/{client_id}/unused" => grant_actions::remove_unused,
+    get "/apps/{client_id}/unused" => app_actions::form_page,
     get paths::ACTIVITY => activity::activity_page,
     get paths::SETTINGS => settings::settings_page,
     post paths::SETTINGS => settings::save,

@@ -60,12 +60,13 @@ async fn bench_connected_apps_page_of_the_heavy_user() {
             "",
             20,
             0,
+            chrono::Utc::now(),
         )
         .unwrap();
         if i >= 50 {
             sql.push(started.elapsed());
         }
-        assert_eq!(apps.len(), 20);
+        assert_eq!(apps.with_access.len(), 20);
     }
     println!(
         "connected apps, bench-heavy (50 apps, 10,000 tokens; 10,000 other tokens in the table): \

@@ -40,7 +40,8 @@ pub fn number(conn: &mut PgConnection, sql: &str) -> i64 {
         .n
 }
 
-/// `n` tokens of `subject` for PRINTER holding read and write, inserted with one statement.
+/// `n` tokens of `subject` for PRINTER holding read and write, inserted with one statement,
+/// and their grant.
 pub fn many_tokens(conn: &mut PgConnection, subject: &str, n: i64) {
     conn.batch_execute(&format!(
         "INSERT INTO access_tokens (access_token_hash, client_id, subject, grant_type, scopes,
@@ -52,6 +53,9 @@ pub fn many_tokens(conn: &mut PgConnection, subject: &str, n: i64) {
          FROM generate_series(1, {n}) AS g"
     ))
     .expect("tokens");
+    // Inserted past the domain: the pair's grant is brought up to date as every domain
+    // function does it.
+    tokendesk::grants::refresh_pair(conn, subject, PRINTER).expect("grant");
 }
 
 /// How the pair stands: tokens narrowed to read, and pair-update audit rows.

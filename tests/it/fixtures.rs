@@ -109,10 +109,12 @@ impl Tok {
         self
     }
 
+    /// Inserts the token straight into the table, as a migration from another server would,
+    /// and brings its grant up to date the way every domain function does.
     pub fn insert(self, conn: &mut PgConnection) -> AccessToken {
         let now = Utc::now();
         let scopes: Vec<String> = self.scopes.iter().map(|s| s.to_string()).collect();
-        diesel::insert_into(access_tokens::table)
+        let token = diesel::insert_into(access_tokens::table)
             .values(NewAccessToken {
                 access_token_hash: hash_token(&value(self.name)),
                 refresh_token_hash: self
@@ -130,7 +132,9 @@ impl Tok {
             })
             .returning(AccessToken::as_returning())
             .get_result(conn)
-            .expect("insert token")
+            .expect("insert token");
+        tokendesk::grants::refresh_pair(conn, self.subject, self.client).expect("grant");
+        token
     }
 }
 

@@ -4,6 +4,7 @@
 mod api_client;
 mod cli_support;
 mod fixtures;
+mod grants_check;
 mod harness;
 mod http_client;
 mod load;
@@ -42,6 +43,10 @@ mod faults_pool;
 mod faults_restart;
 mod faults_secrets;
 mod forms_intent;
+mod grants_browser;
+mod grants_invariant;
+mod grants_limit;
+mod grants_needs;
 mod oidc_accounts;
 mod oidc_backchannel;
 mod oidc_browser;

@@ -10,7 +10,7 @@ use crate::pages_client::Visitor;
 use crate::sql_count;
 
 #[actix_web::test]
-async fn the_list_shows_each_app_of_the_user_with_its_scopes_and_counts() {
+async fn the_list_shows_each_app_with_access_and_folds_away_the_others() {
     let t = TestApp::with_demo();
     let app = t.service().await;
     let mut v = Visitor::new();
@@ -18,33 +18,44 @@ async fn the_list_shows_each_app_of_the_user_with_its_scopes_and_counts() {
     let page = v.get(&app, "/apps").await;
     assert_eq!(page.status, 200);
     let body = &page.body;
-    assert!(body.contains("5 apps"), "{body}");
+    assert!(body.contains("4 apps with access"), "{body}");
+    let (connected, gone) = body.split_at(body.find("id=\"no-access\"").expect("folded section"));
     for name in [
         "Photo Printer",
         "Travel Journal",
-        "Budget Buddy",
         "Meeting Planner",
         "Backup Vault",
     ] {
-        assert!(body.contains(name), "{name}");
+        assert!(connected.contains(name), "{name}");
     }
     assert!(!body.contains("Family Album"), "bob's app is not alice's");
-    assert!(body.contains("by Lumen Print Co."));
+    assert!(connected.contains("by Lumen Print Co."));
     // Plain words first, the code after them.
     assert!(
-        body.contains(
+        connected.contains(
             "<li>Upload, edit and delete your photos <code class=\"scope-code\">write</code></li>"
         ),
-        "{body}"
+        "{connected}"
     );
-    // Photo Printer: two live tokens and one expired.
-    let printer = &body[body.find("Photo Printer").unwrap()..];
-    let printer = &printer[..printer.find("</article>").unwrap()];
-    assert!(printer.contains("2 active tokens"), "{printer}");
-    assert!(printer.contains("1 expired token<"), "{printer}");
-    // Budget Buddy's only token expired: it holds nothing now.
-    let buddy = &body[body.find("Budget Buddy").unwrap()..];
-    assert!(buddy[..buddy.find("</article>").unwrap()].contains("Holds no active permission"));
+    // Budget Buddy's only token expired: it no longer has access, and is folded away.
+    assert!(!connected.contains("Budget Buddy"));
+    assert!(
+        gone.contains("No longer has access <span class=\"muted\">(1)</span>"),
+        "{gone}"
+    );
+    assert!(
+        gone.contains("<a href=\"/apps/1003\">Budget Buddy</a>"),
+        "{gone}"
+    );
+    assert!(gone.contains("Access ended <time datetime=\"20"), "{gone}");
+    assert!(
+        !body.contains("<details class=\"card gone\" id=\"no-access\" open"),
+        "collapsed"
+    );
+    // No token counts, no zero badges, "last used" only where known (the demo records none).
+    assert!(!body.contains("active token"), "{body}");
+    assert!(!body.contains("Last used"), "{body}");
+    assert!(!body.contains("Not seen in use"));
     // Times carry their zone in a machine-readable element.
     assert!(body.contains("<time datetime=\"20"), "{body}");
     assert!(body.contains(" UTC</time>"));
@@ -306,7 +317,8 @@ async fn the_app_page_costs_a_fixed_number_of_statements() {
     let page = v.get(&app, "/apps/100001?page=3").await;
     assert_eq!(page.status, 200);
     assert_eq!(page.body.matches("<article class=\"card token").count(), 20);
-    assert_eq!(sql_count::statements(&t.db.name) - before, 3);
+    // The account, the app's grant with its tokens counted, a page of tokens, its daily use.
+    assert_eq!(sql_count::statements(&t.db.name) - before, 4);
 }
 
 #[actix_web::test]

@@ -21,7 +21,13 @@ use crate::harness::TestApp;
 use crate::pages_client::Visitor;
 use crate::{fixtures, sql_count};
 
-const WATCHED: [&str; 2] = ["access_tokens", "audit_events"];
+const WATCHED: [&str; 5] = [
+    "access_tokens",
+    "audit_events",
+    "grants",
+    "grant_scopes",
+    "grant_usage",
+];
 
 #[derive(QueryableByName)]
 struct Plan {
@@ -180,6 +186,9 @@ fn literal(bind: &Bind) -> Result<String, String> {
             format!("{}::timestamptz", quote(w))
         }
         Bind::Bare(w) if is_uuid(w) => format!("{}::uuid", quote(w)),
+        Bind::Bare(w) if w.len() == 10 && w.as_bytes()[4] == b'-' && w.as_bytes()[7] == b'-' => {
+            format!("{}::date", quote(w))
+        }
         Bind::Bare(w) => w.clone(),
         Bind::JsonArray(items) if items.is_empty() => "'[]'::jsonb".into(),
         Bind::JsonArray(_) => return Err("cannot replay a non-empty JSON bind".into()),
@@ -318,6 +327,20 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
         )
         .await;
     assert_eq!(narrowed.status, 303, "{}", narrowed.body);
+    // The grant's own forms: a time limit, and "remove unused permissions".
+    let limited = user
+        .submit(&app, &page, &format!("{page}/limit"), &[("until", "90")])
+        .await;
+    assert_eq!(limited.status, 303, "{}", limited.body);
+    let unused = user
+        .submit(
+            &app,
+            &page,
+            &format!("{page}/unused"),
+            &[("scopes", "write")],
+        )
+        .await;
+    assert_eq!(unused.status, 303, "{}", unused.body);
 
     // The support console.
     let mut staff = Visitor::from_address("127.0.0.2:40000");
@@ -331,6 +354,7 @@ async fn every_hot_statement_uses_an_index_on_a_table_of_100k_tokens() {
     for path in [
         "/staff/users?q=bench-user-00001".to_string(),
         "/staff/users/bench-user-0000007".to_string(),
+        format!("/staff/users/bench-heavy/apps/{heavy_client}"),
         format!("/staff/tokens?client={heavy_client}"),
         "/staff/tokens?subject=bench-user-0000009".to_string(),
         "/staff/tokens?expiry=expiring&days=3".to_string(),

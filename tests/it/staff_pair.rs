@@ -310,7 +310,11 @@ async fn the_user_page_shows_their_apps_as_they_see_them() {
     let page = sam.get(&app, "/staff/users/alice").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Alice Moreau"));
-    assert!(page.body.contains("5 apps"), "{}", page.body);
+    assert!(page.body.contains("4 apps"), "{}", page.body);
+    assert!(
+        page.body.contains("No longer has access"),
+        "Budget Buddy is folded away"
+    );
     assert!(page.body.contains("href=\"/staff/users/alice/apps/1001\""));
     // The same words the user reads on her own page.
     assert!(page.body.contains("Read your photos and albums"));
@@ -345,6 +349,7 @@ async fn subjects_with_spaces_and_slashes_have_working_pages() {
         })
         .execute(&mut t.conn())
         .unwrap();
+    tokendesk::grants::refresh_pair(&mut t.conn(), "team a/b?c", 1001).unwrap();
     let mut sam = signed_in(&app, "sam").await;
     let page = sam.get(&app, "/staff/users/team%20a%2Fb%3Fc").await;
     assert_eq!(page.status, 200, "{}", page.body);

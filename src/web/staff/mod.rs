@@ -9,6 +9,7 @@
 //! read forms, call the domain and render.
 
 pub mod audit;
+pub mod grant_limit;
 pub mod pair;
 pub mod signals;
 pub mod token_edit;
@@ -116,6 +117,7 @@ page_routes! {
     post "/staff/users/{subject}/apps/{client_id}/scopes" => pair::remove_scopes,
     post "/staff/users/{subject}/apps/{client_id}/add" => pair::add_scopes,
     post "/staff/users/{subject}/apps/{client_id}/revoke" => pair::revoke_app,
+    post "/staff/users/{subject}/apps/{client_id}/limit" => grant_limit::limit_pair,
     get paths::STAFF_TOKENS => tokens::search_page,
     post "/staff/tokens/lookup" => tokens::lookup,
     // Before `/staff/tokens/{id}`, which would take "lookup" for an id.
@@ -131,6 +133,7 @@ page_routes! {
     get "/staff/users/{subject}/apps/{client_id}/scopes" => form_page,
     get "/staff/users/{subject}/apps/{client_id}/add" => form_page,
     get "/staff/users/{subject}/apps/{client_id}/revoke" => form_page,
+    get "/staff/users/{subject}/apps/{client_id}/limit" => form_page,
     get "/staff/tokens/{id}/revoke" => form_page,
     get "/staff/tokens/{id}/expire" => form_page,
 }

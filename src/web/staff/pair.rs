@@ -12,6 +12,7 @@ use askama_web::WebTemplate;
 use chrono::Utc;
 use diesel::prelude::*;
 
+use crate::clock::Clock as TimeSource;
 use crate::crypto::fingerprint;
 use crate::db::models::AccessToken;
 use crate::db::schema::{client_scopes, scopes};
@@ -23,6 +24,7 @@ use crate::tokens::{self, PairChange, PairPreview, ScopeMode};
 use crate::web::apps::{AppCard, ScopeOption};
 use crate::web::flash::Flash;
 use crate::web::forms::FormFields;
+use crate::web::grant_view::{GrantSections, LimitInput};
 use crate::web::review::{ReviewGroup, ReviewPage};
 use crate::web::session::CurrentUser;
 use crate::web::view::{count_of, page_number, Clock, Layout, Pager, Problem, When};
@@ -102,11 +104,13 @@ pub struct PairPage {
     pub revoke_reason: String,
     pub revoke_error: Option<String>,
     pub problems: Vec<Problem>,
+    /// The grant: its time limit (with the staff form), how its permissions are used, its use.
+    pub grant: GrantSections,
 }
 
 /// What a refused form sends back to the page.
 #[derive(Default)]
-struct Sent {
+pub(super) struct Sent {
     ticked: Option<Vec<String>>,
     reason: String,
     errors: Vec<FieldError>,
@@ -115,6 +119,18 @@ struct Sent {
     add_errors: Vec<FieldError>,
     revoke_reason: String,
     revoke_error: Option<String>,
+    /// The time-limit form (`grant_limit`), refused.
+    limit: Option<LimitInput>,
+}
+
+impl Sent {
+    /// The time-limit form sent back with why it was refused.
+    pub(super) fn limit(input: LimitInput) -> Self {
+        Sent {
+            limit: Some(input),
+            ..Default::default()
+        }
+    }
 }
 
 /// The client's allowed scopes with their descriptions, by name.
@@ -127,8 +143,10 @@ fn allowed_scopes(conn: &mut PgConnection, client_id: i64) -> AppResult<Vec<(Str
         .load(conn)?)
 }
 
-/// Three statements: the app's figures, one page of tokens, the client's allowed scopes.
-async fn build(
+/// Four statements: the app's grant (its tokens counted), one page of tokens, the client's
+/// allowed scopes, the app's daily counts.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn build(
     pool: &PgPool,
     staff: &CurrentUser,
     session: &Session,
@@ -136,18 +154,23 @@ async fn build(
     client_id: i64,
     page: i64,
     sent: Sent,
+    time: &TimeSource,
 ) -> Result<PairPage, AppError> {
-    let s = subject.clone();
-    let (app, tokens, allowed) = crate::db::run(pool, move |conn| {
-        let app = connected_apps::connected_app(conn, &s, client_id)?;
+    let (s, now) = (subject.clone(), time.now());
+    let (app, tokens, allowed, daily) = crate::db::run(pool, move |conn| {
+        let app = connected_apps::connected_app(conn, &s, client_id, now)?;
         let offset = (page - 1) * TOKENS_PER_PAGE;
         let tokens = connected_apps::app_tokens(conn, &s, client_id, TOKENS_PER_PAGE, offset)?;
-        Ok((app, tokens, allowed_scopes(conn, client_id)?))
+        let since = crate::web::grant_view::chart_since(now);
+        let daily = crate::grants::usage::daily_use(conn, &s, client_id, since)?;
+        Ok((app, tokens, allowed_scopes(conn, client_id)?, daily))
     })
     .await?;
     let layout = Layout::new(staff, session, paths::STAFF_USERS)?;
     let clock = layout.clock;
-    let card = AppCard::new(&app, &clock);
+    let card = AppCard::with_counts(&app, &clock, now);
+    let grant = GrantSections::new(&app.app, &daily, sent.limit.clone(), &clock, now)
+        .for_staff(&pair_path(&subject, client_id));
     let held = card
         .scopes
         .iter()
@@ -166,7 +189,7 @@ async fn build(
         })
         .collect();
     let href = pair_path(&subject, client_id);
-    let total = app.active_tokens + app.expired_tokens;
+    let total = app.app.token_count;
     let pager = Pager::counted(page, TOKENS_PER_PAGE, total, "tokens", |n| {
         format!("{href}?page={n}#tokens")
     });
@@ -198,6 +221,7 @@ async fn build(
         revoke_reason: sent.revoke_reason,
         revoke_error: sent.revoke_error.map(|e| crate::web::view::sentence(&e)),
         problems,
+        grant,
     })
 }
 
@@ -208,6 +232,7 @@ pub async fn pair_page(
     StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
 ) -> Result<PairPage, AppError> {
     let (subject, client) = path.into_inner();
     let client_id = id_of(&client)?;
@@ -220,6 +245,7 @@ pub async fn pair_page(
         client_id,
         page,
         Sent::default(),
+        &time,
     )
     .await
 }
@@ -326,6 +352,7 @@ pub async fn remove_scopes(
     path: web::Path<(String, String)>,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
@@ -350,7 +377,7 @@ pub async fn remove_scopes(
             )],
             ..Default::default()
         };
-        let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+        let page = build(&pool, &staff, &session, subject, client_id, 1, sent, &time).await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let sent = Sent {
@@ -368,6 +395,7 @@ pub async fn remove_scopes(
         sent,
         session,
         pool,
+        time,
         staff,
     )
     .await
@@ -380,6 +408,7 @@ pub async fn add_scopes(
     path: web::Path<(String, String)>,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
@@ -399,7 +428,7 @@ pub async fn add_scopes(
             add_errors: vec![FieldError::new("scopes", "Tick the scopes to give.")],
             ..sent
         };
-        let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+        let page = build(&pool, &staff, &session, subject, client_id, 1, sent, &time).await?;
         return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     pair_step(
@@ -412,6 +441,7 @@ pub async fn add_scopes(
         sent,
         session,
         pool,
+        time,
         staff,
     )
     .await
@@ -429,6 +459,7 @@ async fn pair_step(
     sent: Sent,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
     staff: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let reason = form.text("reason");
@@ -503,7 +534,7 @@ async fn pair_step(
             } else {
                 Sent { errors, ..sent }
             };
-            let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+            let page = build(&pool, &staff, &session, subject, client_id, 1, sent, &time).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e),
@@ -517,6 +548,7 @@ pub async fn revoke_app(
     path: web::Path<(String, String)>,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
     StaffForm(staff, form): StaffForm,
 ) -> Result<HttpResponse, AppError> {
     let (subject, client) = path.into_inner();
@@ -580,7 +612,7 @@ pub async fn revoke_app(
                 revoke_error: errors.first().map(|e| e.message.clone()),
                 ..Default::default()
             };
-            let page = build(&pool, &staff, &session, subject, client_id, 1, sent).await?;
+            let page = build(&pool, &staff, &session, subject, client_id, 1, sent, &time).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e),

@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use crate::clock::Clock as TimeSource;
 use crate::db::models::Account;
 use crate::db::PgPool;
 use crate::error::AppError;
@@ -99,33 +100,41 @@ pub struct UserPage {
     pub created: Option<When>,
     pub apps: Vec<StaffAppCard>,
     pub total_apps: i64,
+    /// Apps that no longer have access.
+    pub gone: Vec<StaffAppCard>,
+    pub gone_total: i64,
     pub pager: Pager,
     pub tokens_href: String,
     pub audit_href: String,
 }
 
 /// `GET /staff/users/{subject}?page=…`: the user's account and connected apps. Two statements:
-/// the account, and one aggregate page of apps.
+/// the account, and one page of the user's grants.
 pub async fn user_page(
     req: HttpRequest,
     path: web::Path<String>,
     StaffUser(staff): StaffUser,
     session: Session,
     pool: web::Data<PgPool>,
+    time: web::Data<TimeSource>,
 ) -> Result<UserPage, AppError> {
     let subject = path.into_inner();
     let page = page_number(FormFields::parse(req.query_string().as_bytes()).get("page"));
-    let s = subject.clone();
+    let (s, now) = (subject.clone(), time.now());
     let (account, apps) = crate::db::run(&pool, move |conn| {
         let account = users::find_user(conn, &s)?;
         let offset = (page - 1) * APPS_PER_PAGE;
-        let apps = connected_apps::connected_apps(conn, &s, "", APPS_PER_PAGE, offset)?;
+        let apps = connected_apps::connected_apps(conn, &s, "", APPS_PER_PAGE, offset, now)?;
         Ok((account, apps))
     })
     .await?;
-    let total_apps = apps.first().map_or(0, |a| a.total);
+    let total_apps = apps.total_with_access;
     let layout = Layout::new(&staff, &session, paths::STAFF_USERS)?;
     let clock = layout.clock;
+    let card = |a: &connected_apps::ConnectedApp| StaffAppCard {
+        href: super::pair_path(&subject, a.client_id),
+        card: AppCard::new(a, &clock, now),
+    };
     let href = user_path(&subject);
     let pager = Pager::counted(page, APPS_PER_PAGE, total_apps, "apps", |n| {
         format!("{href}?page={n}")
@@ -134,13 +143,9 @@ pub async fn user_page(
         layout,
         created: account.as_ref().map(|a| clock.when(a.created_at)),
         account,
-        apps: apps
-            .iter()
-            .map(|a| StaffAppCard {
-                href: super::pair_path(&subject, a.client_id),
-                card: AppCard::new(a, &clock),
-            })
-            .collect(),
+        gone: apps.without_access.iter().map(card).collect(),
+        gone_total: apps.total_without_access,
+        apps: apps.with_access.iter().map(card).collect(),
         total_apps,
         pager,
         tokens_href: format!(

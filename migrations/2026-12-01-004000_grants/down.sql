@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS grant_usage;
+DROP TABLE IF EXISTS grant_scopes;
+DROP TABLE IF EXISTS grants;

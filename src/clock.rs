@@ -1,0 +1,52 @@
+//! The time the grant features read: use tracking ("last needed", the daily counts), time
+//! limits ("allow until") and the pages' "3 days ago".
+//!
+//! One [`Clock`] lives in [`crate::AppState`] and is handed to the functions that need "now",
+//! never read from a global, so that a test can move its own application's clock forward
+//! (`clock.advance(Duration::days(91))`) without disturbing the tests running beside it.
+//! Outside tests nothing moves it: it is the system clock.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+/// The system clock, plus an offset that only tests change.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    /// Milliseconds added to the system time.
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock::default()
+    }
+
+    /// The current time of this clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every copy of it) forward by `by` (backward if negative).
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_move_together() {
+        let clock = Clock::system();
+        let copy = clock.clone();
+        let before = copy.now();
+        clock.advance(Duration::days(91));
+        let moved = copy.now() - before;
+        assert!(moved >= Duration::days(91) && moved < Duration::days(91) + Duration::minutes(1));
+    }
+}
