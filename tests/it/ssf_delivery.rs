@@ -452,3 +452,28 @@ async fn revoking_all_of_a_users_apps_is_one_session_revoked_per_app_in_one_txn(
     );
     assert_ne!(got[0].jti(), got[1].jti());
 }
+
+#[actix_web::test]
+async fn a_grant_time_limit_that_shortens_tokens_is_token_claims_change_with_exp() {
+    let rig = Rig::push().await;
+    let mut c = rig.t.conn();
+    Tok::new("g1", PRINTER, "alice", &["read"])
+        .expires_in(7200)
+        .insert(&mut c);
+    let until = chrono::Utc::now() + chrono::Duration::minutes(30);
+    tokendesk::grants::set_limit(
+        &mut c,
+        "alice",
+        PRINTER,
+        tokendesk::grants::LimitChange::Until(until),
+        &actor(ActorKind::User, "alice"),
+        None,
+        chrono::Utc::now(),
+    )
+    .expect("limited");
+    let got = rig.receiver.wait_accepted(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "{:?}", rig.receiver.received());
+    assert_eq!(got[0].event_type(), TOKEN_CLAIMS_CHANGE);
+    assert_eq!(got[0].event()["claims"]["exp"], until.timestamp());
+    assert_eq!(got[0].event()["initiating_entity"], "user");
+}
