@@ -21,9 +21,22 @@
 //! | `TOKENDESK_NO_DEMO` | `serve --no-demo` | off | skip demo data on a new embedded cluster |
 //! | `TOKENDESK_TRUSTED_PROXIES` | `serve --trusted-proxies` | empty | CIDRs whose forwarding headers are believed |
 //! | `TOKENDESK_METRICS_TOKEN` | `serve --metrics-token` | generated (embedded) / off | bearer token for `/metrics` |
+//! | `TOKENDESK_SSF_SUBJECT_ISSUER` | `serve --ssf-subject-issuer` | the issuer | `iss` of the `iss_sub` user subjects (the authorization server) |
+//! | `TOKENDESK_SSF_SIGNING_KEY_FILE` | `serve --ssf-signing-key-file` | unset: kept in PostgreSQL | PEM RSA key that signs SETs |
+//! | `TOKENDESK_SSF_PREVIOUS_KEY_FILES` | `serve --ssf-previous-key-files` | unset | PEM keys still published after a rotation (comma-separated) |
+//! | `TOKENDESK_SSF_WORKERS` | `serve --ssf-workers` | 2 | delivery tasks in this instance (0: none) |
+//! | `TOKENDESK_SSF_DEFAULT_SUBJECTS` | `serve --ssf-default-subjects` | `ALL` | subjects a new stream carries: `ALL` or `NONE` |
+//! | `TOKENDESK_SSF_ALLOW_HTTP_PUSH` | `serve --ssf-allow-http-push` | off | accept `http://` push endpoints |
+//! | `TOKENDESK_SSF_LEASE_SECONDS` | `serve --ssf-lease-seconds` | 30 | how long a claimed SET is a worker's |
+//! | `TOKENDESK_SSF_PUSH_TIMEOUT_SECONDS` | `serve --ssf-push-timeout-seconds` | 10 | longest push |
+//! | `TOKENDESK_SSF_RETRY_BASE_MS` | `serve --ssf-retry-base-ms` | 2000 | first retry delay (doubling, with jitter) |
+//! | `TOKENDESK_SSF_RETRY_MAX_SECONDS` | `serve --ssf-retry-max-seconds` | 3600 | longest delay between attempts |
+//! | `TOKENDESK_SSF_MAX_ATTEMPTS` | `serve --ssf-max-attempts` | 20 | attempts before a SET is dead |
+//! | `TOKENDESK_SSF_POLL_WAIT_SECONDS` | `serve --ssf-poll-wait-seconds` | 20 | how long a long poll waits |
+//! | `TOKENDESK_SSF_RETENTION_DAYS` | `serve --ssf-retention-days` | 7 | delivered and dead SETs kept |
 //! | `TOKENDESK_LOG_FORMAT` | | text | `json` for one JSON object per line |
 //! | `RUST_LOG` | | `info` | log filter |
-//! | `TOKENDESK_PUBLIC_URL` | `serve --public-url` | `http://` + bind | the address people use; OIDC redirect URIs hang off it |
+//! | `TOKENDESK_PUBLIC_URL` | `serve --public-url` | `http://` + bind | the address people and receivers use; OIDC redirect URIs hang off it; the SSF issuer |
 //! | `TOKENDESK_OIDC_ISSUER` | `serve --oidc-issuer` | unset | OpenID Provider to sign in with; unset: local passwords only |
 //! | `TOKENDESK_OIDC_CLIENT_ID` | `serve --oidc-client-id` | | tokendesk's client id at the provider |
 //! | `TOKENDESK_OIDC_CLIENT_SECRET` | `serve --oidc-client-secret` | unset | its secret; unset: a public client (PKCE only) |
@@ -57,6 +70,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// The bearer token `/metrics` asks for; `None`: `/metrics` is off (404).
     pub metrics_token: Option<String>,
+    /// The Shared Signals transmitter.
+    pub signals: crate::signals::SignalSettings,
     /// Sign-in through the OpenID Provider; `None`: local passwords only.
     pub oidc: Option<crate::oidc::Settings>,
     /// Who may sign in with a tokendesk password.
@@ -229,9 +244,19 @@ impl Config {
             },
             trusted_proxies: TrustedProxies::default(),
             metrics_token: Some(crate::crypto::generate_token()),
+            signals: Self::test_signals(),
             oidc: None,
             local_sign_in: LocalSignIn::All,
         }
+    }
+
+    /// The transmitter of in-process tests: `http://` push endpoints accepted (the tests'
+    /// receivers listen on 127.0.0.1), no verification interval, keys from the database.
+    pub fn test_signals() -> crate::signals::SignalSettings {
+        let mut s = crate::signals::SignalSettings::new("http://127.0.0.1");
+        s.allow_http_push = true;
+        s.min_verification_interval = std::time::Duration::ZERO;
+        s
     }
 }
 

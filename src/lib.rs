@@ -31,6 +31,7 @@ pub mod seed;
 pub mod service_credentials;
 pub mod service_settings;
 pub mod sessions;
+pub mod signals;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;

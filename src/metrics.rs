@@ -1,5 +1,6 @@
-//! Prometheus metrics: requests and latency by route, sign-in checks and refusals, and the
-//! pool's connections.
+//! Prometheus metrics: requests and latency by route, sign-in checks and refusals, the pool's
+//! connections, and the delivery of Shared Signals (outbox depth, deliveries by outcome, the
+//! time from a change to the receiver's acceptance).
 //!
 //! Every label takes its value from a fixed set — methods outside the standard ones are
 //! `other`, paths that match no route are `unmatched` — so that no caller can add series (each
@@ -14,8 +15,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::db::PgPool;
@@ -31,6 +32,9 @@ pub struct Metrics {
     pool_max: IntGauge,
     password_checks: IntCounter,
     sign_in_refusals: IntCounterVec,
+    signal_outbox: IntGaugeVec,
+    signal_deliveries: IntCounterVec,
+    signal_latency: Histogram,
 }
 
 impl Metrics {
@@ -73,6 +77,32 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let signal_outbox = IntGaugeVec::new(
+            Opts::new(
+                "tokendesk_ssf_outbox_events",
+                "Security Event Tokens in the outbox, by state (pending: not yet delivered)",
+            ),
+            &["state"],
+        )?;
+        let signal_deliveries = IntCounterVec::new(
+            Opts::new(
+                "tokendesk_ssf_deliveries_total",
+                "Delivery attempts of Security Event Tokens by this instance, by method and outcome",
+            ),
+            &["method", "outcome"],
+        )?;
+        let signal_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "tokendesk_ssf_delivery_latency_seconds",
+                "Time from the change to the receiver's acceptance of its SET",
+            )
+            .buckets(vec![
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+            ]),
+        )?;
+        registry.register(Box::new(signal_outbox.clone()))?;
+        registry.register(Box::new(signal_deliveries.clone()))?;
+        registry.register(Box::new(signal_latency.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(password_checks.clone()))?;
         registry.register(Box::new(sign_in_refusals.clone()))?;
@@ -87,7 +117,35 @@ impl Metrics {
             pool_max,
             password_checks,
             sign_in_refusals,
+            signal_outbox,
+            signal_deliveries,
+            signal_latency,
         })
+    }
+
+    /// Counts one delivery attempt of a SET: `state` is the row's state after it (`delivered`,
+    /// `pending`: to be retried, `dead`); a delivered one's latency is observed.
+    pub fn signal_outcome(&self, method: &'static str, state: &str, latency_seconds: Option<f64>) {
+        let outcome = match state {
+            "delivered" => "delivered",
+            "pending" => "retried",
+            "dead" => "dead",
+            _ => "other",
+        };
+        self.signal_deliveries
+            .with_label_values(&[method, outcome])
+            .inc();
+        if let Some(l) = latency_seconds {
+            self.signal_latency.observe(l.max(0.0));
+        }
+    }
+
+    /// The outbox's depth, read just before rendering.
+    pub fn set_signal_depth(&self, pending: i64, dead: i64) {
+        self.signal_outbox
+            .with_label_values(&["pending"])
+            .set(pending);
+        self.signal_outbox.with_label_values(&["dead"]).set(dead);
     }
 
     /// Counts one password check (argon2id run) at sign-in.

@@ -267,7 +267,7 @@ fn wrong_type(key: &str, what: &str) -> ApiError {
 
 /// The first problem of a JSON value under the input rule: NUL, or a string or key longer
 /// than a form value may be.
-fn unreadable_in(value: &Value) -> Option<Problem> {
+pub(crate) fn unreadable_in(value: &Value) -> Option<Problem> {
     let text = |s: &str| check_value(s.as_bytes(), MAX_BODY_VALUE_BYTES).err();
     match value {
         Value::String(s) => text(s),

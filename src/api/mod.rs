@@ -2,6 +2,9 @@
 //! written against Authlete's `/auth/token/update` and `/client/authorization/update` works
 //! against tokendesk unchanged. A thin door onto [`crate::tokens`]: handlers parse, call one
 //! domain function, and shape the answer. `docs/API.md` is the reference.
+//!
+//! [`ssf`] is the machine door of the Shared Signals transmitter (`/.well-known/…`, `/ssf/…`),
+//! in the shapes of SSF 1.0 rather than Authlete's.
 
 pub mod auth;
 pub mod authorization;
@@ -16,6 +19,7 @@ pub mod introspection;
 pub mod oauth;
 pub mod oauth2;
 pub mod openapi;
+pub mod ssf;
 pub mod standard;
 pub mod token_create;
 pub mod token_endpoint;

@@ -1,7 +1,9 @@
 //! The command line: `serve`, `migrate`, `seed`, `sweep`, and the administrative commands —
-//! `account`, `client` (also `secret`), `scope`, `api-key` (each `list`, `show`, `update`, `delete` / `disable`
-//! / `revoke`, most with `--json`), `service-token create` and `settings`. Every subcommand finds its database the same
-//! way (see [`DatabaseArgs`]) and fails with one line on standard error and a non-zero exit.
+//! `account`, `client` (also `secret`), `scope`, `api-key` (each `list`, `show`, `update`,
+//! `delete` / `disable` / `revoke`, most with `--json`), `service-token create`, `settings`,
+//! and the Shared Signals transmitter's `receiver`, `signing-key` and `stream`. Every
+//! subcommand finds its database the same way (see [`DatabaseArgs`]) and fails with one line
+//! on standard error and a non-zero exit.
 
 mod accounts;
 mod catalog;
@@ -11,6 +13,7 @@ mod output;
 mod serve;
 mod settings;
 mod sign_in_args;
+mod signals;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -75,6 +78,15 @@ pub enum Command {
     /// Delete tokens that expired longer ago than a given age (with audit events), and sessions
     /// that can no longer open anything.
     Sweep(data::SweepArgs),
+    /// Manage Shared Signals receivers (resource servers and apps that get token events).
+    #[command(subcommand)]
+    Receiver(signals::ReceiverCommand),
+    /// The keys that sign Security Event Tokens: list, rotate.
+    #[command(subcommand, name = "signing-key")]
+    SigningKey(signals::SigningKeyCommand),
+    /// Pause, disable or enable a receiver's event stream.
+    #[command(subcommand)]
+    Stream(signals::StreamCommand),
 }
 
 /// An open database: its connection string and, on the embedded default, the cluster (stopped
@@ -147,6 +159,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ServiceToken(cmd) => credentials::service_token(&cli.db, cmd),
         Command::Settings(cmd) => settings::settings(&cli.db, cmd),
         Command::Sweep(args) => data::sweep(&cli.db, args),
+        Command::Receiver(cmd) => signals::receiver(&cli.db, cmd),
+        Command::SigningKey(cmd) => signals::signing_key(&cli.db, cmd),
+        Command::Stream(cmd) => signals::stream(&cli.db, cmd),
     }
 }
 

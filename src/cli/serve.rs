@@ -62,6 +62,8 @@ pub struct ServeArgs {
     pub metrics_token: Option<String>,
     #[command(flatten)]
     pub sign_in: SignInArgs,
+    #[command(flatten)]
+    pub signals: super::signals::SignalArgs,
 }
 
 /// Binds first (a port in use fails fast), then opens the database, seeds the demo on a new
@@ -112,6 +114,9 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             args.metrics_token.as_deref(),
             data_dir.as_deref(),
         )?,
+        signals: args
+            .signals
+            .settings(args.sign_in.public_url.as_deref(), &addr.to_string())?,
     };
     let metrics_note = match (&config.metrics_token, &args.metrics_token, &data_dir) {
         (None, _, _) => "off (set TOKENDESK_METRICS_TOKEN)".to_string(),
@@ -171,6 +176,10 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
          (http://{addr}/api/openapi.json)"
     ))?;
     say(&format!("  metrics: {metrics_note}"))?;
+    say(&format!(
+        "  shared signals: {}/.well-known/ssf-configuration",
+        state.config.signals.issuer
+    ))?;
     say("Press Ctrl-C to stop.")?;
 
     limit_malloc_arenas();
@@ -181,6 +190,11 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     let shutdown_seconds = args.shutdown_seconds;
     let served = actix_web::rt::System::new().block_on(async move {
         actix_web::rt::spawn(flush_usage_forever(flusher));
+        // Delivery runs beside the server and stops with it; a push under way when it stops
+        // is delivered again by whichever instance claims it once its lease expires.
+        let delivery =
+            crate::signals::worker::spawn_all(&state.pool, &state.config.signals, &state.metrics)
+                .map_err(std::io::Error::other)?;
         let server = HttpServer::new(move || crate::app(state.clone()))
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)
@@ -189,7 +203,11 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
             .listen(listener)?
             .run();
         actix_web::rt::spawn(stop_on_signals(server.handle(), shutdown_seconds));
-        server.await
+        let served = server.await;
+        for task in delivery {
+            task.abort();
+        }
+        served
     });
     // The counts since the last flush, before the database goes.
     let (pool, counter, clock) = &usage;

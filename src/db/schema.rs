@@ -188,12 +188,97 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ssf_outbox (id) {
+        id -> Int8,
+        stream_id -> Text,
+        jti -> Uuid,
+        txn -> Text,
+        audit_event_id -> Nullable<Int8>,
+        event_type -> Text,
+        subject_user -> Nullable<Text>,
+        subject_client -> Nullable<Int8>,
+        subject_token -> Nullable<Text>,
+        event -> Jsonb,
+        order_key -> Text,
+        bypass_status -> Bool,
+        state -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        leased_until -> Nullable<Timestamptz>,
+        leased_by -> Nullable<Text>,
+        last_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ssf_receivers (id) {
+        id -> Int8,
+        name -> Text,
+        credential_id -> Text,
+        secret_hash -> Text,
+        audience -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ssf_signing_keys (kid) {
+        kid -> Text,
+        private_key -> Bytea,
+        public_jwk -> Jsonb,
+        created_at -> Timestamptz,
+        retired_at -> Nullable<Timestamptz>,
+        published_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ssf_stream_subjects (id) {
+        id -> Int8,
+        stream_id -> Text,
+        user_subject -> Nullable<Text>,
+        client_id -> Nullable<Int8>,
+        token_hash -> Nullable<Text>,
+        included -> Bool,
+        subject -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ssf_streams (stream_id) {
+        stream_id -> Text,
+        receiver_id -> Int8,
+        delivery_method -> Text,
+        endpoint_url -> Nullable<Text>,
+        authorization_header -> Nullable<Text>,
+        events_requested -> Nullable<Array<Nullable<Text>>>,
+        events_delivered -> Array<Nullable<Text>>,
+        description -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        default_subjects -> Text,
+        last_verification_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(rotated_refresh_tokens -> access_tokens (token_id));
 diesel::joinable!(sessions -> accounts (account_id));
+diesel::joinable!(ssf_outbox -> ssf_streams (stream_id));
+diesel::joinable!(ssf_stream_subjects -> ssf_streams (stream_id));
+diesel::joinable!(ssf_streams -> ssf_receivers (receiver_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
@@ -210,4 +295,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_settings,
     sessions,
     sign_in_throttle,
+    ssf_outbox,
+    ssf_receivers,
+    ssf_signing_keys,
+    ssf_stream_subjects,
+    ssf_streams,
 );

@@ -33,6 +33,11 @@ pub const KNOWN_ACTIONS: &[(&str, &str)] = &[
     ("api_key.create", "API key created"),
     ("api_key.revoke", "API key revoked"),
     ("settings.update", "Service settings changed"),
+    ("ssf.receiver.create", "Signals receiver added"),
+    ("ssf.receiver.revoke", "Signals receiver revoked"),
+    ("ssf.stream.create", "Event stream created"),
+    ("ssf.stream.status", "Event stream status set"),
+    ("ssf.key.rotate", "Signing key rotated"),
 ];
 
 /// The actor kinds the filter offers.

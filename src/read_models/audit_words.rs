@@ -255,6 +255,25 @@ pub fn describe(e: &NamedEvent) -> EventWords {
         ("client.create", _) => format!("registered {client}"),
         ("scope.create", _) => "added a scope".to_string(),
         ("api_key.create", _) => "created an API key".to_string(),
+        ("ssf.receiver.create", _) => "added a Shared Signals receiver".to_string(),
+        ("ssf.receiver.revoke", _) => "revoked a Shared Signals receiver's credential".to_string(),
+        ("ssf.stream.create", _) => "created an event stream".to_string(),
+        ("ssf.stream.update", _) | ("ssf.stream.replace", _) => {
+            "changed an event stream".to_string()
+        }
+        ("ssf.stream.delete", _) => "deleted an event stream".to_string(),
+        ("ssf.stream.status", _) => "set an event stream's status".to_string(),
+        ("ssf.subject.add", _) => {
+            format!("added {} to an event stream", subject_or(e, "a subject"))
+        }
+        ("ssf.subject.remove", _) => {
+            format!(
+                "removed {} from an event stream",
+                subject_or(e, "a subject")
+            )
+        }
+        ("ssf.key.create", _) => "created the key that signs security events".to_string(),
+        ("ssf.key.rotate", _) => "rotated the key that signs security events".to_string(),
         ("seed.demo", _) => "loaded the demo data".to_string(),
         ("seed.sized", _) => "loaded a benchmark data set".to_string(),
         (action, Some(t)) => format!("{action} on {t} of {client}{whose}"),

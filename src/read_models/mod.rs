@@ -11,6 +11,7 @@ pub mod audit_words;
 pub mod clients;
 pub mod connected_apps;
 pub mod granted_scopes;
+pub mod signals;
 pub mod token_search;
 pub mod users;
 

@@ -1,9 +1,9 @@
 //! The pages' side of [`crate::input_rule`]: one middleware, in front of every page route (and
 //! of paths that match none), refuses a request whose path, query string or form body breaks
 //! the rule with a 422 page naming the field — before any extractor or handler runs, so that no
-//! handler can forget it and no such value reaches the database. `/api/…` is left to the API's
-//! input layer, which answers in its own shape, but for the API's pages (`/api/docs`), and
-//! `/oauth2/…` to the OAuth parameters (`api::oauth`), which answer in theirs.
+//! handler can forget it and no such value reaches the database. `/api/…`, `/ssf/…`,
+//! `/.well-known/…` and `/oauth2/…` are left to their doors' input layers, which answer in
+//! their own shapes — but for the API's pages (`/api/docs`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -28,8 +28,7 @@ pub async fn refuse_unreadable_input(
     let api_page = crate::api::PAGE_ROUTES
         .iter()
         .any(|(_, p)| *p == req.path());
-    // The API and the standard OAuth endpoints answer bad input in their own shapes.
-    if (req.path().starts_with("/api/") && !api_page) || req.path().starts_with("/oauth2/") {
+    if is_machine_path(req.path()) && !api_page {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let pattern = req.match_pattern();
@@ -61,6 +60,14 @@ pub async fn refuse_unreadable_input(
         req.set_payload(Payload::from(body));
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The paths of the API, the standard OAuth endpoints and the Shared Signals endpoints: their own
+/// input layers answer in JSON.
+fn is_machine_path(path: &str) -> bool {
+    ["/api/", "/ssf/", "/.well-known/", "/oauth2/"]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 fn is_form(req: &ServiceRequest) -> bool {

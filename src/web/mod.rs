@@ -56,6 +56,7 @@ pub mod paths {
     pub const STAFF_TOKENS: &str = "/staff/tokens";
     pub const STAFF_AUDIT: &str = "/staff/audit";
     pub const STAFF_AUDIT_CSV: &str = "/staff/audit.csv";
+    pub const STAFF_SIGNALS: &str = "/staff/signals";
     /// "Sign in with …" leads here (`?next=`), and on to the provider.
     pub const OIDC_START: &str = "/auth/oidc/start";
     /// The redirect URI registered at the provider.
@@ -137,11 +138,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
     cfg.configure(staff::configure)
         .configure(admin::configure)
-        .configure(crate::api::configure);
+        .configure(crate::api::configure)
+        .configure(crate::api::ssf::configure);
 }
 
-/// Every route of the product as (method, path pattern): the pages', the console's and the
-/// API's, as registered by [`configure`].
+/// Every route of the product as (method, path pattern): the pages', the console's, the API's
+/// and the Shared Signals endpoints', as registered by [`configure`].
 pub fn all_routes() -> Vec<(&'static str, &'static str)> {
     [
         ROUTES,
@@ -150,6 +152,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         crate::api::ROUTES,
         crate::api::PAGE_ROUTES,
         crate::api::STANDARD_ROUTES,
+        crate::api::ssf::ROUTES,
     ]
     .concat()
 }

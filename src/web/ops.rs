@@ -70,6 +70,10 @@ pub async fn metrics(
             .content_type("text/plain; charset=utf-8")
             .body("Give the metrics token: Authorization: Bearer <TOKENDESK_METRICS_TOKEN>.\n");
     }
+    // The outbox's depth is read now; without the database, the last values stay.
+    if let Ok(depth) = crate::db::run(pool.get_ref(), crate::signals::outbox::depth).await {
+        metrics.set_signal_depth(depth.pending, depth.dead);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(pool.get_ref()))

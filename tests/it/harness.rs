@@ -96,12 +96,26 @@ fn harness() -> &'static Harness {
             ))
             .execute(&mut conn)
             .expect("service id");
+            // Every test database has the same signing key: generated once per run (one test,
+            // `ssf_discovery`, generates a key of its own the way a deployment does).
+            tokendesk::signals::keys::install_if_none(
+                &mut conn,
+                fixture_key(),
+                &tokendesk::audit::Actor::system("test"),
+            )
+            .expect("fixture signing key");
         }
         Harness {
             admin_url,
             template,
         }
     })
+}
+
+/// The run's signing key, in every test database.
+pub fn fixture_key() -> &'static tokendesk::signals::keys::SigningKey {
+    static KEY: OnceLock<tokendesk::signals::keys::SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| tokendesk::signals::keys::SigningKey::generate().expect("a fixture key"))
 }
 
 /// A database of one test's own, dropped when the value drops.

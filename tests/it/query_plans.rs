@@ -36,7 +36,7 @@ struct Plan {
 }
 
 /// The relations a plan scans sequentially.
-fn seq_scans(node: &Value, found: &mut Vec<String>) {
+pub(crate) fn seq_scans(node: &Value, found: &mut Vec<String>) {
     if node["Node Type"] == "Seq Scan" {
         if let Some(rel) = node["Relation Name"].as_str() {
             found.push(rel.to_string());
@@ -185,6 +185,7 @@ fn literal(bind: &Bind) -> Result<String, String> {
         Bind::Bare(w) if w.len() > 10 && w.as_bytes()[4] == b'-' && w.contains('T') => {
             format!("{}::timestamptz", quote(w))
         }
+        Bind::Bare(w) if is_uuid(w) => format!("{}::uuid", quote(w)),
         Bind::Bare(w) if w.len() == 10 && w.as_bytes()[4] == b'-' && w.as_bytes()[7] == b'-' => {
             format!("{}::date", quote(w))
         }
@@ -195,11 +196,31 @@ fn literal(bind: &Bind) -> Result<String, String> {
             let inner: Result<Vec<String>, String> = items.iter().map(literal).collect();
             format!("ARRAY[{}]::text[]", inner?.join(", "))
         }
+        Bind::List(items)
+            if items
+                .iter()
+                .all(|i| matches!(i, Bind::Bare(w) if is_uuid(w))) =>
+        {
+            let inner: Result<Vec<String>, String> = items.iter().map(literal).collect();
+            format!("ARRAY[{}]::uuid[]", inner?.join(", "))
+        }
         Bind::List(items) => {
             let inner: Result<Vec<String>, String> = items.iter().map(literal).collect();
             format!("ARRAY[{}]::bigint[]", inner?.join(", "))
         }
     })
+}
+
+/// `8-4-4-4-12` hexadecimal digits, as diesel shows a `uuid::Uuid`.
+fn is_uuid(w: &str) -> bool {
+    w.len() == 36
+        && w.char_indices().all(|(i, ch)| {
+            if [8, 13, 18, 23].contains(&i) {
+                ch == '-'
+            } else {
+                ch.is_ascii_hexdigit()
+            }
+        })
 }
 
 /// The statement with its bind values written in as literals.
@@ -228,7 +249,7 @@ fn with_literals(captured: &str) -> Result<String, String> {
 }
 
 /// The plan of a captured statement, with its own bind values.
-fn plan_of(conn: &mut PgConnection, captured: &str) -> Result<Value, String> {
+pub(crate) fn plan_of(conn: &mut PgConnection, captured: &str) -> Result<Value, String> {
     let sql = with_literals(captured)?;
     let plan: Plan = diesel::sql_query(format!("EXPLAIN (FORMAT JSON) {sql}"))
         .get_result(conn)

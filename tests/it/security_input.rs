@@ -405,10 +405,32 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
             "max-staff-token-lifetime",
             "single-access-token-per-subject",
             "supported-scopes-only",
+            "refresh-token-kept",
+            "refresh-token-duration-kept",
+            "refresh-token-duration-reset",
         ],
     ),
     ("get", "/admin/settings/history", &["page"], &[]),
     ("get", "/api/docs", &["extra"], &[]),
+    ("get", "/staff/signals", &["extra"], &[]),
+];
+
+/// The Shared Signals routes, with their query parameters (their JSON bodies are read by the
+/// SSF door's own input layer; `ssf_input.rs` tests them).
+pub const SSF_INPUTS: &[(&str, &str, &[&str])] = &[
+    ("get", "/.well-known/ssf-configuration", &[]),
+    ("get", "/.well-known/jwks.json", &[]),
+    ("get", "/ssf/streams", &["stream_id"]),
+    ("post", "/ssf/streams", &[]),
+    ("patch", "/ssf/streams", &[]),
+    ("put", "/ssf/streams", &[]),
+    ("delete", "/ssf/streams", &["stream_id"]),
+    ("get", "/ssf/status", &["stream_id"]),
+    ("post", "/ssf/status", &[]),
+    ("post", "/ssf/subjects/add", &[]),
+    ("post", "/ssf/subjects/remove", &[]),
+    ("post", "/ssf/verify", &[]),
+    ("post", "/ssf/poll/{stream_id}", &[]),
 ];
 
 /// The fields of each API route, from the endpoints' own tables: every service endpoint at
@@ -523,6 +545,7 @@ fn every_route_is_covered_by_the_input_tables() {
     covered.extend(SERVER_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     covered.extend(api_inputs().iter().map(|(m, p, _)| (*m, *p)));
     covered.extend(STANDARD_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
+    covered.extend(SSF_INPUTS.iter().map(|(m, p, _)| (*m, *p)));
     let mut routes = tokendesk::web::all_routes();
     routes.sort();
     covered.sort();

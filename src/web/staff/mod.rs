@@ -1,5 +1,6 @@
 //! The support console under `/staff`: users, their apps and tokens, token search and edit,
-//! changes to every token of a user's app, and the audit log.
+//! changes to every token of a user's app, the audit log, and the Shared Signals receivers
+//! with their delivery state.
 //!
 //! Every route takes [`StaffUser`], the one place where roles are checked: anonymous visitors
 //! are sent to sign in, end users get **404** (never 403, so that the console's existence and
@@ -10,6 +11,7 @@
 pub mod audit;
 pub mod grant_limit;
 pub mod pair;
+pub mod signals;
 pub mod token_edit;
 pub mod token_end;
 pub mod token_form;
@@ -127,6 +129,7 @@ page_routes! {
     post "/staff/tokens/{id}/details" => crate::web::details::remove_staff_detail,
     get paths::STAFF_AUDIT => audit::audit_page,
     get paths::STAFF_AUDIT_CSV => audit::audit_csv,
+    get paths::STAFF_SIGNALS => signals::signals_page,
     // A form's address, reloaded or bookmarked, leads to the page the form is on.
     get "/staff/users/{subject}/apps/{client_id}/scopes" => form_page,
     get "/staff/users/{subject}/apps/{client_id}/add" => form_page,

@@ -1,0 +1,10 @@
+DROP TRIGGER audit_events_signal ON audit_events;
+DROP FUNCTION ssf_enqueue_audit_events();
+DROP FUNCTION ssf_event_of(audit_events);
+DROP FUNCTION ssf_stream_wants(text, text, text, bigint, text);
+DROP FUNCTION ssf_txn();
+DROP TABLE ssf_outbox;
+DROP TABLE ssf_stream_subjects;
+DROP TABLE ssf_streams;
+DROP TABLE ssf_receivers;
+DROP TABLE ssf_signing_keys;

@@ -1,0 +1,311 @@
+//! The outbox table's side of delivery: claiming due rows with a lease, recording what became
+//! of them, and forgetting old ones. In the shape of crates.io's background jobs (a row claimed
+//! with `FOR UPDATE SKIP LOCKED`, the retry backoff computed in SQL), with one difference: a
+//! push can take seconds, so a claim commits at once and the row is held by a lease
+//! (`leased_until`) rather than by a transaction. A worker that dies loses its lease when it
+//! expires, and the row is delivered again (with the same `jti`).
+//!
+//! Rows of one stream and one order key (an app of a user, or the stream itself) go out one at
+//! a time in id order: a row is claimable only while no earlier row of its key is pending.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Interval, Jsonb, Nullable, Text, Timestamptz};
+
+use super::set::SetContent;
+use crate::error::AppResult;
+
+/// A row claimed for delivery, with what its stream needs to deliver it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub stream_id: String,
+    #[diesel(sql_type = Text)]
+    pub jti: String,
+    #[diesel(sql_type = Text)]
+    pub txn: String,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Jsonb)]
+    pub event: serde_json::Value,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub subject_user: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub subject_client: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub subject_token: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    /// Including this one.
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Text)]
+    pub audience: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub endpoint_url: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub authorization_header: Option<String>,
+}
+
+impl Claimed {
+    /// What the SET says.
+    pub fn content(&self) -> SetContent<'_> {
+        SetContent {
+            jti: &self.jti,
+            txn: &self.txn,
+            aud: &self.audience,
+            stream_id: &self.stream_id,
+            event_type: &self.event_type,
+            event: &self.event,
+            subject_user: self.subject_user.as_deref(),
+            subject_client: self.subject_client,
+            subject_token: self.subject_token.as_deref(),
+            issued_at: self.created_at,
+        }
+    }
+}
+
+/// The columns of [`Claimed`] from the leased rows `l`, their streams `s` and receivers `r`.
+pub(super) const CLAIMED_COLUMNS: &str = "l.id, l.stream_id, l.jti::text AS jti, l.txn,
+     l.event_type, l.event, l.subject_user, l.subject_client, l.subject_token, l.created_at,
+     l.attempts, r.audience, s.endpoint_url, s.authorization_header";
+
+/// Rows that may go out now: pending, due, not leased, and the first pending one of their key.
+pub(super) const DELIVERABLE: &str = "o.state = 'pending'
+      AND o.next_attempt_at <= now()
+      AND (o.leased_until IS NULL OR o.leased_until < now())
+      AND NOT EXISTS (SELECT 1 FROM ssf_outbox p
+                      WHERE p.stream_id = o.stream_id AND p.order_key = o.order_key
+                        AND p.state = 'pending' AND p.id < o.id)";
+
+fn interval(d: Duration) -> diesel::data_types::PgInterval {
+    diesel::data_types::PgInterval::from_microseconds(
+        i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+    )
+}
+
+/// Claims up to `batch` rows of enabled push streams (and stream-updated events of any push
+/// stream), leased to `worker` for `lease`. One statement.
+pub fn claim_push(
+    conn: &mut PgConnection,
+    worker: &str,
+    batch: i64,
+    lease: Duration,
+) -> AppResult<Vec<Claimed>> {
+    Ok(diesel::sql_query(format!(
+        "WITH due AS (
+             SELECT o.id FROM ssf_outbox o
+             JOIN ssf_streams s ON s.stream_id = o.stream_id
+             WHERE {DELIVERABLE}
+               AND s.delivery_method = 'urn:ietf:rfc:8935'
+               AND (s.status = 'enabled' OR o.bypass_status)
+             ORDER BY o.id
+             LIMIT $1
+             FOR UPDATE OF o SKIP LOCKED
+         ), l AS (
+             UPDATE ssf_outbox o
+             SET leased_until = now() + $2, leased_by = $3, attempts = o.attempts + 1
+             FROM due WHERE o.id = due.id
+             RETURNING o.*
+         )
+         SELECT {CLAIMED_COLUMNS}
+         FROM l JOIN ssf_streams s ON s.stream_id = l.stream_id
+                JOIN ssf_receivers r ON r.id = s.receiver_id
+         ORDER BY l.id"
+    ))
+    .bind::<BigInt, _>(batch)
+    .bind::<Interval, _>(interval(lease))
+    .bind::<Text, _>(worker)
+    .load(conn)?)
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver accepted the SET (202).
+    Delivered { status: u16, note: Option<String> },
+    /// A passing failure (408, 429, 5xx, a time-out, a refused connection, …): try again later,
+    /// not before `retry_after` when the receiver said so.
+    Retry {
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// The receiver refused the SET for good (`invalid_request`, `invalid_issuer`,
+    /// `invalid_audience`, …): it goes to the dead letters.
+    Dead { status: Option<u16>, error: String },
+}
+
+/// How the retries of a stream pace themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+    pub max_attempts: i32,
+}
+
+/// A recorded outcome: the row's new state, for the metrics.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Recorded {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// `delivered`, `pending` (retried later) or `dead`.
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    /// From the change to the receiver's answer, for delivered rows.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+    pub latency_seconds: Option<f64>,
+}
+
+/// Records the outcomes of rows claimed by `worker`, in one statement. A row whose lease was
+/// taken over meanwhile (another worker claimed it again after it expired) is left alone.
+pub fn record(
+    conn: &mut PgConnection,
+    worker: &str,
+    outcomes: &[(Claimed, Outcome)],
+    backoff: Backoff,
+) -> AppResult<Vec<Recorded>> {
+    if outcomes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids = Vec::new();
+    let mut attempts = Vec::new();
+    let mut kinds = Vec::new();
+    let mut statuses: Vec<Option<i32>> = Vec::new();
+    let mut errors: Vec<Option<String>> = Vec::new();
+    let mut waits: Vec<Option<i64>> = Vec::new();
+    for (row, outcome) in outcomes {
+        ids.push(row.id);
+        attempts.push(row.attempts);
+        let (kind, status, error, wait) = match outcome {
+            Outcome::Delivered { status, note } => ("delivered", Some(*status), note.clone(), None),
+            Outcome::Retry {
+                status,
+                error,
+                retry_after,
+            } => (
+                "retry",
+                *status,
+                Some(error.clone()),
+                retry_after.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            ),
+            Outcome::Dead { status, error } => ("dead", *status, Some(error.clone()), None),
+        };
+        kinds.push(kind);
+        statuses.push(status.map(i32::from));
+        errors.push(error.map(|e| truncate(&e, 900)));
+        waits.push(wait);
+    }
+    let base_ms = i64::try_from(backoff.base.as_millis()).unwrap_or(i64::MAX);
+    let max_ms = i64::try_from(backoff.max.as_millis()).unwrap_or(i64::MAX);
+    Ok(diesel::sql_query(
+        "WITH x AS (
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::text[],
+                                  $6::bigint[])
+                 AS x(id, attempt, kind, status, error, wait_ms)
+         ), decided AS (
+             SELECT x.*, CASE
+                 WHEN x.kind = 'delivered' THEN 'delivered'
+                 WHEN x.kind = 'dead' THEN 'dead'
+                 WHEN x.attempt >= $9 THEN 'dead'
+                 ELSE 'pending' END AS new_state
+             FROM x
+         )
+         UPDATE ssf_outbox o SET
+             state = d.new_state,
+             delivered_at = CASE WHEN d.new_state = 'delivered' THEN clock_timestamp() END,
+             next_attempt_at = CASE WHEN d.new_state = 'pending'
+                 THEN now() + make_interval(secs => least($8::bigint, coalesce(d.wait_ms,
+                          floor($7 * power(2, least(o.attempts - 1, 30))
+                                * (0.5 + random() / 2))::bigint)) / 1000.0)
+                 ELSE o.next_attempt_at END,
+             leased_until = NULL,
+             leased_by = NULL,
+             last_status = d.status,
+             last_error = CASE WHEN d.kind = 'retry' AND d.new_state = 'dead'
+                 THEN 'gave up after ' || o.attempts || ' attempts: ' || d.error
+                 ELSE d.error END
+         FROM decided d
+         WHERE o.id = d.id AND o.attempts = d.attempt AND o.leased_by = $10
+           AND o.state = 'pending'
+         RETURNING o.id, o.state,
+             CASE WHEN o.state = 'delivered'
+                  THEN extract(epoch FROM o.delivered_at - o.created_at)::float8 END
+                 AS latency_seconds",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<Int4>, _>(&attempts)
+    .bind::<Array<Text>, _>(&kinds)
+    .bind::<Array<Nullable<Int4>>, _>(&statuses)
+    .bind::<Array<Nullable<Text>>, _>(&errors)
+    .bind::<Array<Nullable<BigInt>>, _>(&waits)
+    .bind::<BigInt, _>(base_ms)
+    .bind::<BigInt, _>(max_ms)
+    .bind::<Int4, _>(backoff.max_attempts)
+    .bind::<Text, _>(worker)
+    .load(conn)?)
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Deletes up to 1,000 delivered, dead or dropped rows older than `older_than`; returns how
+/// many went.
+pub fn purge(conn: &mut PgConnection, older_than: Duration) -> AppResult<usize> {
+    Ok(diesel::sql_query(
+        "DELETE FROM ssf_outbox WHERE id IN (
+             SELECT id FROM ssf_outbox
+             WHERE state <> 'pending' AND created_at < now() - $1
+             ORDER BY id LIMIT 1000
+             FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<Interval, _>(interval(older_than))
+    .execute(conn)?)
+}
+
+/// Rows waiting to go out and dead letters, for the metrics.
+#[derive(Debug, Clone, Copy, Default, QueryableByName)]
+pub struct Depth {
+    #[diesel(sql_type = BigInt)]
+    pub pending: i64,
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
+}
+
+/// How many rows are pending and dead, by two index-only counts.
+pub fn depth(conn: &mut PgConnection) -> AppResult<Depth> {
+    Ok(diesel::sql_query(
+        "SELECT (SELECT count(*) FROM ssf_outbox WHERE state = 'pending') AS pending,
+                (SELECT count(*) FROM ssf_outbox WHERE state = 'dead') AS dead",
+    )
+    .get_result(conn)?)
+}
+
+/// Whether any stream exists that this instance could deliver to (enabled push streams): when
+/// none does, workers look for work seldom.
+pub fn any_push_stream(conn: &mut PgConnection) -> AppResult<bool> {
+    #[derive(QueryableByName)]
+    struct Any {
+        #[diesel(sql_type = Bool)]
+        any: bool,
+    }
+    Ok(diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM ssf_streams
+                        WHERE delivery_method = 'urn:ietf:rfc:8935' AND status <> 'disabled') AS any",
+    )
+    .get_result::<Any>(conn)?
+    .any)
+}
