@@ -59,41 +59,6 @@ const ACCOUNT_FIELDS: &[(&str, &str, Shown)] = &[
     // Set by the person on their settings page (or by the identity provider's claim).
     ("zoneinfo", "time zone", Shown::Plain),
 ];
-const SETTINGS_FIELDS: &[(&str, &str, Shown)] = &[
-    (
-        "accessTokenDuration",
-        "access token lifetime",
-        Shown::Duration,
-    ),
-    (
-        "refreshTokenDuration",
-        "refresh token lifetime",
-        Shown::Duration,
-    ),
-    (
-        "maxStaffTokenLifetime",
-        "longest expiry support may set",
-        Shown::Duration,
-    ),
-    (
-        "singleAccessTokenPerSubject",
-        "one token per user and app",
-        Shown::Flag,
-    ),
-    ("supportedScopesOnly", "only known scopes", Shown::Flag),
-    ("refreshTokenKept", "keep refresh tokens", Shown::Flag),
-    (
-        "refreshTokenDurationKept",
-        "rotated refresh tokens keep their expiry",
-        Shown::Flag,
-    ),
-    (
-        "refreshTokenDurationReset",
-        "kept refresh tokens get a fresh lifetime",
-        Shown::Flag,
-    ),
-];
-
 fn words(v: Option<&Value>, shown: Shown) -> String {
     match (shown, v) {
         (Shown::Duration, None | Some(Value::Null)) => "(service default)".into(),
@@ -156,10 +121,35 @@ pub fn changes(kind: &str, before: Option<&Value>, after: Option<&Value>) -> Vec
         "client" => CLIENT_FIELDS,
         "scope" => SCOPE_FIELDS,
         "account" => ACCOUNT_FIELDS,
-        "settings" => SETTINGS_FIELDS,
+        "settings" => return settings_lines(before, after),
         _ => &[],
     };
     lines(fields, before, after)
+}
+
+/// The settings' lines, from `service_settings::SETTINGS` (their labels, lowercased, and their
+/// audit keys), so that a new setting is worded where it is declared.
+fn settings_lines(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
+    use crate::service_settings::{json_key, SettingKind, SETTINGS};
+    let owned: Vec<(String, String, Shown)> = SETTINGS
+        .iter()
+        .map(|s| {
+            let mut label = s.label.to_string();
+            if let Some(first) = label.get_mut(..1) {
+                first.make_ascii_lowercase();
+            }
+            let shown = match s.kind {
+                SettingKind::Duration => Shown::Duration,
+                SettingKind::Flag => Shown::Flag,
+            };
+            (json_key(s.name), label, shown)
+        })
+        .collect();
+    let fields: Vec<(&str, &str, Shown)> = owned
+        .iter()
+        .map(|(k, l, s)| (k.as_str(), l.as_str(), *s))
+        .collect();
+    lines(&fields, before, after)
 }
 
 fn text_of(e: &NamedEvent, key: &str) -> Option<String> {
@@ -247,7 +237,7 @@ pub fn describe(e: &NamedEvent) -> Option<EventWords> {
         "api_key.revoke" | "credential.revoke" => (format!("revoked {}", credential()), Vec::new()),
         "settings.update" => (
             "changed the service settings".to_string(),
-            lines(SETTINGS_FIELDS, before, after),
+            settings_lines(before, after),
         ),
         _ => return None,
     };
