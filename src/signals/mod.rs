@@ -28,6 +28,7 @@ pub mod settings;
 pub mod stream_config;
 pub mod streams;
 pub mod subjects;
+pub mod wakeup;
 pub mod worker;
 
 pub use settings::{DefaultSubjects, SignalSettings};

@@ -276,6 +276,37 @@ pub fn purge(conn: &mut PgConnection, older_than: Duration) -> AppResult<usize> 
     .execute(conn)?)
 }
 
+/// How long until the next row of push streams (`stream: None`) or of one stream becomes
+/// deliverable: its retry is due or its lease expires. `None` when no row is waiting (held
+/// rows of paused streams and rows behind an earlier one of their key do not count: enabling
+/// the stream notifies, and the earlier row's outcome is recorded by a worker that then looks
+/// again at once).
+pub fn next_due(conn: &mut PgConnection, stream: Option<&str>) -> AppResult<Option<Duration>> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+        seconds: Option<f64>,
+    }
+    let due: Due = diesel::sql_query(
+        "SELECT extract(epoch FROM min(greatest(o.next_attempt_at,
+                                                coalesce(o.leased_until, o.next_attempt_at)))
+                                   - now())::float8 AS seconds
+         FROM ssf_outbox o JOIN ssf_streams s ON s.stream_id = o.stream_id
+         WHERE o.state = 'pending'
+           AND CASE WHEN $1::text IS NULL THEN s.delivery_method = 'urn:ietf:rfc:8935'
+                    ELSE o.stream_id = $1 END
+           AND (s.status = 'enabled' OR o.bypass_status)
+           AND NOT EXISTS (SELECT 1 FROM ssf_outbox p
+                           WHERE p.stream_id = o.stream_id AND p.order_key = o.order_key
+                             AND p.state = 'pending' AND p.id < o.id)",
+    )
+    .bind::<Nullable<Text>, _>(stream)
+    .get_result(conn)?;
+    Ok(due
+        .seconds
+        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0))))
+}
+
 /// Rows waiting to go out and dead letters, for the metrics.
 #[derive(Debug, Clone, Copy, Default, QueryableByName)]
 pub struct Depth {

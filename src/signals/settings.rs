@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 
 use super::keys::{KeyRing, SigningKey};
+use super::wakeup::Wakeup;
 
 /// Which subjects a new stream carries before the receiver adds or removes any
 /// (`default_subjects` of the transmitter metadata).
@@ -60,7 +61,9 @@ pub struct SignalSettings {
     pub retry_max: Duration,
     /// Attempts after which a SET that keeps failing is dead.
     pub max_attempts: i32,
-    /// The longest an idle worker waits before looking for due rows again.
+    /// The longest an idle worker (or a waiting poll) waits before looking for due rows again
+    /// while it cannot be woken: while this process's listener is not connected. A listening
+    /// worker sleeps until a notification or the next retry is due.
     pub idle_wait: Duration,
     /// How long a poll without `returnImmediately` waits for an event.
     pub poll_wait: Duration,
@@ -77,6 +80,8 @@ pub struct SignalSettings {
     pub min_verification_interval: Duration,
     /// The signing keys: from the configuration, or kept in the database.
     pub keys: Arc<KeyRing>,
+    /// Wakes this process's workers and waiting polls when SETs are written.
+    pub wakeup: Wakeup,
 }
 
 /// Defaults for every setting but the issuer; `serve` overrides them from its flags.
@@ -103,6 +108,7 @@ impl SignalSettings {
             retention: Duration::from_secs(7 * 24 * 3600),
             min_verification_interval: Duration::from_secs(5),
             keys: Arc::new(KeyRing::from_database()),
+            wakeup: Wakeup::default(),
         }
     }
 
