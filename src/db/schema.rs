@@ -267,6 +267,14 @@ diesel::table! {
         last_verification_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        poll_waiting_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ssf_wakeup (id) {
+        id -> Bool,
+        wanted -> Bool,
     }
 }
 
@@ -300,4 +308,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ssf_signing_keys,
     ssf_stream_subjects,
     ssf_streams,
+    ssf_wakeup,
 );

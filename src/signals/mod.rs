@@ -31,7 +31,7 @@ pub mod subjects;
 pub mod wakeup;
 pub mod worker;
 
-pub use settings::{DefaultSubjects, SignalSettings};
+pub use settings::{DefaultSubjects, Listen, SignalSettings};
 
 /// CAEP: a session (here: a token, or every token of an app) was revoked.
 pub const SESSION_REVOKED: &str =

@@ -276,6 +276,40 @@ pub fn purge(conn: &mut PgConnection, older_than: Duration) -> AppResult<usize> 
     .execute(conn)?)
 }
 
+/// Says that a push worker is about to sleep and wants commits that write SETs of push streams
+/// to notify (migration `2026-12-02-002000_ssf_wakeup`). Call it before the last look
+/// ([`next_due`]), so that a SET committed in between is either seen or notified. Writes only
+/// when the flag was cleared.
+pub fn want_wakeup(conn: &mut PgConnection) -> AppResult<()> {
+    diesel::sql_query(
+        "INSERT INTO ssf_wakeup (id, wanted) VALUES (true, true)
+         ON CONFLICT (id) DO UPDATE SET wanted = true WHERE NOT ssf_wakeup.wanted",
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Says that push workers are awake (one was just woken): until one sleeps again, commits need
+/// not notify, and do not pay for it (the awake workers claim until nothing is due). Writes only
+/// when the flag was set.
+pub fn awake(conn: &mut PgConnection) -> AppResult<()> {
+    diesel::sql_query("UPDATE ssf_wakeup SET wanted = false WHERE wanted").execute(conn)?;
+    Ok(())
+}
+
+/// Says that a poll waits on `stream` for up to `wait`: its stream's SETs notify until then.
+pub fn poll_waits(conn: &mut PgConnection, stream: &str, wait: Duration) -> AppResult<()> {
+    diesel::sql_query(
+        "UPDATE ssf_streams SET poll_waiting_until = now() + $2
+         WHERE stream_id = $1
+           AND (poll_waiting_until IS NULL OR poll_waiting_until < now() + $2)",
+    )
+    .bind::<Text, _>(stream)
+    .bind::<Interval, _>(interval(wait))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// How long until the next row of push streams (`stream: None`) or of one stream becomes
 /// deliverable: its retry is due or its lease expires. `None` when no row is waiting (held
 /// rows of paused streams and rows behind an earlier one of their key do not count: enabling

@@ -39,6 +39,18 @@ impl DefaultSubjects {
     }
 }
 
+/// Where a process listens for new SETs (`LISTEN tokendesk_ssf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// On the database the pool connects to.
+    Database,
+    /// On this connection string: the server itself when the pool goes through a pooler in
+    /// transaction mode (PgBouncer), which cannot keep a `LISTEN`.
+    At(String),
+    /// Nowhere: workers and waiting polls look every `idle_wait`.
+    Off,
+}
+
 /// Everything the transmitter needs at run time; shared by the door, the worker and polls.
 #[derive(Clone)]
 pub struct SignalSettings {
@@ -80,6 +92,8 @@ pub struct SignalSettings {
     pub min_verification_interval: Duration,
     /// The signing keys: from the configuration, or kept in the database.
     pub keys: Arc<KeyRing>,
+    /// Where this process listens for new SETs.
+    pub listen: Listen,
     /// Wakes this process's workers and waiting polls when SETs are written.
     pub wakeup: Wakeup,
 }
@@ -108,6 +122,7 @@ impl SignalSettings {
             retention: Duration::from_secs(7 * 24 * 3600),
             min_verification_interval: Duration::from_secs(5),
             keys: Arc::new(KeyRing::from_database()),
+            listen: Listen::Database,
             wakeup: Wakeup::default(),
         }
     }

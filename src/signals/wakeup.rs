@@ -1,9 +1,11 @@
 //! Waking delivery when there is something to deliver, instead of polling the outbox.
 //!
-//! Every transaction that writes outbox rows (or changes a stream's status or delivery) sends
-//! one `NOTIFY tokendesk_ssf` at its commit (triggers of migration `2026-12-02-002000`). Each
-//! process keeps one connection that `LISTEN`s ([`spawn_listener`]) and wakes every delivery
-//! worker and every waiting poll of the process ([`Wakeup`]). The diesel pool cannot wait for a
+//! A transaction that writes outbox rows while a worker or a poll sleeps (or that changes a
+//! stream's status or delivery) sends one `NOTIFY tokendesk_ssf` at its commit (triggers of
+//! migration `2026-12-02-002000`; sleepers say so with `outbox::want_wakeup`, a woken worker
+//! takes it back with `outbox::awake`, so that commits while workers are busy do not pay for
+//! a notification). Each process keeps one connection that `LISTEN`s ([`spawn_listener`]) and
+//! wakes every delivery worker and every waiting poll of the process ([`Wakeup`]). The diesel pool cannot wait for a
 //! notification (libpq's socket is not reachable through it), so the listener uses
 //! `tokio-postgres` on the server's runtime (`docs/DEPENDENCIES.md`).
 //!
@@ -12,7 +14,7 @@
 //! in a way nobody saw. While the listener is not connected, waiters look every `idle_wait`, as
 //! they would without it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ use tokio_postgres::AsyncMessage;
 pub const CHANNEL: &str = "tokendesk_ssf";
 
 /// While the listener is connected, the longest a waiter sleeps without a notification.
-pub const LISTENING_FALLBACK: Duration = Duration::from_secs(10);
+pub const LISTENING_FALLBACK: Duration = Duration::from_secs(5);
 
 /// The longest pause between two attempts to connect the listener.
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -35,6 +37,8 @@ pub struct Wakeup {
     sender: Arc<watch::Sender<u64>>,
     /// Whether the listener is connected and listening (else waiters look every `idle_wait`).
     listening: Arc<AtomicBool>,
+    /// Notifications heard.
+    heard: Arc<AtomicU64>,
 }
 
 impl Default for Wakeup {
@@ -42,6 +46,7 @@ impl Default for Wakeup {
         Wakeup {
             sender: Arc::new(watch::Sender::new(0)),
             listening: Arc::new(AtomicBool::new(false)),
+            heard: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -60,6 +65,11 @@ impl Wakeup {
     /// Whether the listener is connected.
     pub fn listening(&self) -> bool {
         self.listening.load(Ordering::Relaxed)
+    }
+
+    /// How many notifications the listener heard.
+    pub fn heard(&self) -> u64 {
+        self.heard.load(Ordering::Relaxed)
     }
 
     /// Wakes every waiter of the process.
@@ -161,7 +171,10 @@ async fn listen(url: &str, wakeup: &Wakeup) -> String {
                 Err(e) => return format!("LISTEN failed: {}", describe(&e)),
             },
             message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
-                Some(Ok(AsyncMessage::Notification(_))) => wakeup.wake(),
+                Some(Ok(AsyncMessage::Notification(_))) => {
+                    wakeup.heard.fetch_add(1, Ordering::Relaxed);
+                    wakeup.wake();
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return format!("the connection failed: {}", describe(&e)),
                 None => return "the connection was closed".into(),

@@ -15,7 +15,7 @@ use futures_util::future::join_all;
 
 use super::outbox::{self, Backoff, Claimed, Outcome};
 use super::wakeup::{self, Waiter};
-use super::{push, set, SignalSettings};
+use super::{push, set, Listen, SignalSettings};
 use crate::db::{self, PgPool};
 use crate::error::AppResult;
 use crate::metrics::Metrics;
@@ -39,9 +39,9 @@ pub struct Worker {
     id: String,
 }
 
-/// Starts the process's listener on `database_url` (the pool's) and `settings.workers` delivery
-/// tasks on the current actix runtime; aborting the handles stops them (a push under way is
-/// abandoned and its lease expires).
+/// Starts the process's listener (on `database_url`, the pool's, unless `settings.listen` says
+/// otherwise) and `settings.workers` delivery tasks on the current actix runtime; aborting the
+/// handles stops them (a push under way is abandoned and its lease expires).
 pub fn spawn_all(
     pool: &PgPool,
     database_url: &str,
@@ -51,8 +51,14 @@ pub fn spawn_all(
     let client = crate::http_client::build(settings.push_timeout)?;
     let instance = &crate::crypto::generate_token()[..8];
     // One listener per process wakes the workers and the waiting polls, also with no worker.
-    let listener = wakeup::spawn_listener(database_url.to_string(), settings.wakeup.clone());
-    Ok(std::iter::once(listener)
+    let listen_at = match &settings.listen {
+        Listen::Database => Some(database_url.to_string()),
+        Listen::At(url) => Some(url.clone()),
+        Listen::Off => None,
+    };
+    let listener = listen_at.map(|url| wakeup::spawn_listener(url, settings.wakeup.clone()));
+    Ok(listener
+        .into_iter()
         .chain((0..settings.workers).map(|n| {
             let worker = Worker {
                 pool: pool.clone(),
@@ -71,14 +77,22 @@ impl Worker {
         let mut waiter = self.settings.wakeup.waiter();
         let mut unheard_wait = FIRST_WAIT;
         let mut last_purge = Instant::now();
+        let mut woken = false;
         loop {
             // Before the claim: a SET committed while it runs wakes the sleep after it.
             waiter.mark_seen();
+            if std::mem::take(&mut woken) {
+                // Busy now: commits need not notify until a worker sleeps again.
+                if let Err(e) = db::run(&self.pool, outbox::awake).await {
+                    tracing::warn!("signal delivery: {e}");
+                }
+            }
             match self.round().await {
                 Ok(0) => {
                     let pause = self.idle_pause(&waiter, unheard_wait).await;
                     if waiter.wait(pause.max(FIRST_WAIT)).await {
                         unheard_wait = FIRST_WAIT;
+                        woken = self.settings.wakeup.listening();
                     } else {
                         unheard_wait = (unheard_wait * 2).min(self.settings.idle_wait);
                     }
@@ -100,11 +114,15 @@ impl Worker {
     }
 
     /// How long an idle worker sleeps unless woken: until the next retry or lease expiry is
-    /// due, capped by the listener's fallback, or (not listening) by `unheard_wait`, or a
-    /// second while no push stream exists.
+    /// due (or at once, for a SET committed since the claim), capped by the listener's
+    /// fallback, or (not listening) by `unheard_wait`, or a second while no push stream exists.
+    /// Listening, it first asks commits to notify.
     async fn idle_pause(&self, waiter: &Waiter, unheard_wait: Duration) -> Duration {
         let listening = self.settings.wakeup.listening();
         let looked = db::run(&self.pool, move |c| {
+            if listening {
+                outbox::want_wakeup(c)?;
+            }
             let any = listening || outbox::any_push_stream(c)?;
             let due = if any {
                 outbox::next_due(c, None)?

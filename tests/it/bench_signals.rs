@@ -94,50 +94,76 @@ async fn bench_signals_pair_change_latency_and_throughput() {
     );
     drop(rig);
 
-    // 2. Commit to 202, one change at a time, the workers idle in between (production's idle
-    // wait: without the wake-up they would find each change within 250 ms).
-    let mut rig = Rig::push_with(
-        |s| s.idle_wait = tokendesk::config::Config::test_signals().idle_wait,
+    // 2. Commit to 202, one change at a time, the workers idle in between, with production's
+    // idle wait (250 ms): woken by LISTEN/NOTIFY, and, interleaved sample by sample on a
+    // second transmitter, without a listener (looking every idle wait, as before).
+    let idle_wait = tokendesk::config::Config::test_signals().idle_wait;
+    let mut rig = Rig::push_with(|s| s.idle_wait = idle_wait, serde_json::json!({})).await;
+    let polling = Rig::push_with(
+        |s| {
+            s.idle_wait = idle_wait;
+            s.listen = tokendesk::signals::Listen::Off;
+        },
         serde_json::json!({}),
     )
     .await;
     let wakeup = rig.t.state.config.signals.wakeup.clone();
     assert!(crate::ssf_support::eventually(Duration::from_secs(10), || wakeup.listening()).await);
     let mut c = rig.t.conn();
-    const SAMPLES: usize = 200;
+    let mut polling_c = polling.t.conn();
+    const SAMPLES: usize = 100;
     let users: Vec<&'static str> = (0..SAMPLES + 1000)
         .map(|n| &*Box::leak(format!("u{n}").into_boxed_str()))
         .collect();
     for u in &users {
         Tok::new(u, PRINTER, u, &["read", "write"]).insert(&mut c);
     }
-    let mut latencies = Vec::new();
+    for u in &users[..SAMPLES] {
+        Tok::new(u, PRINTER, u, &["read", "write"]).insert(&mut polling_c);
+    }
+    let (mut woken, mut polled) = (Vec::new(), Vec::new());
     for (n, u) in users[..SAMPLES].iter().enumerate() {
-        let committed = Instant::now();
-        tokendesk::tokens::remove_pair_scopes(
-            &mut c,
-            PRINTER,
-            u,
-            &strings(&["write"]),
-            &actor(ActorKind::User, u),
-            None,
-        )
-        .unwrap();
-        let got = rig
-            .receiver
-            .wait_accepted(n + 1, Duration::from_secs(10))
-            .await;
-        assert_eq!(got.len(), n + 1);
-        latencies.push(got[n].at - committed);
-        // Idle workers between changes, as when changes are rare.
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        for (r, conn, into) in [
+            (&rig, &mut c, &mut woken),
+            (&polling, &mut polling_c, &mut polled),
+        ] {
+            tokendesk::tokens::remove_pair_scopes(
+                conn,
+                PRINTER,
+                u,
+                &strings(&["write"]),
+                &actor(ActorKind::User, u),
+                None,
+            )
+            .unwrap();
+            // The change has committed (its own transaction) when it returns.
+            let committed = Instant::now();
+            let got = r
+                .receiver
+                .wait_accepted(n + 1, Duration::from_secs(10))
+                .await;
+            assert_eq!(got.len(), n + 1);
+            into.push(got[n].at.saturating_duration_since(committed));
+            // Idle workers between changes, as when changes are rare: long enough that a
+            // polling worker has backed off to its idle wait, at a random phase to it.
+            let gap = rand::random_range(400..900);
+            actix_web::rt::time::sleep(Duration::from_millis(gap)).await;
+        }
+    }
+    for (name, latencies) in [("woken by NOTIFY", woken), ("polling every 250 ms", polled)] {
+        println!(
+            "commit to 202, {SAMPLES} changes one at a time, {name}: p50 {:?}, p99 {:?}, max {:?}",
+            percentile(latencies.clone(), 0.5),
+            percentile(latencies.clone(), 0.99),
+            percentile(latencies, 1.0)
+        );
     }
     println!(
-        "commit to 202, {SAMPLES} changes one at a time: p50 {:?}, p99 {:?}, max {:?}",
-        percentile(latencies.clone(), 0.5),
-        percentile(latencies.clone(), 0.99),
-        percentile(latencies, 1.0)
+        "outbox looks by the two idle workers: {} woken, {} polling",
+        rig.t.state.metrics.signal_looks(),
+        polling.t.state.metrics.signal_looks()
     );
+    drop(polling);
 
     // 3. A backlog of 1,000 SETs (one per user), delivered by one instance's two workers.
     rig.stop_workers();
@@ -164,4 +190,100 @@ async fn bench_signals_pair_change_latency_and_throughput() {
         "backlog of 1,000 SETs: delivered in {took:?}, {:.0} SETs/s",
         1000.0 / took.as_secs_f64()
     );
+
+    drop(rig);
+
+    // 4. What the NOTIFY costs the writers: 8 connections narrowing and widening pairs of one
+    // token each (every change a SET), for 3 s in each of three ways, three times
+    // interleaved: every commit notifying (workers stopped while asking for notifications),
+    // no notification at all (the trigger disabled), and as it runs (workers delivering:
+    // commits notify only while a worker sleeps). The last also pushes every SET, so it pays
+    // for delivery too (the same CPU).
+    let mut rig = Rig::push().await;
+    let wakeup = rig.t.state.config.signals.wakeup.clone();
+    assert!(crate::ssf_support::eventually(Duration::from_secs(10), || wakeup.listening()).await);
+    rig.stop_workers();
+    let mut c = rig.t.conn();
+    const WRITERS: usize = 8;
+    for w in 0..WRITERS {
+        let u = leak(format!("writer{w}"));
+        Tok::new(leak(format!("tok-{u}")), PRINTER, u, &["read", "write"]).insert(&mut c);
+    }
+    let (mut every, mut none, mut running) = (Vec::new(), Vec::new(), Vec::new());
+    let mut notified = (0, 0.0);
+    for _ in 0..3 {
+        for way in 0..3 {
+            let setup = match way {
+                0 => {
+                    "UPDATE ssf_wakeup SET wanted = true;
+                      ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake"
+                }
+                1 => "ALTER TABLE ssf_outbox DISABLE TRIGGER ssf_outbox_wake",
+                _ => "ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake",
+            };
+            diesel::connection::SimpleConnection::batch_execute(&mut c, setup).unwrap();
+            if way == 2 {
+                rig.start_workers();
+            }
+            let heard = wakeup.heard();
+            let per_second = changes_per_second(&rig.t.db.url, WRITERS, Duration::from_secs(3));
+            match way {
+                0 => every.push(per_second),
+                1 => none.push(per_second),
+                _ => {
+                    rig.stop_workers();
+                    notified.0 += wakeup.heard() - heard;
+                    notified.1 += per_second * 3.0;
+                    running.push(per_second)
+                }
+            }
+        }
+    }
+    println!(
+        "{WRITERS} writers of signalled changes, changes/s in 3 rounds: {every:?} when every \
+         commit notifies, {none:?} with no notification, {running:?} as it runs (workers \
+         delivering; {} notifications for {:.0} changes)",
+        notified.0, notified.1
+    );
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// `writers` threads, each on its own connection and pair, narrowing and widening for `span`;
+/// changes per second, all writers together.
+fn changes_per_second(url: &str, writers: usize, span: Duration) -> f64 {
+    let until = Instant::now() + span;
+    let threads: Vec<_> = (0..writers)
+        .map(|w| {
+            let url = url.to_string();
+            std::thread::spawn(move || {
+                let mut c = tokendesk::db::connect_one(&url).unwrap();
+                let user = format!("writer{w}");
+                let mut n = 0u64;
+                while Instant::now() < until {
+                    let scopes: &[&str] = if n % 2 == 0 {
+                        &["read"]
+                    } else {
+                        &["read", "write"]
+                    };
+                    tokendesk::tokens::update_pair_scopes(
+                        &mut c,
+                        PRINTER,
+                        &user,
+                        &strings(scopes),
+                        ScopeMode::Set,
+                        &actor(ActorKind::Api, "bench"),
+                        None,
+                    )
+                    .unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    total as f64 / span.as_secs_f64()
 }

@@ -204,3 +204,74 @@ async fn a_lost_listener_falls_back_to_polling_and_listens_again() {
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|r| r.event_type() == TOKEN_CLAIMS_CHANGE));
 }
+
+/// The notifications a LISTENing connection got within `within`.
+async fn notifications(l: &mut diesel::PgConnection, within: Duration) -> usize {
+    let until = Instant::now() + within;
+    let mut n = 0;
+    loop {
+        n += l.notifications_iter().filter(|r| r.is_ok()).count();
+        if Instant::now() > until {
+            return n;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn wanted(c: &mut diesel::PgConnection) -> bool {
+    use diesel::prelude::*;
+    use tokendesk::db::schema::ssf_wakeup::dsl as w;
+    w::ssf_wakeup.select(w::wanted).first(c).unwrap_or(true)
+}
+
+#[actix_web::test]
+async fn commits_notify_only_while_a_worker_sleeps() {
+    use diesel::RunQueryDsl;
+    let mut rig = Rig::push().await;
+    listening(&rig).await;
+    let mut l = tokendesk::db::connect_one(&rig.t.db.url).expect("a listening connection");
+    diesel::sql_query("LISTEN tokendesk_ssf")
+        .execute(&mut l)
+        .unwrap();
+    let mut c = rig.t.conn();
+    for u in ["n1", "n2", "n3"] {
+        Tok::new(u, PRINTER, u, &["read", "write"]).insert(&mut c);
+    }
+    // Idle workers asked for notifications; a commit sends one.
+    assert!(eventually(Duration::from_secs(2), || wanted(&mut c)).await);
+    narrow(&mut c, "n1");
+    assert_eq!(notifications(&mut l, Duration::from_millis(500)).await, 1);
+    assert_eq!(
+        rig.receiver
+            .wait_accepted(1, Duration::from_secs(2))
+            .await
+            .len(),
+        1
+    );
+    // Busy workers (a woken one says so): commits do not notify, and pay nothing for it.
+    rig.stop_workers();
+    diesel::sql_query("UPDATE ssf_wakeup SET wanted = false")
+        .execute(&mut c)
+        .unwrap();
+    narrow(&mut c, "n2");
+    assert_eq!(notifications(&mut l, Duration::from_millis(500)).await, 0);
+    // Workers that start claim what is there, then sleep and ask again.
+    rig.start_workers();
+    assert_eq!(
+        rig.receiver
+            .wait_accepted(2, Duration::from_secs(3))
+            .await
+            .len(),
+        2
+    );
+    assert!(eventually(Duration::from_secs(3), || wanted(&mut c)).await);
+    narrow(&mut c, "n3");
+    assert!(notifications(&mut l, Duration::from_millis(500)).await >= 1);
+    assert_eq!(
+        rig.receiver
+            .wait_accepted(3, Duration::from_secs(2))
+            .await
+            .len(),
+        3
+    );
+}

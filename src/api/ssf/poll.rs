@@ -62,9 +62,16 @@ pub async fn poll(
             ..request
         };
         let id = stream_id.clone();
-        let due = db::run(pool.get_ref(), move |c| outbox::next_due(c, Some(&id)))
-            .await
-            .unwrap_or(None);
+        let listening = config.signals.wakeup.listening();
+        let wait = config.signals.poll_wait - waited;
+        let due = db::run(pool.get_ref(), move |c| {
+            if listening {
+                outbox::poll_waits(c, &id, wait)?;
+            }
+            outbox::next_due(c, Some(&id))
+        })
+        .await
+        .unwrap_or(None);
         let pause = waiter
             .pace(due, config.signals.idle_wait)
             .min(config.signals.poll_wait - waited);
