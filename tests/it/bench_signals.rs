@@ -57,7 +57,7 @@ fn pair_changes(c: &mut PgConnection, runs: usize) -> (Duration, Duration) {
 
 #[actix_web::test]
 #[ignore = "a benchmark: run it on purpose, in release"]
-async fn bench_signals_pair_change_latency_and_throughput() {
+async fn bench_signals_pair_change() {
     let mut rig = Rig::push().await;
     let mut c = rig.t.conn();
     crate::ssf_support::insert_pair_tokens(&mut c, "heavy", 10_000);
@@ -65,35 +65,43 @@ async fn bench_signals_pair_change_latency_and_throughput() {
         .execute(&mut c)
         .unwrap();
 
-    // 1. A 10,000-token pair change with the stream enabled and with it disabled (the
-    // trigger's early exit: no stream to write to), interleaved so that neither side gets the
-    // warmer cache or the longer HOT chains.
+    // 1. A 10,000-token pair change with the stream enabled (with the wake-up trigger, and
+    // without it) and with the stream disabled (the audit trigger's early exit: no stream to
+    // write to), interleaved so that no side gets the warmer cache or the longer HOT chains.
     rig.stop_workers();
-    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let mut times: [Vec<Duration>; 3] = Default::default();
     for _ in 0..7 {
-        for enabled in [true, false] {
-            diesel::sql_query("UPDATE ssf_streams SET status = $1")
-                .bind::<diesel::sql_types::Text, _>(if enabled { "enabled" } else { "disabled" })
-                .execute(&mut c)
-                .unwrap();
+        for (way, setup) in [
+            "UPDATE ssf_streams SET status = 'enabled';
+             ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake",
+            "ALTER TABLE ssf_outbox DISABLE TRIGGER ssf_outbox_wake",
+            "UPDATE ssf_streams SET status = 'disabled';
+             ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake",
+        ]
+        .iter()
+        .enumerate()
+        {
+            diesel::connection::SimpleConnection::batch_execute(&mut c, setup).unwrap();
             let (narrow, widen) = pair_changes(&mut c, 1);
-            if enabled {
-                with.push(narrow + widen);
-            } else {
-                without.push(narrow + widen);
-            }
+            times[way].push(narrow + widen);
         }
     }
     let sets = rig.outbox().len();
-    assert_eq!(sets, 14, "one SET per pair change, not one per token");
+    assert_eq!(sets, 28, "one SET per pair change, not one per token");
+    let [notifying, quiet, disabled] = times;
     println!(
         "pair change of 10,000 tokens (narrow + widen), median of 7: {:?} with a stream, \
-         {:?} without; {sets} SETs for 14 changes with the stream",
-        median(with),
-        median(without)
+         {:?} with a stream and no wake-up trigger, {:?} without a stream; {sets} SETs for 28 \
+         changes with the stream",
+        median(notifying),
+        median(quiet),
+        median(disabled)
     );
-    drop(rig);
+}
 
+#[actix_web::test]
+#[ignore = "a benchmark: run it on purpose, in release"]
+async fn bench_signals_latency_throughput_and_notify_cost() {
     // 2. Commit to 202, one change at a time, the workers idle in between, with production's
     // idle wait (250 ms): woken by LISTEN/NOTIFY, and, interleaved sample by sample on a
     // second transmitter, without a listener (looking every idle wait, as before).
