@@ -271,7 +271,7 @@ fn changes_per_second(url: &str, writers: usize, span: Duration) -> f64 {
                 let user = format!("writer{w}");
                 let mut n = 0u64;
                 while Instant::now() < until {
-                    let scopes: &[&str] = if n % 2 == 0 {
+                    let scopes: &[&str] = if n.is_multiple_of(2) {
                         &["read"]
                     } else {
                         &["read", "write"]
