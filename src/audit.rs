@@ -57,7 +57,8 @@ impl Actor {
 
 /// $1 actor kind … $12 client ip: every column an event may set, so that the text is fixed and
 /// the statement stays prepared (`db::prepared`).
-const RECORD_SQL: &str = "INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
+const RECORD_SQL: &str =
+    "INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
     token_hash, affected_count, state_before, state_after, reason, request_id, client_ip)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 

@@ -157,7 +157,9 @@ impl QueryFragment<Pg> for Prepared {
                     out.push_bind_param::<Nullable<Timestamptz>, _>(v)?
                 }
                 Param::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
-                Param::NullableTextArray(v) => out.push_bind_param::<Nullable<Array<Text>>, _>(v)?,
+                Param::NullableTextArray(v) => {
+                    out.push_bind_param::<Nullable<Array<Text>>, _>(v)?
+                }
                 Param::Jsonb(v) => out.push_bind_param::<Jsonb, _>(v)?,
                 Param::NullableJsonb(v) => out.push_bind_param::<Nullable<Jsonb>, _>(v)?,
             }

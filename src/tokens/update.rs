@@ -96,7 +96,6 @@ pub fn update_token(
     actor: &Actor,
 ) -> AppResult<UpdatedToken> {
     crate::db::transaction(conn, |c| {
-        crate::db::generic_plans(c)?;
         let grant = maintain::lock_of_token(c, &token.grant_key())?;
         let limit = grant.as_ref().and_then(|g| g.valid_until);
         let checked = if is_staff(actor.kind) {
@@ -260,6 +259,8 @@ fn apply_update(
             || updated.access_token_expires_at != current.access_token_expires_at
             || updated.refresh_token_expires_at != current.refresh_token_expires_at;
         if let Some(g) = grant.filter(|_| summary_changed) {
+            // Planned for its values, the recomputation costs more to plan than to run.
+            crate::db::generic_plans(c)?;
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }
         let mut after = audit_state(&updated);
