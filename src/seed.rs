@@ -427,6 +427,65 @@ pub fn seed_sized_with_progress(
     })
 }
 
+/// Adds the user `bench-wide` to a sized data set: as many apps as `bench-heavy` (50, or the
+/// clients there are) with `tokens_per_app` tokens each, values `seed-{seed}-wide-{a}-{t}`. Next
+/// to `bench-heavy` it isolates what tokens per app cost a page from what apps cost. Returns
+/// the tokens added; rerunning adds nothing.
+pub fn seed_wide_user(
+    conn: &mut PgConnection,
+    spec: &SizedSeed,
+    tokens_per_app: u32,
+) -> AppResult<usize> {
+    let clients_n = spec.clients.max(spec.apps_per_user).max(1) as i32;
+    let apps = 50.min(clients_n);
+    let mut salt = [0u8; 16];
+    salt[..8].copy_from_slice(&spec.seed.to_le_bytes());
+    let password_hash = accounts::hash_password_with_salt(BENCH_PASSWORD, &salt)?;
+    crate::db::transaction(conn, |c| {
+        diesel::sql_query(
+            "INSERT INTO accounts (subject, login, display_name, password_hash, role)
+             VALUES ('bench-wide', 'bench-wide', 'Wide Bench User', $1, 'user')
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&password_hash)
+        .execute(c)?;
+        let from = SEED_HEAVY_TOKENS_FROM
+            .replace("'-heavy-'", "'-wide-'")
+            .replace("'bench-heavy'", "'bench-wide'");
+        let tokens = diesel::sql_query(tokens_sql(&from, "$5"))
+            .bind::<BigInt, _>(spec.seed)
+            .bind::<Integer, _>(apps)
+            .bind::<Integer, _>(tokens_per_app as i32)
+            .bind::<Integer, _>(clients_n)
+            .bind::<Double, _>(spec.expired_ratio)
+            .execute(c)?;
+        // The tokens came in past the domain functions: their grants are computed here.
+        let pairs: Vec<(String, i64)> = (0..i64::from(apps))
+            .map(|a| {
+                (
+                    "bench-wide".to_string(),
+                    100_000 + a % i64::from(clients_n) + 1,
+                )
+            })
+            .collect();
+        crate::grants::maintain::refresh_pairs(c, &pairs)?;
+        audit::record(
+            c,
+            &Actor::system("seed:sized"),
+            NewAuditEvent {
+                action: "seed.sized".into(),
+                subject: Some("bench-wide".into()),
+                affected_count: Some(tokens as i64),
+                state_after: Some(serde_json::json!({
+                    "seed": spec.seed, "wideTokensPerApp": tokens_per_app,
+                })),
+                ..Default::default()
+            },
+        )?;
+        Ok(tokens)
+    })
+}
+
 /// From this many tokens on, the non-unique token indexes are dropped before the insert and
 /// rebuilt after it (inside the same transaction): one sorted build is several times faster
 /// than a million index insertions. The unique hash indexes stay (the insert relies on them).

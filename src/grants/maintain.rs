@@ -94,16 +94,21 @@ pub fn lock_of_token(conn: &mut PgConnection, key: &TokenKey) -> QueryResult<Opt
     }))
 }
 
-/// The grant of the token found by `{condition}` ($1), locked; the token itself is not.
+/// The grant of the token found by `{condition}` ($1), locked; the token itself is not. The
+/// token is found first (an init plan), then the grant by its key: no join to estimate, so the
+/// generic plan costs what a custom one does and the statement stays planned once per
+/// connection (a join here was planned anew on every call, 0.7 ms against 0.07 ms of work).
 macro_rules! lock_of_token_sql {
     ($condition:literal) => {
         concat!(
             "SELECT g.subject, g.client_id, g.valid_until
-             FROM access_tokens t
-             JOIN grants g ON g.subject = t.subject AND g.client_id = t.client_id
-             WHERE ",
+             FROM grants g
+             WHERE (g.subject, g.client_id) = (SELECT t.subject, t.client_id
+                                               FROM access_tokens t
+                                               WHERE ",
             $condition,
-            " LIMIT 1 FOR NO KEY UPDATE OF g"
+            " AND t.subject IS NOT NULL LIMIT 1)
+             FOR NO KEY UPDATE OF g"
         )
     };
 }

@@ -70,6 +70,7 @@ mod pages_auth;
 mod pages_sessions;
 mod pages_settings;
 mod query_plans;
+mod query_plans_generic;
 mod schema;
 mod security_caching;
 mod security_input;

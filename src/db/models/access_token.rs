@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::schema::access_tokens;
 
 /// An issued access token, as stored: hashes only, never a value.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = access_tokens, check_for_backend(diesel::pg::Pg))]
 pub struct AccessToken {
     pub id: i64,
