@@ -233,7 +233,8 @@ pub fn connected_app(
                    count(*) FILTER (WHERE greatest(access_token_expires_at,
                                                    refresh_token_expires_at) <= $2)
                        AS expired_tokens
-            FROM access_tokens WHERE subject = $1 AND client_id = $3) AS t",
+            FROM access_tokens
+            WHERE subject = $1 AND shard_key = $1 AND client_id = $3) AS t",
             grants = GRANTS_OF_USER.replace("{filter}", "AND g.client_id = $3"),
         )
     });
@@ -261,6 +262,7 @@ pub fn app_tokens(
 ) -> AppResult<Vec<AccessToken>> {
     Ok(access_tokens::table
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
         .order((access_tokens::created_at.desc(), access_tokens::id.desc()))
         .limit(limit)
@@ -289,6 +291,7 @@ pub fn owned_token(
     access_tokens::table
         .filter(access_tokens::id.eq(token_id))
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
         .select((
             access_tokens::access_token_hash,
@@ -304,6 +307,7 @@ pub fn owned_token(
 pub fn pair_token_count(conn: &mut PgConnection, subject: &str, client_id: i64) -> AppResult<i64> {
     Ok(access_tokens::table
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
         .count()
         .get_result(conn)?)

@@ -9,7 +9,9 @@ use super::policy;
 use super::update::quoted;
 use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
-use crate::db::models::{AccessToken, NewAccessToken, NewAuditEvent, Property, ServiceSettings};
+use crate::db::models::{
+    shard_key, AccessToken, NewAccessToken, NewAuditEvent, Property, ServiceSettings,
+};
 use crate::db::schema::{access_tokens, scopes};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::grants::{limit, maintain};
@@ -178,7 +180,8 @@ pub fn create_token_at(
                 replaced = diesel::delete(
                     access_tokens::table
                         .filter(access_tokens::client_id.eq(client.client_id))
-                        .filter(access_tokens::subject.eq(subject)),
+                        .filter(access_tokens::subject.eq(subject))
+                        .filter(access_tokens::shard_key.eq(subject)),
                 )
                 .execute(c)? as u64;
             }
@@ -204,6 +207,7 @@ pub fn create_token_at(
                     refresh_token_expires_at: refresh_expires,
                     properties: serde_json::to_value(&properties)
                         .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?,
+                    shard_key: shard_key(new.subject.as_deref(), client.client_id),
                 },
                 access_tokens::authorization_details.eq(&details),
             ))
