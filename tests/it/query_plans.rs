@@ -224,7 +224,7 @@ fn is_uuid(w: &str) -> bool {
 }
 
 /// The statement with its bind values written in as literals.
-fn with_literals(captured: &str) -> Result<String, String> {
+pub(crate) fn with_literals(captured: &str) -> Result<String, String> {
     let (sql, binds) = captured
         .split_once(" -- binds: ")
         .ok_or("no binds section")?;
