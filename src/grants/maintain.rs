@@ -195,8 +195,11 @@ SELECT $1, $2, s, $4 FROM (SELECT DISTINCT unnest($5::text[]) AS s) AS u
 WHERE EXISTS (SELECT 1 FROM g)
 ON CONFLICT (subject, client_id, scope) DO UPDATE
     SET held_until = greatest(grant_scopes.held_until, EXCLUDED.held_until),
-        -- A scope held again after a gap is watched afresh.
-        watched_since = CASE WHEN grant_scopes.held_until <= now() THEN now()
+        -- A scope held again after a gap is watched afresh. EXCLUDED.watched_since is the
+        -- column's default, now(): written so because Citus allows only immutable functions
+        -- in DO UPDATE SET on a distributed table.
+        watched_since = CASE WHEN grant_scopes.held_until <= EXCLUDED.watched_since
+                             THEN EXCLUDED.watched_since
                              ELSE grant_scopes.watched_since END";
 
 /// Counts a new token into its existing, locked grant: one statement, whatever the number of
@@ -270,9 +273,10 @@ WITH touched AS ({pairs}), sets AS (
     SELECT subject, client_id, scope, held_until FROM per_scope
     ON CONFLICT (subject, client_id, scope) DO UPDATE
         SET held_until = EXCLUDED.held_until,
-            watched_since = CASE WHEN grant_scopes.held_until <= now()
-                                      AND EXCLUDED.held_until > now()
-                                 THEN now() ELSE grant_scopes.watched_since END
+            -- EXCLUDED.watched_since is now() (the column's default), as above.
+            watched_since = CASE WHEN grant_scopes.held_until <= EXCLUDED.watched_since
+                                      AND EXCLUDED.held_until > EXCLUDED.watched_since
+                                 THEN EXCLUDED.watched_since ELSE grant_scopes.watched_since END
         WHERE grant_scopes.held_until IS DISTINCT FROM EXCLUDED.held_until
     RETURNING 1
 ), scopes_dropped AS (

@@ -6,18 +6,20 @@
 //! The first checks that the migrations distribute what the plan says; the second drives an end
 //! user's pages (connected apps, an app, activity), captures every statement they send
 //! (`sql_count.rs`) and asks the coordinator for each one's distributed plan: a statement on
-//! the per-user tables that runs on more than one shard fails the test. The write paths do not
-//! run on Citus yet; docs/SCALING.md lists what stops each of them.
+//! the per-user tables that runs on more than one shard fails the test, but for the one known
+//! fan-out of token creation (`KNOWN_FANOUTS`). The other write paths do not run on Citus yet;
+//! docs/SCALING.md lists what stops each of them.
 
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Json, Text};
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use crate::api_client::{post_json, send};
 use crate::harness::{self, TestApp};
 use crate::pages_client::Visitor;
-use crate::sql_count;
+use crate::{fixtures, sql_count};
 
 /// Whether to skip: no cluster named. Says so on stderr.
 fn no_cluster(test: &str) -> bool {
@@ -95,19 +97,20 @@ fn migrations_distribute_the_per_user_tables_by_subject_and_copy_the_catalogue()
     .collect();
     assert_eq!(found, expected);
 
-    // Rules still held by the database: the shard key must be the derived one, and a hash is
-    // unique within its shard key.
-    let mut conn = t.conn();
+    // Rules still held by the database: the shard key must be the derived one.
+    let demo = TestApp::with_demo();
     let wrong = diesel::sql_query(
         "INSERT INTO access_tokens (access_token_hash, client_id, subject, shard_key, grant_type,
                                     access_token_expires_at)
-         SELECT repeat('a', 43), min(client_id), 'alice', 'bob', 'AUTHORIZATION_CODE', now()
-         FROM clients",
+         VALUES (repeat('a', 43), 1001, 'alice', 'bob', 'AUTHORIZATION_CODE', now())",
     )
-    .execute(&mut conn);
+    .execute(&mut demo.conn())
+    .expect_err("a shard key other than the subject is refused");
     assert!(
-        wrong.is_err(),
-        "a shard key other than the subject is refused"
+        wrong
+            .to_string()
+            .contains("access_tokens_shard_key_derived"),
+        "{wrong}"
     );
 }
 
@@ -128,14 +131,22 @@ fn max_tasks(node: &Value) -> u64 {
     own.max(children)
 }
 
+/// Statements known to cross shards until the token directory exists (docs/SCALING.md, "Not
+/// yet working on Citus", 1), by a piece of their text.
+const KNOWN_FANOUTS: &[&str] = &[
+    // tokens::create's check that neither value is taken: by hash alone.
+    r#"WHERE (("access_tokens"."access_token_hash" = ANY($1)) OR"#,
+];
+
 #[actix_web::test]
-async fn every_statement_of_the_per_user_pages_runs_on_one_shard() {
-    if no_cluster("citus::every_statement_of_the_per_user_pages_runs_on_one_shard") {
+async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
+    if no_cluster("citus::the_per_user_pages_and_token_creation_run_on_one_shard") {
         return;
     }
     sql_count::install();
     let t = TestApp::with_demo();
     let mut conn = t.conn();
+    let auth = fixtures::api_key(&mut conn, "citus");
     let app = t.service().await;
     let first = sql_count::texts(&t.db.name).len();
 
@@ -144,6 +155,18 @@ async fn every_statement_of_the_per_user_pages_runs_on_one_shard() {
     for path in ["/apps", "/apps/1001", "/activity"] {
         assert_eq!(alice.get(&app, path).await.status, 200, "{path}");
     }
+    let created = send(
+        &app,
+        post_json(
+            "/api/auth/token/create",
+            &auth,
+            &json!({"grantType": "AUTHORIZATION_CODE", "clientId": 1001, "subject": "bob",
+                    "scopes": ["read"], "accessToken": "citus-Access-Q7vK2mZp9xWc4LtB"}),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+
     let mut statements = sql_count::texts(&t.db.name).split_off(first);
     statements.sort();
     statements.dedup();
@@ -164,7 +187,7 @@ async fn every_statement_of_the_per_user_pages_runs_on_one_shard() {
             .unwrap_or_else(|e| panic!("EXPLAIN failed: {e}\n{replay}"));
         checked += 1;
         let tasks = max_tasks(&plan.plan);
-        if tasks > 1 {
+        if tasks > 1 && !KNOWN_FANOUTS.iter().any(|piece| sql.contains(piece)) {
             fanouts.push(format!("{tasks} shards: {sql}\n"));
         }
     }
