@@ -7,7 +7,9 @@ use diesel::sql_types::{BigInt, Double, Integer, Text};
 use crate::accounts;
 use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
-use crate::db::models::{NewAccessToken, NewAccount, NewAuditEvent, NewClient, NewScope};
+use crate::db::models::{
+    shard_key, NewAccessToken, NewAccount, NewAuditEvent, NewClient, NewScope,
+};
 use crate::db::schema::{access_tokens, accounts as accounts_t, client_scopes, clients, scopes};
 use crate::error::AppResult;
 
@@ -231,6 +233,7 @@ pub fn seed_demo_if_empty(conn: &mut PgConnection) -> AppResult<bool> {
                     access_token_expires_at: now + Duration::days(*left),
                     refresh_token_expires_at: refresh.then(|| now + Duration::days(left + 30)),
                     properties: serde_json::json!([]),
+                    shard_key: shard_key(Some(subject), *client_id),
                 }
             })
             .collect();
@@ -555,7 +558,7 @@ const TOKEN_COLUMNS: &str = "
     CASE WHEN get_byte(d, 1) % 2 = 0
          THEN translate(encode(sha256(convert_to(k || '-refresh', 'UTF8')), 'base64'), '+/=', '-_')
     END,
-    client_id, subject, 'AUTHORIZATION_CODE',
+    client_id, subject, subject, 'AUTHORIZATION_CODE',
     CASE t % 3 WHEN 0 THEN ARRAY['read'] WHEN 1 THEN ARRAY['read', 'write']
          ELSE ARRAY['read', 'profile', 'email'] END,
     CASE WHEN get_byte(d, 1) % 2 = 0
@@ -573,8 +576,8 @@ const TOKEN_COLUMNS: &str = "
     END";
 
 const SEED_TOKENS_HEAD: &str = "
-INSERT INTO access_tokens (access_token_hash, refresh_token_hash, client_id, subject, grant_type,
-    scopes, refresh_token_scopes, created_at, access_token_expires_at, refresh_token_expires_at)
+INSERT INTO access_tokens (access_token_hash, refresh_token_hash, client_id, subject, shard_key,
+    grant_type, scopes, refresh_token_scopes, created_at, access_token_expires_at, refresh_token_expires_at)
 SELECT";
 
 const SEED_TOKENS_FROM: &str = "

@@ -242,7 +242,8 @@ pub fn connected_app(
                    count(*) FILTER (WHERE greatest(access_token_expires_at,
                                                    refresh_token_expires_at) <= $2)
                        AS expired_tokens
-            FROM access_tokens WHERE subject = $1 AND client_id = $3) AS t",
+            FROM access_tokens
+            WHERE subject = $1 AND shard_key = $1 AND client_id = $3) AS t",
             grants = GRANTS_OF_USER
                 .replace("{grant_filter}", "AND client_id = $3")
                 .replace("{filter}", ""),
@@ -272,6 +273,7 @@ pub fn app_tokens(
 ) -> AppResult<Vec<AccessToken>> {
     Ok(access_tokens::table
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
         .order((access_tokens::created_at.desc(), access_tokens::id.desc()))
         .limit(limit)
@@ -300,6 +302,7 @@ pub fn owned_token(
     access_tokens::table
         .filter(access_tokens::id.eq(token_id))
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
         .select((
             access_tokens::access_token_hash,
@@ -315,6 +318,7 @@ pub fn owned_token(
 pub fn pair_token_count(conn: &mut PgConnection, subject: &str, client_id: i64) -> AppResult<i64> {
     Ok(access_tokens::table
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .filter(access_tokens::client_id.eq(client_id))
         .count()
         .get_result(conn)?)

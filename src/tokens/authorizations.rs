@@ -145,11 +145,12 @@ fn lock_sql() -> String {
         "WITH locked AS (
              SELECT id, version, scopes, refresh_token_scopes
              FROM access_tokens
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
              ORDER BY id
              FOR UPDATE
          )
-         SELECT (SELECT count(*) FROM access_tokens WHERE client_id = $1 AND subject = $2)
+         SELECT (SELECT count(*) FROM access_tokens
+                                WHERE client_id = $1 AND subject = $2 AND shard_key = $2)
                     AS total,
                 (SELECT count(*) FROM locked) AS locked,
                 ARRAY(SELECT DISTINCT s
@@ -223,12 +224,12 @@ fn update_sql() -> String {
                     {new_scopes} AS new_scopes, {new_refresh} AS new_refresh,
                     greatest(access_token_expires_at, refresh_token_expires_at) AS live_until
              FROM access_tokens
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
          ), changed AS (
              UPDATE access_tokens
              SET scopes = {new_scopes}, refresh_token_scopes = {new_refresh},
                  version = version + 1
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
                AND (scopes IS DISTINCT FROM {new_scopes}
                     OR refresh_token_scopes IS DISTINCT FROM {new_refresh})
              RETURNING 1
@@ -474,7 +475,7 @@ struct DeletedRow {
 const PAIR_DELETE_SQL: &str = "
 WITH gone AS (
     DELETE FROM access_tokens
-    WHERE client_id = $1 AND subject = $2
+    WHERE client_id = $1 AND subject = $2 AND shard_key = $2
     RETURNING scopes, refresh_token_scopes
 ), event AS (
     INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject, affected_count,

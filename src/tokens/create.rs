@@ -9,7 +9,7 @@ use super::policy;
 use super::update::quoted;
 use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
-use crate::db::models::{AccessToken, NewAuditEvent, Property, ServiceSettings};
+use crate::db::models::{shard_key, AccessToken, NewAuditEvent, Property, ServiceSettings};
 use crate::db::prepared::Prepared;
 use crate::db::schema::{access_tokens, scopes};
 use crate::error::{AppError, AppResult, FieldError};
@@ -34,8 +34,9 @@ pub const CREATABLE_GRANT_TYPES: &[&str] = &[
 /// The new token, $1 … $12 in the columns' order; the stored row comes back.
 const INSERT_SQL: &str = "INSERT INTO access_tokens (access_token_hash, refresh_token_hash,
     client_id, subject, grant_type, scopes, refresh_token_scopes, created_at,
-    access_token_expires_at, refresh_token_expires_at, properties, authorization_details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    access_token_expires_at, refresh_token_expires_at, properties, authorization_details,
+    shard_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 RETURNING *";
 
 const NO_REFRESH_GRANT_TYPES: &[&str] = &["IMPLICIT", "CLIENT_CREDENTIALS"];
@@ -186,7 +187,8 @@ pub fn create_token_at(
                 replaced = diesel::delete(
                     access_tokens::table
                         .filter(access_tokens::client_id.eq(client.client_id))
-                        .filter(access_tokens::subject.eq(subject)),
+                        .filter(access_tokens::subject.eq(subject))
+                        .filter(access_tokens::shard_key.eq(subject)),
                 )
                 .execute(c)? as u64;
             }
@@ -213,6 +215,7 @@ pub fn create_token_at(
             .nullable_timestamptz(refresh_expires)
             .jsonb(&properties)
             .nullable_jsonb(details)
+            .text(shard_key(new.subject.as_deref(), client.client_id))
             .get_result(c);
         let token = match inserted {
             Ok(t) => t,

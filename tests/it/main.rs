@@ -38,6 +38,7 @@ mod bench_pool;
 mod bench_signals;
 mod browser;
 mod browser_driver;
+mod citus;
 mod cli;
 mod cli_admin;
 mod cluster;

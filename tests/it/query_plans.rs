@@ -251,7 +251,7 @@ fn type_of(bind: &Bind) -> &'static str {
 }
 
 /// The statement with its bind values written in as literals.
-fn with_literals(captured: &str) -> Result<String, String> {
+pub(crate) fn with_literals(captured: &str) -> Result<String, String> {
     let (sql, binds) = captured
         .split_once(" -- binds: ")
         .ok_or("no binds section")?;
