@@ -147,6 +147,19 @@ async fn a_receiver_is_created_with_its_secret_shown_once_and_revoked_at_once() 
         .collect();
     assert_eq!(streams, ["disabled"]);
 
+    // The audit log says it in words, before → after.
+    let log = ada
+        .get(&app, "/staff/audit?action=ssf.receiver.revoke")
+        .await;
+    assert!(
+        log.body.contains(&format!(
+            "revoked Shared Signals receiver photo-api ({credential_id}) and disabled its 1 stream"
+        )),
+        "{}",
+        log.body
+    );
+    assert!(log.body.contains("revoked at: (none) →"), "{}", log.body);
+
     // Revoking again changes nothing and says so.
     let again = ada
         .post(
@@ -262,4 +275,42 @@ fn text_value(body: &str, name: &str) -> String {
     let start = body.find(&marker).expect("hidden input") + marker.len();
     let end = body[start..].find('"').unwrap() + start;
     body[start..end].to_string()
+}
+
+#[actix_web::test]
+async fn re_sent_create_forms_create_nothing_and_show_no_secret() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut ada = signed_in(&app, "ada").await;
+    for (page, fields, secret_id) in [
+        (
+            "/admin/credentials/new",
+            vec![("kind", "api_key"), ("name", "auth-server")],
+            "new-secret",
+        ),
+        (
+            "/admin/accounts/new",
+            vec![("login", "nadia"), ("role", "user")],
+            "new-password",
+        ),
+    ] {
+        let csrf = ada.get(&app, page).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend(fields.iter().copied());
+        let first = ada.post(&app, page, &all).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        let secret = text_by_id(&first.body, secret_id);
+        let audit_before = crate::fixtures::snapshot(&mut t.conn());
+        let again = ada.post(&app, page, &all).await;
+        assert_eq!(again.status, 422, "{page}: {}", again.body);
+        assert!(
+            !again.body.contains(secret_id) && !again.body.contains(&secret),
+            "{page}: no secret on the refused form"
+        );
+        assert_eq!(
+            crate::fixtures::snapshot(&mut t.conn()),
+            audit_before,
+            "{page}: nothing written"
+        );
+    }
 }
