@@ -198,9 +198,15 @@ async fn an_admin_creates_a_receiver_whose_secret_the_back_button_does_not_bring
     let base = t.spawn_server();
     let browser = Browser::start().await;
     let driver = browser.driver();
-    driver.goto(format!("{base}/admin/receivers")).await.unwrap();
+    driver
+        .goto(format!("{base}/admin/receivers"))
+        .await
+        .unwrap();
     sign_in_here(driver, "ada", "demo-admin").await;
-    assert_eq!(driver.current_url().await.unwrap().path(), "/admin/receivers");
+    assert_eq!(
+        driver.current_url().await.unwrap().path(),
+        "/admin/receivers"
+    );
 
     // A refused audience first, then the receiver; its secret works on the SSF API.
     click(driver, "#new-receiver").await;
@@ -213,7 +219,9 @@ async fn an_admin_creates_a_receiver_whose_secret_the_back_button_does_not_bring
     type_into(driver, "audience", "https://photos.example/").await;
     click(driver, "#create-receiver").await;
     let secret = text_of(driver, "#new-secret").await;
-    assert!(text_of(driver, "#new-credential-id").await.starts_with("tdr_"));
+    assert!(text_of(driver, "#new-credential-id")
+        .await
+        .starts_with("tdr_"));
     let bearer = format!("Bearer {secret}");
     assert_eq!(status_with(&base, "/ssf/streams", &bearer), 200);
 
@@ -226,7 +234,12 @@ async fn an_admin_creates_a_receiver_whose_secret_the_back_button_does_not_bring
         "the back button shows no secret"
     );
     driver.forward().await.unwrap();
-    assert!(driver.current_url().await.unwrap().path().starts_with("/admin/receivers/"));
+    assert!(driver
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/admin/receivers/"));
     browser.screenshot("admin-receiver", DESKTOP).await;
 
     // Revoked: the next stream management call answers 401.

@@ -67,7 +67,11 @@ async fn a_receiver_is_created_with_its_secret_shown_once_and_revoked_at_once() 
         .select((ssf_receivers::id, ssf_receivers::secret_hash))
         .first(&mut t.conn())
         .unwrap();
-    assert_eq!(stored, tokendesk::crypto::hash_token(&secret), "only the hash");
+    assert_eq!(
+        stored,
+        tokendesk::crypto::hash_token(&secret),
+        "only the hash"
+    );
     let created = events(&mut t.conn(), "ssf.receiver.create");
     assert_eq!(created.len(), 1);
     assert!(!format!("{:?}", created[0]).contains(&secret));
@@ -108,10 +112,20 @@ async fn a_receiver_is_created_with_its_secret_shown_once_and_revoked_at_once() 
     .await;
     assert_eq!(stream.status, 201, "{}", stream.body);
 
-    let confirm = ada.get(&app, &format!("/admin/receivers/{id}/revoke")).await;
+    let confirm = ada
+        .get(&app, &format!("/admin/receivers/{id}/revoke"))
+        .await;
     assert_eq!(confirm.status, 200);
-    assert!(confirm.body.contains("answers 401 at once"), "{}", confirm.body);
-    assert!(confirm.body.contains("Its 1 stream is disabled"), "{}", confirm.body);
+    assert!(
+        confirm.body.contains("answers 401 at once"),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        confirm.body.contains("Its 1 stream is disabled"),
+        "{}",
+        confirm.body
+    );
     let csrf = confirm.csrf();
     let revoked = ada
         .post(
@@ -123,7 +137,9 @@ async fn a_receiver_is_created_with_its_secret_shown_once_and_revoked_at_once() 
     assert_eq!(revoked.status, 303);
     let shown = ada.get(&app, &format!("/admin/receivers/{id}")).await;
     assert!(
-        shown.body.contains("its calls now answer 401; 1 stream disabled"),
+        shown
+            .body
+            .contains("its calls now answer 401; 1 stream disabled"),
         "{}",
         shown.body
     );
@@ -247,9 +263,16 @@ async fn a_password_reset_form_sent_again_resets_nothing_and_shows_no_password()
     // A reload re-sends the same form: nothing is reset, no password is shown.
     let again = ada.post(&app, &path, &fields).await;
     assert_eq!(again.status, 303, "{}", again.body);
-    assert_eq!(again.location.as_deref(), Some(&*format!("/admin/accounts/{alice}")));
+    assert_eq!(
+        again.location.as_deref(),
+        Some(&*format!("/admin/accounts/{alice}"))
+    );
     assert!(!again.body.contains("new-password"));
-    assert_eq!(hash(&t), after_first, "the password handed over still works");
+    assert_eq!(
+        hash(&t),
+        after_first,
+        "the password handed over still works"
+    );
     let page = ada.get(&app, &format!("/admin/accounts/{alice}")).await;
     assert!(
         page.body.contains("The password was not reset"),
@@ -266,7 +289,11 @@ async fn a_password_reset_form_sent_again_resets_nothing_and_shows_no_password()
     );
     let mut alice_visitor = crate::pages_client::Visitor::new();
     let signed = alice_visitor.sign_in(&app, "alice", &password).await;
-    assert_eq!(signed.status, 303, "the shown password works: {}", signed.body);
+    assert_eq!(
+        signed.status, 303,
+        "the shown password works: {}",
+        signed.body
+    );
 }
 
 /// The value of the hidden input named `name`.

@@ -366,10 +366,14 @@ mod tests {
     fn a_receiver_revocation_says_what_it_disabled_before_and_after() {
         let e = event(
             "ssf.receiver.revoke",
-            Some(json!({"name": "photo-api", "credentialId": "tdr_x", "audience": "a",
-                        "revokedAt": null})),
-            Some(json!({"name": "photo-api", "credentialId": "tdr_x", "audience": "a",
-                        "revokedAt": "2027-01-15T08:00:00Z"})),
+            Some(
+                json!({"name": "photo-api", "credentialId": "tdr_x", "audience": "a",
+                        "revokedAt": null}),
+            ),
+            Some(
+                json!({"name": "photo-api", "credentialId": "tdr_x", "audience": "a",
+                        "revokedAt": "2027-01-15T08:00:00Z"}),
+            ),
         );
         let w = describe(&e).unwrap();
         assert_eq!(

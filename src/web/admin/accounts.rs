@@ -529,11 +529,11 @@ pub async fn reset_password(
                 ..Flash::ok()
             }
             .text(format!(
-                    "The password was not reset: {message} (perhaps by this very form, sent \
+                "The password was not reset: {message} (perhaps by this very form, sent \
                      again; a new password is shown only once and is kept nowhere). Reset it \
                      again if it is needed."
-                ))
-                .set(&session)?;
+            ))
+            .set(&session)?;
             return Ok(see_other(&paths::account(id)));
         }
         Err(e) => return Err(e),

@@ -269,11 +269,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let id = id_of(&path)?;
     let actor = admin.actor(&req);
-    match crate::db::run(&pool, move |conn| {
-        receivers::revoke_by_id(conn, id, &actor)
-    })
-    .await
-    {
+    match crate::db::run(&pool, move |conn| receivers::revoke_by_id(conn, id, &actor)).await {
         Ok((r, streams)) => {
             Flash::ok()
                 .text("Revoked receiver ")
