@@ -216,6 +216,18 @@ async fn an_admin_creates_a_receiver_whose_secret_the_back_button_does_not_bring
     assert!(text_of(driver, "#audience-error")
         .await
         .contains("without spaces"));
+    assert_eq!(
+        driver
+            .find(By::Id("name"))
+            .await
+            .unwrap()
+            .value()
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("photo-api"),
+        "the typed name comes back"
+    );
     type_into(driver, "audience", "https://photos.example/").await;
     click(driver, "#create-receiver").await;
     let secret = text_of(driver, "#new-secret").await;

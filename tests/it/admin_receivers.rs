@@ -224,8 +224,10 @@ async fn a_refused_receiver_names_its_field_and_creates_nothing() {
             res.body
         );
         assert!(
-            res.body.contains(&format!("value=\"{audience}\"")),
-            "typed values kept"
+            res.body.contains(&format!("id=\"name\" name=\"name\" type=\"text\" value=\"{name}\""))
+                && res.body.contains(&format!("value=\"{audience}\"")),
+            "typed values kept: {}",
+            res.body
         );
     }
     assert_eq!(receiver_count(&t), 0);
@@ -338,6 +340,46 @@ async fn re_sent_create_forms_create_nothing_and_show_no_secret() {
             crate::fixtures::snapshot(&mut t.conn()),
             audit_before,
             "{page}: nothing written"
+        );
+    }
+}
+
+/// The forms' `name` fields show the name as stored or typed, never the word "name" (the form
+/// macro's own parameter is called `name`, so the templates pass `self.name`).
+#[actix_web::test]
+async fn name_fields_show_the_name_not_the_word_name() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut ada = signed_in(&app, "ada").await;
+    let alice: i64 = accounts::table
+        .filter(accounts::login.eq("alice"))
+        .select(accounts::id)
+        .first(&mut t.conn())
+        .unwrap();
+    let page = ada.get(&app, &format!("/admin/accounts/{alice}")).await;
+    let field = "id=\"name\" name=\"name\" type=\"text\" value=\"";
+    let start = page.body.find(field).expect("the name field") + field.len();
+    assert!(
+        page.body[start..].starts_with("Alice"),
+        "{}",
+        &page.body[start..start + 40]
+    );
+    for (form, fields) in [
+        (
+            "/admin/credentials/new",
+            vec![("kind", "api_key"), ("name", "typed-name\u{7}")],
+        ),
+        (
+            "/admin/accounts/new",
+            vec![("login", "has space"), ("name", "typed-name"), ("role", "user")],
+        ),
+    ] {
+        let res = ada.submit(&app, form, form, &fields).await;
+        assert_eq!(res.status, 422, "{form}: {}", res.body);
+        assert!(
+            res.body.contains(&format!("{field}typed-name")),
+            "{form}: the typed name comes back: {}",
+            res.body
         );
     }
 }
