@@ -181,7 +181,15 @@ impl TestApp {
     /// A new application with `config` on a new database.
     pub fn with_config(config: Config) -> TestApp {
         let db = TestDb::new();
-        let pool = db::connect(&db.url, 4).expect("pool");
+        // Tests that race many requests queue them for these four connections; on a loaded
+        // machine the queue can outlast the product's one-second checkout wait, which would turn
+        // a test about lost updates into one about pool sizing (the faults tests set their own).
+        let settings = db::PoolSettings {
+            max_size: 4,
+            checkout_timeout: std::time::Duration::from_secs(30),
+            ..db::PoolSettings::default()
+        };
+        let pool = db::pool::connect_with(&db.url, &settings).expect("pool");
         let state = AppState::new(pool.clone(), config).expect("state");
         TestApp { db, pool, state }
     }
