@@ -224,8 +224,9 @@ async fn a_refused_receiver_names_its_field_and_creates_nothing() {
             res.body
         );
         assert!(
-            res.body.contains(&format!("id=\"name\" name=\"name\" type=\"text\" value=\"{name}\""))
-                && res.body.contains(&format!("value=\"{audience}\"")),
+            res.body.contains(&format!(
+                "id=\"name\" name=\"name\" type=\"text\" value=\"{name}\""
+            )) && res.body.contains(&format!("value=\"{audience}\"")),
             "typed values kept: {}",
             res.body
         );
@@ -371,7 +372,11 @@ async fn name_fields_show_the_name_not_the_word_name() {
         ),
         (
             "/admin/accounts/new",
-            vec![("login", "has space"), ("name", "typed-name"), ("role", "user")],
+            vec![
+                ("login", "has space"),
+                ("name", "typed-name"),
+                ("role", "user"),
+            ],
         ),
     ] {
         let res = ada.submit(&app, form, form, &fields).await;
