@@ -23,6 +23,7 @@ mod admin_accounts;
 mod admin_browser;
 mod admin_catalog;
 mod admin_credentials;
+mod admin_receivers;
 mod admin_roles;
 mod api_concurrency;
 mod api_create;
