@@ -203,6 +203,11 @@ pub struct AccountChanges {
     pub disabled: Option<bool>,
     /// A new password (a reset), hashed before it is stored.
     pub password: Option<String>,
+    /// Change only if the account is still as it was at this `updated_at` (the version a
+    /// confirmation page was opened on); otherwise [`AppError::Conflict`] and nothing changes.
+    /// This is what makes a re-sent reset form (a reload, the back button) reset nothing and
+    /// show no new password.
+    pub expected_updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The account after [`update_account`].
@@ -258,6 +263,16 @@ pub fn update_account(
             .select(Account::as_select())
             .for_update()
             .first(c)?;
+        if changes
+            .expected_updated_at
+            .is_some_and(|v| v != before.updated_at)
+        {
+            return Err(AppError::Conflict(format!(
+                "{} changed at {} since this page was opened",
+                before.login,
+                before.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )));
+        }
         let stays_admin =
             changes.role.is_none_or(|r| r == Role::Admin) && changes.disabled != Some(true);
         if before.role() == Role::Admin && !before.disabled && !stays_admin {

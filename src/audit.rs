@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::db::models::{NewAuditEvent, Property};
-use crate::db::schema::audit_events;
 use crate::error::AppResult;
 
 /// Who made a change, and from where.
@@ -56,16 +55,28 @@ impl Actor {
     }
 }
 
+/// $1 actor kind … $12 client ip: every column an event may set, so that the text is fixed and
+/// the statement stays prepared (`db::prepared`).
+const RECORD_SQL: &str =
+    "INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
+    token_hash, affected_count, state_before, state_after, reason, request_id, client_ip)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
 /// Appends one event, filling in the actor.
 pub fn record(conn: &mut PgConnection, actor: &Actor, event: NewAuditEvent) -> AppResult<()> {
-    diesel::insert_into(audit_events::table)
-        .values(NewAuditEvent {
-            actor_kind: actor.kind.as_str().to_string(),
-            actor_id: actor.id.clone(),
-            request_id: actor.request_id.clone(),
-            client_ip: actor.client_ip.clone(),
-            ..event
-        })
+    crate::db::prepared::Prepared::new(RECORD_SQL)
+        .text(actor.kind.as_str())
+        .text(actor.id.as_str())
+        .text(event.action)
+        .nullable_big_int(event.client_id)
+        .nullable_text(event.subject)
+        .nullable_text(event.token_hash)
+        .nullable_big_int(event.affected_count)
+        .nullable_jsonb(event.state_before)
+        .nullable_jsonb(event.state_after)
+        .nullable_text(event.reason)
+        .nullable_text(actor.request_id.clone())
+        .nullable_text(actor.client_ip.clone())
         .execute(conn)?;
     Ok(())
 }

@@ -67,6 +67,19 @@ where
     .await?
 }
 
+/// Inside a transaction: the prepared statements that follow, until it ends, run their generic
+/// plan, planned once per connection, instead of PostgreSQL's default of planning again for the
+/// values whenever it estimates a custom plan cheaper (it does for every statement over a pair's
+/// tokens, whose statistics are skewed by users with many tokens, and the planning then costs
+/// more than the work). For the hot write paths only, whose every statement has a generic plan
+/// that is good for a pair of 5 tokens and one of 10,000 (`tests/it/query_plans.rs` checks each
+/// on both); see `docs/QUERY_PLANS.md`.
+pub fn generic_plans(conn: &mut PgConnection) -> AppResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
+    Ok(())
+}
+
 /// Runs `f` in a transaction, retrying a few times when PostgreSQL reports a serialization
 /// failure or a deadlock, so that concurrent changes never surface as errors. A connection lost
 /// while the outermost commit was under way is [`Outage::LostDuringCommit`]: the change may have

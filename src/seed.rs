@@ -7,7 +7,9 @@ use diesel::sql_types::{BigInt, Double, Integer, Text};
 use crate::accounts;
 use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
-use crate::db::models::{NewAccessToken, NewAccount, NewAuditEvent, NewClient, NewScope};
+use crate::db::models::{
+    shard_key, NewAccessToken, NewAccount, NewAuditEvent, NewClient, NewScope,
+};
 use crate::db::schema::{access_tokens, accounts as accounts_t, client_scopes, clients, scopes};
 use crate::error::AppResult;
 
@@ -231,6 +233,7 @@ pub fn seed_demo_if_empty(conn: &mut PgConnection) -> AppResult<bool> {
                     access_token_expires_at: now + Duration::days(*left),
                     refresh_token_expires_at: refresh.then(|| now + Duration::days(left + 30)),
                     properties: serde_json::json!([]),
+                    shard_key: shard_key(Some(subject), *client_id),
                 }
             })
             .collect();
@@ -427,6 +430,65 @@ pub fn seed_sized_with_progress(
     })
 }
 
+/// Adds the user `bench-wide` to a sized data set: as many apps as `bench-heavy` (50, or the
+/// clients there are) with `tokens_per_app` tokens each, values `seed-{seed}-wide-{a}-{t}`. Next
+/// to `bench-heavy` it isolates what tokens per app cost a page from what apps cost. Returns
+/// the tokens added; rerunning adds nothing.
+pub fn seed_wide_user(
+    conn: &mut PgConnection,
+    spec: &SizedSeed,
+    tokens_per_app: u32,
+) -> AppResult<usize> {
+    let clients_n = spec.clients.max(spec.apps_per_user).max(1) as i32;
+    let apps = 50.min(clients_n);
+    let mut salt = [0u8; 16];
+    salt[..8].copy_from_slice(&spec.seed.to_le_bytes());
+    let password_hash = accounts::hash_password_with_salt(BENCH_PASSWORD, &salt)?;
+    crate::db::transaction(conn, |c| {
+        diesel::sql_query(
+            "INSERT INTO accounts (subject, login, display_name, password_hash, role)
+             VALUES ('bench-wide', 'bench-wide', 'Wide Bench User', $1, 'user')
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&password_hash)
+        .execute(c)?;
+        let from = SEED_HEAVY_TOKENS_FROM
+            .replace("'-heavy-'", "'-wide-'")
+            .replace("'bench-heavy'", "'bench-wide'");
+        let tokens = diesel::sql_query(tokens_sql(&from, "$5"))
+            .bind::<BigInt, _>(spec.seed)
+            .bind::<Integer, _>(apps)
+            .bind::<Integer, _>(tokens_per_app as i32)
+            .bind::<Integer, _>(clients_n)
+            .bind::<Double, _>(spec.expired_ratio)
+            .execute(c)?;
+        // The tokens came in past the domain functions: their grants are computed here.
+        let pairs: Vec<(String, i64)> = (0..i64::from(apps))
+            .map(|a| {
+                (
+                    "bench-wide".to_string(),
+                    100_000 + a % i64::from(clients_n) + 1,
+                )
+            })
+            .collect();
+        crate::grants::maintain::refresh_pairs(c, &pairs)?;
+        audit::record(
+            c,
+            &Actor::system("seed:sized"),
+            NewAuditEvent {
+                action: "seed.sized".into(),
+                subject: Some("bench-wide".into()),
+                affected_count: Some(tokens as i64),
+                state_after: Some(serde_json::json!({
+                    "seed": spec.seed, "wideTokensPerApp": tokens_per_app,
+                })),
+                ..Default::default()
+            },
+        )?;
+        Ok(tokens)
+    })
+}
+
 /// From this many tokens on, the non-unique token indexes are dropped before the insert and
 /// rebuilt after it (inside the same transaction): one sorted build is several times faster
 /// than a million index insertions. The unique hash indexes stay (the insert relies on them).
@@ -496,7 +558,7 @@ const TOKEN_COLUMNS: &str = "
     CASE WHEN get_byte(d, 1) % 2 = 0
          THEN translate(encode(sha256(convert_to(k || '-refresh', 'UTF8')), 'base64'), '+/=', '-_')
     END,
-    client_id, subject, 'AUTHORIZATION_CODE',
+    client_id, subject, subject, 'AUTHORIZATION_CODE',
     CASE t % 3 WHEN 0 THEN ARRAY['read'] WHEN 1 THEN ARRAY['read', 'write']
          ELSE ARRAY['read', 'profile', 'email'] END,
     CASE WHEN get_byte(d, 1) % 2 = 0
@@ -514,8 +576,8 @@ const TOKEN_COLUMNS: &str = "
     END";
 
 const SEED_TOKENS_HEAD: &str = "
-INSERT INTO access_tokens (access_token_hash, refresh_token_hash, client_id, subject, grant_type,
-    scopes, refresh_token_scopes, created_at, access_token_expires_at, refresh_token_expires_at)
+INSERT INTO access_tokens (access_token_hash, refresh_token_hash, client_id, subject, shard_key,
+    grant_type, scopes, refresh_token_scopes, created_at, access_token_expires_at, refresh_token_expires_at)
 SELECT";
 
 const SEED_TOKENS_FROM: &str = "

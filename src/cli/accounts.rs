@@ -340,6 +340,7 @@ pub fn account(db_args: &DatabaseArgs, cmd: AccountCommand) -> anyhow::Result<()
                 role: role.map(Role::from),
                 disabled: (disable || enable).then_some(disable),
                 password,
+                expected_updated_at: None,
             };
             update(conn, &login, changes, "account update", json)
         }

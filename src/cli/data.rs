@@ -26,6 +26,10 @@ pub struct SeedArgs {
     /// Tokens per app of the one heavy user (`bench-heavy`, 50 apps); 0: no heavy user.
     #[arg(long, default_value_t = 0)]
     pub heavy_tokens_per_app: u32,
+    /// Tokens per app of a second user with 50 apps (`bench-wide`); 0: none. Next to
+    /// `bench-heavy` it shows what tokens per app cost, apart from what apps cost.
+    #[arg(long, default_value_t = 0)]
+    pub wide_tokens_per_app: u32,
     /// Share of tokens that are expired, 0 to 1.
     #[arg(long, default_value_t = 0.1)]
     pub expired_ratio: f64,
@@ -66,7 +70,8 @@ pub fn seed(db_args: &DatabaseArgs, args: SeedArgs) -> anyhow::Result<()> {
         || args.clients.is_some()
         || args.apps_per_user.is_some()
         || args.tokens_per_app.is_some()
-        || args.heavy_tokens_per_app > 0;
+        || args.heavy_tokens_per_app > 0
+        || args.wide_tokens_per_app > 0;
     if !(0.0..=1.0).contains(&args.expired_ratio) {
         bail!("--expired-ratio must be between 0 and 1");
     }
@@ -104,7 +109,11 @@ pub fn seed(db_args: &DatabaseArgs, args: SeedArgs) -> anyhow::Result<()> {
     })
     .map_err(plain);
     bar.finish_and_clear();
-    let report = report?;
+    let mut report = report?;
+    if args.wide_tokens_per_app > 0 {
+        report.tokens +=
+            seed::seed_wide_user(&mut conn, &spec, args.wide_tokens_per_app).map_err(plain)?;
+    }
     say(&format!(
         "seeded {} users, {} clients, {} tokens in {:.1} s (seed {}; sign in as any bench user \
          with password \"{}\")",

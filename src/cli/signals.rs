@@ -1,5 +1,6 @@
 //! The Shared Signals side of the command line: `serve`'s transmitter options, `receiver
-//! create|list|revoke`, `signing-key list|rotate`, and `stream list|status`.
+//! create|list|revoke` (the admin console's `/admin/receivers` does the same through the same
+//! `signals::receivers` functions), `signing-key list|rotate`, and `stream list|status`.
 
 use std::time::Duration;
 
@@ -227,11 +228,16 @@ pub fn receiver(db_args: &DatabaseArgs, cmd: ReceiverCommand) -> anyhow::Result<
                 return say("no receivers");
             }
             for r in all {
+                let last_used = r.last_used_at.map_or_else(
+                    || "never".to_string(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                );
                 say(&format!(
-                    "{:<24} {:<30} streams: {:<3} {}",
+                    "{:<24} {:<30} streams: {:<3} last used {:<20} {}",
                     r.name,
                     r.credential_id,
                     r.streams,
+                    last_used,
                     match r.revoked_at {
                         Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M UTC")),
                         None => format!("audience {}", r.audience),

@@ -9,7 +9,7 @@ mod scope;
 mod session;
 mod settings;
 
-pub use access_token::{AccessToken, NewAccessToken, Property};
+pub use access_token::{shard_key, AccessToken, NewAccessToken, Property};
 pub use account::{Account, AccountChangeset, NewAccount, Role};
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit_event::{AuditEvent, NewAuditEvent};

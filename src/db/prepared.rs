@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Untyped};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// One parameter value with its SQL type.
@@ -26,7 +26,11 @@ enum Param {
     NullableBigInt(Option<i64>),
     Bool(bool),
     Timestamptz(DateTime<Utc>),
+    NullableTimestamptz(Option<DateTime<Utc>>),
     TextArray(Vec<String>),
+    NullableTextArray(Option<Vec<String>>),
+    Jsonb(serde_json::Value),
+    NullableJsonb(Option<serde_json::Value>),
 }
 
 /// A statement with a fixed text and its parameters, kept prepared per connection.
@@ -80,9 +84,29 @@ impl Prepared {
         self.with(Param::Timestamptz(v))
     }
 
+    /// The next parameter, `timestamptz` or NULL.
+    pub fn nullable_timestamptz(self, v: Option<DateTime<Utc>>) -> Self {
+        self.with(Param::NullableTimestamptz(v))
+    }
+
     /// The next parameter, `text[]`.
     pub fn text_array(self, v: &[String]) -> Self {
         self.with(Param::TextArray(v.to_vec()))
+    }
+
+    /// The next parameter, `text[]` or NULL.
+    pub fn nullable_text_array(self, v: Option<&[String]>) -> Self {
+        self.with(Param::NullableTextArray(v.map(<[String]>::to_vec)))
+    }
+
+    /// The next parameter, `jsonb`.
+    pub fn jsonb(self, v: &serde_json::Value) -> Self {
+        self.with(Param::Jsonb(v.clone()))
+    }
+
+    /// The next parameter, `jsonb` or NULL.
+    pub fn nullable_jsonb(self, v: Option<serde_json::Value>) -> Self {
+        self.with(Param::NullableJsonb(v))
     }
 }
 
@@ -129,7 +153,15 @@ impl QueryFragment<Pg> for Prepared {
                 Param::NullableBigInt(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
                 Param::Bool(v) => out.push_bind_param::<Bool, _>(v)?,
                 Param::Timestamptz(v) => out.push_bind_param::<Timestamptz, _>(v)?,
+                Param::NullableTimestamptz(v) => {
+                    out.push_bind_param::<Nullable<Timestamptz>, _>(v)?
+                }
                 Param::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+                Param::NullableTextArray(v) => {
+                    out.push_bind_param::<Nullable<Array<Text>>, _>(v)?
+                }
+                Param::Jsonb(v) => out.push_bind_param::<Jsonb, _>(v)?,
+                Param::NullableJsonb(v) => out.push_bind_param::<Nullable<Jsonb>, _>(v)?,
             }
         }
         Ok(())

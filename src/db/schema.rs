@@ -18,6 +18,7 @@ diesel::table! {
         properties -> Jsonb,
         version -> Int8,
         authorization_details -> Nullable<Jsonb>,
+        shard_key -> Text,
     }
 }
 

@@ -108,7 +108,9 @@ pub fn find_user(conn: &mut PgConnection, subject: &str) -> AppResult<Option<Acc
         return Ok(account);
     }
     let has_tokens: bool = diesel::select(diesel::dsl::exists(
-        access_tokens::table.filter(access_tokens::subject.eq(subject)),
+        access_tokens::table
+            .filter(access_tokens::subject.eq(subject))
+            .filter(access_tokens::shard_key.eq(subject)),
     ))
     .get_result(conn)?;
     if has_tokens {

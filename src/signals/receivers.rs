@@ -3,7 +3,8 @@
 //! management API with `Authorization: Bearer <secret>` (what SSF receivers expect to send) or
 //! HTTP Basic `<id>:<secret>`. Each sees only its own streams.
 //!
-//! Receivers are made, listed and revoked by admins (`tokendesk receiver …`); revoking one
+//! Receivers are made, listed and revoked by admins, on the console (`/admin/receivers`) or the
+//! command line (`tokendesk receiver …`), both through the functions here; revoking one
 //! disables its streams and drops what they still held.
 
 use chrono::{DateTime, Utc};
@@ -35,6 +36,8 @@ pub struct Receiver {
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedReceiver {
+    /// Its row, for the console's links (not a secret).
+    pub id: i64,
     pub name: String,
     pub credential_id: String,
     pub secret: String,
@@ -45,6 +48,8 @@ pub struct CreatedReceiver {
 #[derive(Debug, Clone, QueryableByName, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiverSummary {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
     #[diesel(sql_type = Text)]
     pub name: String,
     #[diesel(sql_type = Text)]
@@ -99,7 +104,7 @@ pub fn create(
         Some(a) => a.to_string(),
     };
     let secret = generate_token();
-    crate::db::transaction(conn, |c| {
+    let id = crate::db::transaction(conn, |c| {
         let taken: i64 =
             diesel::sql_query("SELECT count(*) AS n FROM ssf_receivers WHERE name = $1")
                 .bind::<Text, _>(&name)
@@ -111,15 +116,16 @@ pub fn create(
                 format!("a receiver named \"{name}\" already exists"),
             ));
         }
-        diesel::sql_query(
+        let id = diesel::sql_query(
             "INSERT INTO ssf_receivers (name, credential_id, secret_hash, audience)
-             VALUES ($1, $2, $3, $4)",
+             VALUES ($1, $2, $3, $4) RETURNING id AS n",
         )
         .bind::<Text, _>(&name)
         .bind::<Text, _>(&credential_id)
         .bind::<Text, _>(hash_token(&secret))
         .bind::<Text, _>(&audience)
-        .execute(c)?;
+        .get_result::<Count>(c)?
+        .n;
         audit::record(
             c,
             actor,
@@ -130,9 +136,11 @@ pub fn create(
                 })),
                 ..Default::default()
             },
-        )
+        )?;
+        Ok(id)
     })?;
     Ok(CreatedReceiver {
+        id,
         name,
         credential_id,
         secret,
@@ -146,52 +154,93 @@ struct Count {
     n: i64,
 }
 
-/// Every receiver, by name, with its number of streams.
+const SUMMARY_SQL: &str = "SELECT r.id, r.name, r.credential_id, r.audience, r.created_at,
+            r.revoked_at, r.last_used_at,
+            (SELECT count(*) FROM ssf_streams s WHERE s.receiver_id = r.id) AS streams
+     FROM ssf_receivers r";
+
+/// Every receiver, by name, with its number of streams (receivers are a handful: one per
+/// resource server or app that manages streams, so the list is not paged).
 pub fn list(conn: &mut PgConnection) -> AppResult<Vec<ReceiverSummary>> {
-    Ok(diesel::sql_query(
-        "SELECT r.name, r.credential_id, r.audience, r.created_at, r.revoked_at,
-                r.last_used_at,
-                (SELECT count(*) FROM ssf_streams s WHERE s.receiver_id = r.id) AS streams
-         FROM ssf_receivers r ORDER BY r.name",
-    )
-    .load(conn)?)
+    Ok(diesel::sql_query(format!("{SUMMARY_SQL} ORDER BY r.name")).load(conn)?)
 }
 
-/// Revokes the receiver named `name`: its credential stops working, its streams are disabled
-/// and what they still held is dropped. Returns how many streams it had. Unknown or already
-/// revoked: [`AppError::NotFound`].
-pub fn revoke(conn: &mut PgConnection, name: &str, actor: &Actor) -> AppResult<i64> {
-    crate::db::transaction(conn, |c| {
-        #[derive(QueryableByName)]
-        struct Revoked {
-            #[diesel(sql_type = BigInt)]
-            id: i64,
-            #[diesel(sql_type = Text)]
-            credential_id: String,
-        }
-        let revoked: Revoked = diesel::sql_query(
-            "UPDATE ssf_receivers SET revoked_at = now()
-             WHERE name = $1 AND revoked_at IS NULL RETURNING id, credential_id",
-        )
-        .bind::<Text, _>(name)
-        .get_result(c)
+/// The receiver `id` (revoked or not); unknown: [`AppError::NotFound`].
+pub fn find(conn: &mut PgConnection, id: i64) -> AppResult<ReceiverSummary> {
+    diesel::sql_query(format!("{SUMMARY_SQL} WHERE r.id = $1"))
+        .bind::<BigInt, _>(id)
+        .get_result(conn)
         .optional()?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(AppError::NotFound)
+}
+
+/// The state of a receiver as its audit events keep it (never its secret, nor the hash).
+fn receiver_state(r: &ReceiverSummary) -> serde_json::Value {
+    serde_json::json!({
+        "name": r.name, "credentialId": r.credential_id, "audience": r.audience,
+        "revokedAt": r.revoked_at,
+    })
+}
+
+/// Revokes the receiver named `name` (the command line's door onto [`revoke_by_id`]). Returns
+/// how many streams it had. Unknown or already revoked: [`AppError::NotFound`].
+pub fn revoke(conn: &mut PgConnection, name: &str, actor: &Actor) -> AppResult<i64> {
+    let id: Option<i64> = diesel::sql_query(
+        "SELECT id AS n FROM ssf_receivers WHERE name = $1 AND revoked_at IS NULL",
+    )
+    .bind::<Text, _>(name)
+    .get_result::<Count>(conn)
+    .optional()?
+    .map(|c| c.n);
+    match revoke_by_id(conn, id.ok_or(AppError::NotFound)?, actor) {
+        Err(AppError::Conflict(_)) => Err(AppError::NotFound),
+        other => other.map(|(_, streams)| streams),
+    }
+}
+
+/// Revokes the receiver `id` at once: its credential stops working (the next call with it
+/// answers 401), its streams are disabled and what they still held is dropped, with an
+/// `ssf.receiver.revoke` audit event (before → after, the number of streams). Returns the
+/// receiver as it is now and how many streams it had. Unknown: [`AppError::NotFound`];
+/// already revoked: [`AppError::Conflict`], and nothing changes.
+pub fn revoke_by_id(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: &Actor,
+) -> AppResult<(ReceiverSummary, i64)> {
+    crate::db::transaction(conn, |c| {
+        // The row lock makes two revocations at once one revocation and one conflict.
+        diesel::sql_query("SELECT id AS n FROM ssf_receivers WHERE id = $1 FOR UPDATE")
+            .bind::<BigInt, _>(id)
+            .get_result::<Count>(c)
+            .optional()?
+            .ok_or(AppError::NotFound)?;
+        let before = find(c, id)?;
+        if let Some(at) = before.revoked_at {
+            return Err(AppError::Conflict(format!(
+                "\"{}\" was already revoked on {}",
+                before.name,
+                at.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        diesel::sql_query("UPDATE ssf_receivers SET revoked_at = now() WHERE id = $1")
+            .bind::<BigInt, _>(id)
+            .execute(c)?;
         let streams =
-            super::streams::disable_all_of(c, revoked.id, "the receiver's credential was revoked")?;
+            super::streams::disable_all_of(c, id, "the receiver's credential was revoked")?;
+        let after = find(c, id)?;
         audit::record(
             c,
             actor,
             NewAuditEvent {
                 action: "ssf.receiver.revoke".into(),
                 affected_count: Some(streams),
-                state_before: Some(serde_json::json!({
-                    "name": name, "credentialId": revoked.credential_id,
-                })),
+                state_before: Some(receiver_state(&before)),
+                state_after: Some(receiver_state(&after)),
                 ..Default::default()
             },
         )?;
-        Ok(streams)
+        Ok((after, streams))
     })
 }
 

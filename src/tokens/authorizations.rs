@@ -7,12 +7,15 @@
 //! messages can name every scope added and removed in one wording
 //! (`read_models::audit_words::scope_change_parts`).
 
+use std::sync::LazyLock;
+
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 
 use super::policy;
 use super::update::quoted;
 use crate::audit::{Actor, ActorKind};
+use crate::db::prepared::Prepared;
 use crate::error::{AppError, AppResult};
 use crate::grants::maintain;
 use crate::validate::dedup_scopes;
@@ -135,16 +138,19 @@ pub(super) const STATE_DIGEST: &str =
 /// state.
 ///
 /// $1 client, $2 subject, $3 live tokens only.
+static LOCK_SQL: LazyLock<String> = LazyLock::new(lock_sql);
+
 fn lock_sql() -> String {
     format!(
         "WITH locked AS (
              SELECT id, version, scopes, refresh_token_scopes
              FROM access_tokens
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
              ORDER BY id
              FOR UPDATE
          )
-         SELECT (SELECT count(*) FROM access_tokens WHERE client_id = $1 AND subject = $2)
+         SELECT (SELECT count(*) FROM access_tokens
+                                WHERE client_id = $1 AND subject = $2 AND shard_key = $2)
                     AS total,
                 (SELECT count(*) FROM locked) AS locked,
                 ARRAY(SELECT DISTINCT s
@@ -201,6 +207,8 @@ fn delta_sql(old: &str, new: &str) -> String {
 ///
 /// $1 client, $2 subject, $3 live tokens only, $4 scopes, $5 mode, $6 actor kind, $7 actor
 /// id, $8 mode, $9 reason, $10 request id, $11 client ip, $12 scopes held before.
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(update_sql);
+
 fn update_sql() -> String {
     let (new_scopes, new_refresh) = (
         new_scopes_sql("scopes"),
@@ -216,12 +224,12 @@ fn update_sql() -> String {
                     {new_scopes} AS new_scopes, {new_refresh} AS new_refresh,
                     greatest(access_token_expires_at, refresh_token_expires_at) AS live_until
              FROM access_tokens
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
          ), changed AS (
              UPDATE access_tokens
              SET scopes = {new_scopes}, refresh_token_scopes = {new_refresh},
                  version = version + 1
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
                AND (scopes IS DISTINCT FROM {new_scopes}
                     OR refresh_token_scopes IS DISTINCT FROM {new_refresh})
              RETURNING 1
@@ -356,11 +364,12 @@ pub fn change_pair_scopes(
     let live_only = is_user || staff;
     crate::db::transaction(conn, |c| {
         // The grant first, then the tokens (see `grants::maintain`).
+        crate::db::generic_plans(c)?;
         let grant = maintain::lock(c, subject, client_id)?;
-        let locked: LockedRow = diesel::sql_query(lock_sql())
-            .bind::<BigInt, _>(client_id)
-            .bind::<Text, _>(subject)
-            .bind::<Bool, _>(live_only)
+        let locked: LockedRow = Prepared::new(LOCK_SQL.as_str())
+            .big_int(client_id)
+            .text(subject)
+            .bool(live_only)
             .get_result(c)?;
         if locked.total == 0 {
             return Err(AppError::NotFound);
@@ -415,20 +424,20 @@ pub fn change_pair_scopes(
                 (kept, dropped, mode)
             }
         };
-        let row: PairRow = diesel::sql_query(update_sql())
-            .bind::<BigInt, _>(client_id)
-            .bind::<Text, _>(subject)
+        let row: PairRow = Prepared::new(UPDATE_SQL.as_str())
+            .big_int(client_id)
+            .text(subject)
             // End users and staff leave spent tokens as they are (read-only for both).
-            .bind::<Bool, _>(live_only)
-            .bind::<Array<Text>, _>(&effective)
-            .bind::<Text, _>(mode.as_str())
-            .bind::<Text, _>(actor.kind.as_str())
-            .bind::<Text, _>(&actor.id)
-            .bind::<Text, _>(mode.as_str())
-            .bind::<Nullable<Text>, _>(&reason)
-            .bind::<Nullable<Text>, _>(&actor.request_id)
-            .bind::<Nullable<Text>, _>(&actor.client_ip)
-            .bind::<Array<Text>, _>(&locked.held)
+            .bool(live_only)
+            .text_array(&effective)
+            .text(mode.as_str())
+            .text(actor.kind.as_str())
+            .text(actor.id.as_str())
+            .text(mode.as_str())
+            .nullable_text(reason.clone())
+            .nullable_text(actor.request_id.clone())
+            .nullable_text(actor.client_ip.clone())
+            .text_array(&locked.held)
             .get_result(c)?;
         if row.updated == 0 {
             return Err(AppError::NotFound);
@@ -466,7 +475,7 @@ struct DeletedRow {
 const PAIR_DELETE_SQL: &str = "
 WITH gone AS (
     DELETE FROM access_tokens
-    WHERE client_id = $1 AND subject = $2
+    WHERE client_id = $1 AND subject = $2 AND shard_key = $2
     RETURNING scopes, refresh_token_scopes
 ), event AS (
     INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject, affected_count,

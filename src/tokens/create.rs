@@ -9,7 +9,8 @@ use super::policy;
 use super::update::quoted;
 use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
-use crate::db::models::{AccessToken, NewAccessToken, NewAuditEvent, Property, ServiceSettings};
+use crate::db::models::{shard_key, AccessToken, NewAuditEvent, Property, ServiceSettings};
+use crate::db::prepared::Prepared;
 use crate::db::schema::{access_tokens, scopes};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::grants::{limit, maintain};
@@ -30,6 +31,14 @@ pub const CREATABLE_GRANT_TYPES: &[&str] = &[
 ];
 
 /// Grant types whose tokens never come with a refresh token (RFC 6749 §4.2.2, §4.4.3).
+/// The new token, $1 … $12 in the columns' order; the stored row comes back.
+const INSERT_SQL: &str = "INSERT INTO access_tokens (access_token_hash, refresh_token_hash,
+    client_id, subject, grant_type, scopes, refresh_token_scopes, created_at,
+    access_token_expires_at, refresh_token_expires_at, properties, authorization_details,
+    shard_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING *";
+
 const NO_REFRESH_GRANT_TYPES: &[&str] = &["IMPLICIT", "CLIENT_CREDENTIALS"];
 
 /// Longest caller-chosen token value.
@@ -178,7 +187,8 @@ pub fn create_token_at(
                 replaced = diesel::delete(
                     access_tokens::table
                         .filter(access_tokens::client_id.eq(client.client_id))
-                        .filter(access_tokens::subject.eq(subject)),
+                        .filter(access_tokens::subject.eq(subject))
+                        .filter(access_tokens::shard_key.eq(subject)),
                 )
                 .execute(c)? as u64;
             }
@@ -189,25 +199,23 @@ pub fn create_token_at(
             .authorization_details
             .clone()
             .map(serde_json::Value::Array);
-        let inserted = diesel::insert_into(access_tokens::table)
-            .values((
-                NewAccessToken {
-                    access_token_hash: hash_token(&access_value),
-                    refresh_token_hash: refresh_value.as_deref().map(hash_token),
-                    client_id: client.client_id,
-                    subject: new.subject.clone(),
-                    grant_type: new.grant_type.clone(),
-                    scopes: requested.clone(),
-                    refresh_token_scopes: with_refresh.then(|| requested.clone()),
-                    created_at: now,
-                    access_token_expires_at: access_expires,
-                    refresh_token_expires_at: refresh_expires,
-                    properties: serde_json::to_value(&properties)
-                        .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?,
-                },
-                access_tokens::authorization_details.eq(&details),
-            ))
-            .returning(AccessToken::as_returning())
+        let properties = serde_json::to_value(&properties)
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
+        // A fixed text, so the insert stays prepared (`db::prepared`).
+        let inserted: QueryResult<AccessToken> = Prepared::new(INSERT_SQL)
+            .text(hash_token(&access_value))
+            .nullable_text(refresh_value.as_deref().map(hash_token))
+            .big_int(client.client_id)
+            .nullable_text(new.subject.clone())
+            .text(new.grant_type.as_str())
+            .text_array(&requested)
+            .nullable_text_array(with_refresh.then_some(requested.as_slice()))
+            .timestamptz(now)
+            .timestamptz(access_expires)
+            .nullable_timestamptz(refresh_expires)
+            .jsonb(&properties)
+            .nullable_jsonb(details)
+            .text(shard_key(new.subject.as_deref(), client.client_id))
             .get_result(c);
         let token = match inserted {
             Ok(t) => t,

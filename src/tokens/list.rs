@@ -217,6 +217,7 @@ pub fn pair_token_count(conn: &mut PgConnection, client_id: i64, subject: &str) 
     Ok(access_tokens::table
         .filter(access_tokens::client_id.eq(client_id))
         .filter(access_tokens::subject.eq(subject))
+        .filter(access_tokens::shard_key.eq(subject))
         .count()
         .get_result(conn)?)
 }
@@ -276,7 +277,9 @@ fn token_filter(
         q = q.filter(t::client_id.eq(client_id));
     }
     if let Some(subject) = &query.subject {
-        q = q.filter(t::subject.eq(subject.clone()));
+        q = q
+            .filter(t::subject.eq(subject.clone()))
+            .filter(t::shard_key.eq(subject.clone()));
     }
     match query.status {
         TokenStatus::All => q,

@@ -82,7 +82,7 @@ fn groups_sql() -> String {
         "WITH live AS (
              SELECT id, access_token_hash, {old_all} AS old_all, {new_all} AS new_all
              FROM access_tokens
-             WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}
+             WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
          ), groups AS (
              SELECT old_all, new_all, count(*) AS n,
                     (array_agg(access_token_hash ORDER BY id))[1:{NAMED_PER_GROUP}] AS hashes
@@ -137,10 +137,11 @@ pub fn preview_pair_change(
     let totals: Totals = diesel::sql_query(format!(
         "SELECT count(*) AS total, count(*) FILTER (WHERE live) AS live,
                 (SELECT {STATE_DIGEST} FROM access_tokens
-                 WHERE client_id = $1 AND subject = $2 AND {IN_SCOPE}) AS state
+                 WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}) AS state
          FROM (SELECT (access_token_expires_at > now()
                        OR coalesce(refresh_token_expires_at > now(), false)) AS live
-               FROM access_tokens WHERE client_id = $1 AND subject = $2) AS pair"
+               FROM access_tokens
+               WHERE client_id = $1 AND subject = $2 AND shard_key = $2) AS pair"
     ))
     .bind::<BigInt, _>(change.client_id)
     .bind::<Text, _>(change.subject)

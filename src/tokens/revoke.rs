@@ -131,7 +131,7 @@ pub fn revoke_tokens(
                 None,
             ),
             RevokeTarget::Pair { client_id, subject } => (
-                "client_id = $8 AND subject = $6",
+                "client_id = $8 AND subject = $6 AND shard_key = $6",
                 Some(subject.clone()),
                 None,
                 Some(*client_id),
@@ -146,7 +146,7 @@ pub fn revoke_tokens(
                 Some(*client_id),
             ),
             RevokeTarget::Subject(subject) => (
-                "subject = $6 AND NOT EXISTS (
+                "subject = $6 AND shard_key = $6 AND NOT EXISTS (
                      SELECT 1 FROM grants g
                      WHERE g.subject = access_tokens.subject
                        AND g.client_id = access_tokens.client_id)",

@@ -1,6 +1,6 @@
 //! Changing one token: expiry, scopes, properties, value (Authlete's `/auth/token/update`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 
 use super::policy::{self, AllowedScope};
@@ -8,7 +8,7 @@ use super::{audit_state, is_spent, is_staff, TokenRef};
 use crate::audit::{self, Actor, ActorKind};
 use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{AccessToken, NewAuditEvent, Property, ServiceSettings};
-use crate::db::schema::access_tokens;
+use crate::db::prepared::Prepared;
 use crate::error::{AppError, AppResult};
 use crate::grants::limit;
 use crate::grants::maintain::{self, LockedGrant};
@@ -235,24 +235,32 @@ fn apply_update(
                 added_scopes: Vec::new(),
             });
         }
-        let updated: AccessToken = diesel::update(access_tokens::table.find(current.id))
-            .set((
-                access_tokens::access_token_hash.eq(&next.access_token_hash),
-                access_tokens::scopes.eq(&next.scopes),
-                access_tokens::refresh_token_scopes.eq(&next.refresh_token_scopes),
-                access_tokens::access_token_expires_at.eq(next.access_token_expires_at),
-                access_tokens::refresh_token_expires_at.eq(next.refresh_token_expires_at),
-                access_tokens::properties.eq(&next.properties),
-                access_tokens::authorization_details.eq(&next.authorization_details),
-                access_tokens::version.eq(access_tokens::version + 1),
-            ))
-            .returning(AccessToken::as_returning())
-            .get_result(c)?;
+        // The row is locked (`find_for_update`): what is written is exactly `next`, one
+        // version on. A fixed text, so the statement stays prepared.
+        Prepared::new(UPDATE_SQL)
+            .big_int(current.id)
+            .text(next.access_token_hash.as_str())
+            .text_array(&next.scopes)
+            .nullable_text_array(next.refresh_token_scopes.as_deref())
+            .timestamptz(next.access_token_expires_at)
+            .nullable_timestamptz(next.refresh_token_expires_at)
+            .jsonb(&next.properties)
+            .nullable_jsonb(next.authorization_details.clone())
+            .execute(c)?;
+        // PostgreSQL keeps microseconds (diesel truncates what it sends): the times as stored.
+        let updated = AccessToken {
+            version: current.version + 1,
+            access_token_expires_at: next.access_token_expires_at.trunc_subsecs(6),
+            refresh_token_expires_at: next.refresh_token_expires_at.map(|t| t.trunc_subsecs(6)),
+            ..next
+        };
         let summary_changed = updated.scopes != current.scopes
             || updated.refresh_token_scopes != current.refresh_token_scopes
             || updated.access_token_expires_at != current.access_token_expires_at
             || updated.refresh_token_expires_at != current.refresh_token_expires_at;
         if let Some(g) = grant.filter(|_| summary_changed) {
+            // Planned for its values, the recomputation costs more to plan than to run.
+            crate::db::generic_plans(c)?;
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }
         let mut after = audit_state(&updated);
@@ -284,6 +292,13 @@ fn apply_update(
         })
     }
 }
+
+/// $1 id, then the new values; `version` goes up by one.
+const UPDATE_SQL: &str = "UPDATE access_tokens
+SET access_token_hash = $2, scopes = $3, refresh_token_scopes = $4, access_token_expires_at = $5,
+    refresh_token_expires_at = $6, properties = $7, authorization_details = $8,
+    version = version + 1
+WHERE id = $1";
 
 /// Whether `next` writes exactly what `current` holds.
 fn same_state(current: &AccessToken, next: &AccessToken) -> bool {

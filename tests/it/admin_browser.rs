@@ -49,12 +49,17 @@ async fn sign_in_here(driver: &WebDriver, login: &str, password: &str) {
 /// The status of `GET path` on the server at `base` with HTTP Basic credentials, over a plain
 /// TCP connection (the way an authorization server would call).
 fn api_status(base: &str, path: &str, key: &str, secret: &str) -> u16 {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
+    status_with(base, path, &format!("Basic {auth}"))
+}
+
+/// The status of `GET path` with this `Authorization` header, over a plain TCP connection.
+fn status_with(base: &str, path: &str, authorization: &str) -> u16 {
     let host = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).expect("connect");
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
@@ -183,5 +188,87 @@ async fn an_admin_registers_a_client_rewords_a_scope_and_revokes_an_api_key() {
     let apps = text_of(driver, "main").await;
     assert!(apps.contains("See your photos and albums"), "{apps}");
     assert!(!apps.contains("Read your photos and albums"));
+    browser.quit().await;
+}
+
+#[actix_web::test]
+async fn an_admin_creates_a_receiver_whose_secret_the_back_button_does_not_bring_back_and_revokes_it(
+) {
+    let t = TestApp::with_demo();
+    let base = t.spawn_server();
+    let browser = Browser::start().await;
+    let driver = browser.driver();
+    driver
+        .goto(format!("{base}/admin/receivers"))
+        .await
+        .unwrap();
+    sign_in_here(driver, "ada", "demo-admin").await;
+    assert_eq!(
+        driver.current_url().await.unwrap().path(),
+        "/admin/receivers"
+    );
+
+    // A refused audience first, then the receiver; its secret works on the SSF API.
+    click(driver, "#new-receiver").await;
+    type_into(driver, "name", "photo-api").await;
+    type_into(driver, "audience", "https://photos.example/ api").await;
+    click(driver, "#create-receiver").await;
+    assert!(text_of(driver, "#audience-error")
+        .await
+        .contains("without spaces"));
+    assert_eq!(
+        driver
+            .find(By::Id("name"))
+            .await
+            .unwrap()
+            .value()
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("photo-api"),
+        "the typed name comes back"
+    );
+    type_into(driver, "audience", "https://photos.example/").await;
+    click(driver, "#create-receiver").await;
+    let secret = text_of(driver, "#new-secret").await;
+    assert!(text_of(driver, "#new-credential-id")
+        .await
+        .starts_with("tdr_"));
+    let bearer = format!("Bearer {secret}");
+    assert_eq!(status_with(&base, "/ssf/streams", &bearer), 200);
+
+    // Leaving the page and coming back does not show the secret again.
+    click(driver, "#secret-done").await;
+    assert!(!driver.source().await.unwrap().contains(&secret));
+    driver.back().await.unwrap();
+    assert!(
+        !driver.source().await.unwrap().contains(&secret),
+        "the back button shows no secret"
+    );
+    driver.forward().await.unwrap();
+    assert!(driver
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/admin/receivers/"));
+    browser.screenshot("admin-receiver", DESKTOP).await;
+
+    // Revoked: the next stream management call answers 401.
+    click(driver, "#revoke-receiver").await;
+    assert!(text_of(driver, "#confirm-summary")
+        .await
+        .contains("answers 401 at once"));
+    click(driver, "#confirm-button").await;
+    assert!(text_of(driver, "#flash")
+        .await
+        .contains("its calls now answer 401"));
+    assert_eq!(status_with(&base, "/ssf/streams", &bearer), 401);
+    driver
+        .goto(format!("{base}/admin/receivers?status=all"))
+        .await
+        .unwrap();
+    assert!(text_of(driver, "#receiver-list").await.contains("revoked"));
+    browser.screenshot("admin-receivers", DESKTOP).await;
     browser.quit().await;
 }

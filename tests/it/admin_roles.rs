@@ -29,7 +29,8 @@ type Route = (
     u16,
 );
 
-fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
+fn routes(alice: i64, ada: i64, key: i64, revoked: i64, receivers: (i64, i64)) -> Vec<Route> {
+    let (receiver, revoked_receiver) = receivers;
     vec![
         ("get", "/admin", "/admin".into(), vec![], 303),
         (
@@ -269,6 +270,49 @@ fn routes(alice: i64, ada: i64, key: i64, revoked: i64) -> Vec<Route> {
         ),
         (
             "get",
+            "/admin/receivers",
+            "/admin/receivers?status=all".into(),
+            vec![],
+            200,
+        ),
+        (
+            "get",
+            "/admin/receivers/new",
+            "/admin/receivers/new".into(),
+            vec![],
+            200,
+        ),
+        (
+            "post",
+            "/admin/receivers/new",
+            "/admin/receivers/new".into(),
+            vec![("name", ""), ("audience", "")],
+            422,
+        ),
+        (
+            "get",
+            "/admin/receivers/{id}",
+            format!("/admin/receivers/{receiver}"),
+            vec![],
+            200,
+        ),
+        (
+            "get",
+            "/admin/receivers/{id}/revoke",
+            format!("/admin/receivers/{receiver}/revoke"),
+            vec![],
+            200,
+        ),
+        // Revoking a revoked receiver changes nothing.
+        (
+            "post",
+            "/admin/receivers/{id}/revoke",
+            format!("/admin/receivers/{revoked_receiver}/revoke"),
+            vec![],
+            303,
+        ),
+        (
+            "get",
             "/admin/settings",
             "/admin/settings".into(),
             vec![],
@@ -317,7 +361,16 @@ async fn every_admin_route_answers_each_role_as_expected_and_changes_nothing() {
     let revoked = id_of("old-script", &mut conn);
     tokendesk::api_keys::revoke_credential(&mut conn, revoked, &actor).expect("revoke");
     let (alice, ada) = (account_id(&t, "alice"), account_id(&t, "ada"));
-    let routes = routes(alice, ada, key, revoked);
+    let receiver = tokendesk::signals::receivers::create(&mut conn, "photo-api", None, &actor)
+        .expect("receiver")
+        .id;
+    let revoked_receiver =
+        tokendesk::signals::receivers::create(&mut conn, "old-receiver", None, &actor)
+            .expect("receiver")
+            .id;
+    tokendesk::signals::receivers::revoke_by_id(&mut conn, revoked_receiver, &actor)
+        .expect("revoke");
+    let routes = routes(alice, ada, key, revoked, (receiver, revoked_receiver));
 
     // The matrix covers every route the console registers.
     for (method, pattern) in tokendesk::web::admin::ROUTES {

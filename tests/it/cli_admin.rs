@@ -541,3 +541,59 @@ fn long_commands_write_only_their_result_when_not_on_a_terminal() {
         stdout(&out)
     );
 }
+
+#[actix_web::test]
+async fn receivers_are_created_listed_with_their_last_use_and_revoked_like_on_the_console() {
+    let (db, _) = demo();
+    let created = json(
+        &db,
+        &[
+            "receiver",
+            "create",
+            "--name",
+            "orders-api",
+            "--audience",
+            "https://orders.example/",
+            "--json",
+        ],
+    );
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["id"].as_i64().unwrap();
+    let list = json(&db, &["receiver", "list", "--json"]);
+    assert_eq!(list[0]["name"], "orders-api");
+    assert_eq!(list[0]["id"], id);
+    assert_eq!(list[0]["lastUsedAt"], Value::Null);
+    assert!(!list.to_string().contains(&secret), "no secret in a list");
+    assert!(ok(&db, &["receiver", "list"]).contains("last used never"));
+
+    // The console reads what the command made, and shows its use.
+    tokendesk::signals::receivers::authenticate_secret(&mut db.conn(), &secret)
+        .unwrap()
+        .expect("the secret works");
+    let found = tokendesk::signals::receivers::find(&mut db.conn(), id).unwrap();
+    assert!(found.last_used_at.is_some());
+    assert!(!ok(&db, &["receiver", "list"]).contains("last used never"));
+
+    let out = ok(&db, &["receiver", "revoke", "--name", "orders-api"]);
+    assert!(out.contains("0 stream(s) disabled"), "{out}");
+    assert!(
+        tokendesk::signals::receivers::authenticate_secret(&mut db.conn(), &secret)
+            .unwrap()
+            .is_none(),
+        "revoked at once"
+    );
+    let revoke = tokendesk::db::models::AuditEvent::as_select();
+    let e: tokendesk::db::models::AuditEvent = audit_events::table
+        .filter(audit_events::action.eq("ssf.receiver.revoke"))
+        .select(revoke)
+        .first(&mut db.conn())
+        .unwrap();
+    assert_eq!(e.actor_id, "cli:receiver revoke");
+    assert!(e.state_after.unwrap()["revokedAt"].is_string());
+    let out = tokendesk(
+        &["receiver", "revoke", "--name", "orders-api"],
+        &env(&db),
+        None,
+    );
+    assert_one_line_failure(&out, 1, "or it is revoked already");
+}

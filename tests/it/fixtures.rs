@@ -129,6 +129,7 @@ impl Tok {
                 access_token_expires_at: now + Duration::seconds(self.expires_in),
                 refresh_token_expires_at: self.refresh_in.map(|s| now + Duration::seconds(s)),
                 properties: serde_json::json!([]),
+                shard_key: tokendesk::db::models::shard_key(Some(self.subject), self.client),
             })
             .returning(AccessToken::as_returning())
             .get_result(conn)

@@ -108,6 +108,7 @@ fn wide_token(t: &TestApp) -> i64 {
             access_token_expires_at: now + Duration::days(1),
             refresh_token_expires_at: Some(now + Duration::days(30)),
             properties: serde_json::json!([]),
+            shard_key: tokendesk::db::models::shard_key(Some("alice"), 1001),
         })
         .returning(access_tokens::id)
         .get_result(&mut t.conn())

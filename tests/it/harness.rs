@@ -4,6 +4,11 @@
 //! With `TEST_DATABASE_URL` (a server where the user may create databases) the tests use that
 //! server; otherwise they start a private cluster once per run with the same code as the
 //! embedded default, which stops by itself when the test process exits.
+//!
+//! With `TEST_CITUS_URL` (a Citus coordinator's `postgres` database whose workers are
+//! registered, as `scripts/citus-cluster start` leaves it) every test database is a distributed
+//! one: the template is made and migrated on every node, and each test's database is cloned
+//! from it on every node (docs/SCALING.md, "Testing on Citus").
 
 // Helpers are shared by every test module; not each uses all of them.
 #![allow(dead_code)]
@@ -24,6 +29,106 @@ struct Harness {
     /// Connection string of a maintenance database on the server (`postgres`).
     admin_url: String,
     template: String,
+    /// Under Citus: the workers' maintenance databases (the coordinator is `admin_url`).
+    workers: Vec<String>,
+}
+
+/// The Citus coordinator the tests run on, if `TEST_CITUS_URL` names one.
+pub fn citus_url() -> Option<String> {
+    std::env::var("TEST_CITUS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Whether this run's databases are distributed (Citus).
+pub fn on_citus() -> bool {
+    !harness().workers.is_empty()
+}
+
+/// The workers registered on the coordinator at `admin_url`, as maintenance-database URLs.
+fn citus_workers(admin_url: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Node {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        nodename: String,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        nodeport: i32,
+    }
+    let mut conn = db::connect_one(admin_url).expect("Citus coordinator (TEST_CITUS_URL)");
+    let nodes: Vec<Node> = diesel::sql_query(
+        "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeport",
+    )
+    .load(&mut conn)
+    .expect("TEST_CITUS_URL names a Citus coordinator with workers (scripts/citus-cluster)");
+    assert!(!nodes.is_empty(), "the Citus coordinator has no workers");
+    let user = admin_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(user, _)| format!("{user}@"))
+        .unwrap_or_default();
+    nodes
+        .iter()
+        .map(|n| format!("postgres://{user}{}:{}/postgres", n.nodename, n.nodeport))
+        .collect()
+}
+
+/// Runs `sql` on each of `urls`.
+fn on_each(urls: &[&str], sql: &str) {
+    for url in urls {
+        let mut conn = db::connect_one(url).expect("node connection");
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("{sql} on {url}: {e}"));
+    }
+}
+
+/// Makes `name` on every node of a Citus cluster: cloned from `template` if given (which must
+/// have no connections), else empty with the extension and, on the coordinator, the workers.
+fn citus_database(h_admin: &str, workers: &[String], name: &str, template: Option<&str>) {
+    let mut all: Vec<&str> = vec![h_admin];
+    all.extend(workers.iter().map(String::as_str));
+    match template {
+        Some(tpl) => on_each(&all, &format!("CREATE DATABASE {name} TEMPLATE {tpl}")),
+        None => {
+            on_each(&all, &format!("CREATE DATABASE {name}"));
+            let in_db: Vec<String> = all.iter().map(|u| with_dbname(u, name)).collect();
+            let in_db: Vec<&str> = in_db.iter().map(String::as_str).collect();
+            on_each(&in_db, "CREATE EXTENSION IF NOT EXISTS citus");
+            let (host, port) = host_port(h_admin);
+            let mut add = vec![format!(
+                "SELECT citus_set_coordinator_host('{host}', {port})"
+            )];
+            for w in workers {
+                let (host, port) = host_port(w);
+                add.push(format!("SELECT citus_add_node('{host}', {port})"));
+            }
+            for sql in add {
+                on_each(&in_db[..1], &sql);
+            }
+        }
+    }
+}
+
+/// The host and port of a URL `postgres://user@host:port/db`.
+fn host_port(url: &str) -> (String, u16) {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    (host.to_string(), port.parse().expect("port"))
+}
+
+/// Closes every connection to `name` on each node and refuses new ones (a template must have
+/// none, and Citus keeps a maintenance daemon connected to every database it is in).
+fn citus_freeze(all: &[&str], name: &str) {
+    on_each(
+        all,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+    );
+    on_each(
+        all,
+        &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    );
 }
 
 /// The service number of every test database.
@@ -58,10 +163,12 @@ pub fn with_dbname(base: &str, dbname: &str) -> String {
 fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         tokendesk::telemetry::init("warn");
-        let admin_url = match std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        let citus = citus_url();
+        let admin_url = match citus.clone().or_else(|| {
+            std::env::var("TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+        }) {
             Some(url) => with_dbname(&url, "postgres"),
             None => {
                 let dir =
@@ -79,13 +186,21 @@ fn harness() -> &'static Harness {
             }
         };
         let template = format!("tokendesk_tpl_{}", std::process::id());
-        let mut admin = db::connect_one(&admin_url).expect("test database server");
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {template} WITH (FORCE)"))
-            .execute(&mut admin)
-            .expect("drop old template");
-        diesel::sql_query(format!("CREATE DATABASE {template}"))
-            .execute(&mut admin)
-            .expect("create template");
+        let workers = match citus {
+            Some(_) => citus_workers(&admin_url),
+            None => Vec::new(),
+        };
+        let mut all: Vec<&str> = vec![&admin_url];
+        all.extend(workers.iter().map(String::as_str));
+        on_each(
+            &all,
+            &format!("DROP DATABASE IF EXISTS {template} WITH (FORCE)"),
+        );
+        if workers.is_empty() {
+            on_each(&all, &format!("CREATE DATABASE {template}"));
+        } else {
+            citus_database(&admin_url, &workers, &template, None);
+        }
         {
             let mut conn =
                 db::connect_one(&with_dbname(&admin_url, &template)).expect("template connection");
@@ -105,9 +220,13 @@ fn harness() -> &'static Harness {
             )
             .expect("fixture signing key");
         }
+        if !workers.is_empty() {
+            citus_freeze(&all, &template);
+        }
         Harness {
             admin_url,
             template,
+            workers,
         }
     })
 }
@@ -133,10 +252,14 @@ impl TestDb {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
-        let mut admin = db::connect_one(&h.admin_url).expect("admin connection");
-        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", h.template))
-            .execute(&mut admin)
-            .expect("clone template");
+        if h.workers.is_empty() {
+            let mut admin = db::connect_one(&h.admin_url).expect("admin connection");
+            diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {}", h.template))
+                .execute(&mut admin)
+                .expect("clone template");
+        } else {
+            citus_database(&h.admin_url, &h.workers, &name, Some(&h.template));
+        }
         TestDb {
             url: with_dbname(&h.admin_url, &name),
             name,
@@ -150,12 +273,17 @@ impl TestDb {
 
     /// Drops this database now (connections are cut), e.g. to test a database outage.
     pub fn drop_now(&self) {
-        let mut admin = db::connect_one(&harness().admin_url).expect("admin connection");
-        let _ = diesel::sql_query(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin);
+        let h = harness();
+        for url in std::iter::once(&h.admin_url).chain(&h.workers) {
+            let Ok(mut admin) = db::connect_one(url) else {
+                continue;
+            };
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
     }
 }
 

@@ -367,7 +367,7 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
         "post",
         "/admin/accounts/{id}/password",
         &["extra"],
-        &["csrf"],
+        &["csrf", "updated_at"],
     ),
     ("get", "/admin/accounts/{id}/history", &["page"], &[]),
     (
@@ -392,6 +392,22 @@ const PAGE_INPUTS: &[(&str, &str, &[&str], &[&str])] = &[
         &["csrf"],
     ),
     ("get", "/admin/credentials/{id}/history", &["page"], &[]),
+    ("get", "/admin/receivers", &["status"], &[]),
+    ("get", "/admin/receivers/new", &["extra"], &[]),
+    (
+        "post",
+        "/admin/receivers/new",
+        &["extra"],
+        &["csrf", "name", "audience"],
+    ),
+    ("get", "/admin/receivers/{id}", &["extra"], &[]),
+    ("get", "/admin/receivers/{id}/revoke", &["extra"], &[]),
+    (
+        "post",
+        "/admin/receivers/{id}/revoke",
+        &["extra"],
+        &["csrf"],
+    ),
     ("get", "/admin/settings", &["extra"], &[]),
     (
         "post",

@@ -346,6 +346,7 @@ async fn subjects_with_spaces_and_slashes_have_working_pages() {
             access_token_expires_at: now + chrono::Duration::days(1),
             refresh_token_expires_at: None,
             properties: serde_json::json!([]),
+            shard_key: tokendesk::db::models::shard_key(Some("team a/b?c"), 1001),
         })
         .execute(&mut t.conn())
         .unwrap();

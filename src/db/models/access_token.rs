@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::schema::access_tokens;
 
 /// An issued access token, as stored: hashes only, never a value.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = access_tokens, check_for_backend(diesel::pg::Pg))]
 pub struct AccessToken {
     pub id: i64,
@@ -77,4 +77,16 @@ pub struct NewAccessToken {
     pub access_token_expires_at: DateTime<Utc>,
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
     pub properties: serde_json::Value,
+    /// What the per-user tables are distributed by: see [`shard_key`].
+    pub shard_key: String,
+}
+
+/// The shard key of a token: its subject, or `client:<id>` for a client credentials token
+/// (no subject). The database checks it (`access_tokens_shard_key_derived`); under Citus it
+/// is the distribution column, so every writer sets it (docs/SCALING.md).
+pub fn shard_key(subject: Option<&str>, client_id: i64) -> String {
+    match subject {
+        Some(s) => s.to_string(),
+        None => format!("client:{client_id}"),
+    }
 }

@@ -59,6 +59,10 @@ const ACCOUNT_FIELDS: &[(&str, &str, Shown)] = &[
     // Set by the person on their settings page (or by the identity provider's claim).
     ("zoneinfo", "time zone", Shown::Plain),
 ];
+const RECEIVER_FIELDS: &[(&str, &str, Shown)] = &[
+    ("audience", "audience", Shown::Text),
+    ("revokedAt", "revoked at", Shown::Plain),
+];
 fn words(v: Option<&Value>, shown: Shown) -> String {
     match (shown, v) {
         (Shown::Duration, None | Some(Value::Null)) => "(service default)".into(),
@@ -184,6 +188,13 @@ pub fn describe(e: &NamedEvent) -> Option<EventWords> {
             None => format!("{kind} {name}"),
         }
     };
+    let receiver = || {
+        let name = text_of(e, "name").unwrap_or_default();
+        match text_of(e, "credentialId") {
+            Some(id) => format!("Shared Signals receiver {name} ({id})"),
+            None => format!("Shared Signals receiver {name}"),
+        }
+    };
     let tokens = |n: i64| format!("{n} token{}", if n == 1 { "" } else { "s" });
     let (summary, changes) = match e.action.as_str() {
         "client.create" => (
@@ -235,6 +246,21 @@ pub fn describe(e: &NamedEvent) -> Option<EventWords> {
         }
         "api_key.create" | "credential.create" => (format!("created {}", credential()), Vec::new()),
         "api_key.revoke" | "credential.revoke" => (format!("revoked {}", credential()), Vec::new()),
+        "ssf.receiver.create" => (
+            format!("added {}", receiver()),
+            lines(RECEIVER_FIELDS, None, after),
+        ),
+        "ssf.receiver.revoke" => {
+            let n = e.affected_count.unwrap_or(0);
+            (
+                format!(
+                    "revoked {} and disabled its {n} stream{}",
+                    receiver(),
+                    if n == 1 { "" } else { "s" }
+                ),
+                lines(RECEIVER_FIELDS, before, after),
+            )
+        }
         "settings.update" => (
             "changed the service settings".to_string(),
             settings_lines(before, after),
@@ -334,5 +360,26 @@ mod tests {
             vec!["access token lifetime: (service default) → 15 minutes"]
         );
         assert!(describe(&event("token.update", None, None)).is_none());
+    }
+
+    #[test]
+    fn a_receiver_revocation_says_what_it_disabled_before_and_after() {
+        let e = event(
+            "ssf.receiver.revoke",
+            Some(
+                json!({"name": "photo-api", "credentialId": "tdr_x", "audience": "a",
+                        "revokedAt": null}),
+            ),
+            Some(
+                json!({"name": "photo-api", "credentialId": "tdr_x", "audience": "a",
+                        "revokedAt": "2027-01-15T08:00:00Z"}),
+            ),
+        );
+        let w = describe(&e).unwrap();
+        assert_eq!(
+            w.summary,
+            "revoked Shared Signals receiver photo-api (tdr_x) and disabled its 3 streams"
+        );
+        assert_eq!(w.changes, ["revoked at: (none) → 2027-01-15T08:00:00Z"]);
     }
 }

@@ -24,7 +24,8 @@ use crate::web::view::{Layout, Pager, When};
 
 use super::confirm::{ConfirmPage, SecretPage};
 use super::{
-    count_of, layout, list_query, paths, refusals, render_secret, AdminForm, AdminUser, Tabs,
+    count_of, layout, list_query, paths, read_version, refusals, render_secret, version_value,
+    AdminForm, AdminUser, Tabs,
 };
 
 /// Accounts on one page of the list.
@@ -400,6 +401,7 @@ async fn confirm(
         button,
         danger: true,
         back: paths::account(id),
+        hidden: vec![("updated_at".into(), version_value(account.updated_at))],
     })
 }
 
@@ -496,25 +498,46 @@ pub async fn password_page(
     .await
 }
 
-/// `POST /admin/accounts/{id}/password`: a generated password, shown once.
+/// `POST /admin/accounts/{id}/password`: a generated password, shown once, in the answer to
+/// this form only. The form carries the account's `updated_at`: sent again (a reload, the back
+/// button), the account has changed since, so nothing is reset and no password is shown — the
+/// admin lands on the account's page with a message saying why.
 pub async fn reset_password(
     req: HttpRequest,
     path: web::Path<String>,
     session: Session,
     pool: web::Data<PgPool>,
-    AdminForm(admin, _fields): AdminForm,
+    AdminForm(admin, fields): AdminForm,
 ) -> Result<HttpResponse, AppError> {
     let id = id_of(&path)?;
     let password = accounts::generate_password();
     let changes = AccountChanges {
         password: Some(password.clone()),
+        expected_updated_at: read_version(&fields),
         ..Default::default()
     };
     let actor = admin.actor(&req);
-    let updated = crate::db::run(&pool, move |conn| {
+    let updated = match crate::db::run(&pool, move |conn| {
         accounts::update_account(conn, id, &changes, &actor)
     })
-    .await?;
+    .await
+    {
+        Ok(updated) => updated,
+        Err(AppError::Conflict(message)) => {
+            Flash {
+                kind: "error".into(),
+                ..Flash::ok()
+            }
+            .text(format!(
+                "The password was not reset: {message} (perhaps by this very form, sent \
+                     again; a new password is shown only once and is kept nowhere). Reset it \
+                     again if it is needed."
+            ))
+            .set(&session)?;
+            return Ok(see_other(&paths::account(id)));
+        }
+        Err(e) => return Err(e),
+    };
     let (layout, tabs) = layout(&admin, &session, paths::ACCOUNTS)?;
     let a = &updated.account;
     render_secret(&SecretPage {

@@ -22,6 +22,8 @@ pub struct ConfirmPage {
     pub danger: bool,
     /// Where "Cancel" leads.
     pub back: String,
+    /// Hidden fields the form sends back (name, value): the version of what it was opened on.
+    pub hidden: Vec<(String, String)>,
 }
 
 /// A secret shown once (a generated password, a credential's secret): the page is sent with

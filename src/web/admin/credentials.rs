@@ -296,6 +296,7 @@ pub async fn revoke_page(
             button: format!("Revoke {}", key.name),
             danger: true,
             back: paths::credential(id),
+            hidden: Vec::new(),
         },
     )
 }

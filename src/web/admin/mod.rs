@@ -1,11 +1,12 @@
-//! The admin console under `/admin`: clients, scopes, accounts, credentials (API keys) and the
-//! service settings — a list with search and pages, a form per object, a confirmation that
+//! The admin console under `/admin`: clients, scopes, accounts, credentials (API keys, service
+//! access tokens), the Shared Signals receivers' credentials and the service settings — a list with search and pages, a form per object, a confirmation that
 //! says what a delete or a revocation takes with it, and each object's history of changes.
 //!
 //! Every route takes [`AdminUser`] (or, for a POST, [`AdminForm`]), the one place where the
 //! role is checked: anonymous visitors are sent to sign in, everyone but an admin gets **404**
 //! (support staff included: the console is no oracle of what exists). The rules live in the
-//! domain (`crate::catalog`, `crate::accounts`, `crate::api_keys`, `crate::service_settings`),
+//! domain (`crate::catalog`, `crate::accounts`, `crate::api_keys`, `crate::signals::receivers`,
+//! `crate::service_settings`),
 //! shared with the command line; handlers here read forms, call the domain and render.
 
 pub mod accounts;
@@ -13,6 +14,7 @@ pub mod clients;
 pub mod confirm;
 pub mod credentials;
 pub mod history;
+pub mod receivers;
 pub mod scopes;
 pub mod settings;
 
@@ -72,6 +74,12 @@ page_routes! {
     get "/admin/credentials/{id}/revoke" => credentials::revoke_page,
     post "/admin/credentials/{id}/revoke" => credentials::revoke,
     get "/admin/credentials/{id}/history" => history::credential,
+    get "/admin/receivers" => receivers::list_page,
+    get "/admin/receivers/new" => receivers::new_page,
+    post "/admin/receivers/new" => receivers::create,
+    get "/admin/receivers/{id}" => receivers::detail_page,
+    get "/admin/receivers/{id}/revoke" => receivers::revoke_page,
+    post "/admin/receivers/{id}/revoke" => receivers::revoke,
     get "/admin/settings" => settings::page,
     post "/admin/settings" => settings::save,
     get "/admin/settings/history" => history::settings,
@@ -91,6 +99,7 @@ pub mod paths {
     pub const SCOPES: &str = "/admin/scopes";
     pub const ACCOUNTS: &str = "/admin/accounts";
     pub const CREDENTIALS: &str = "/admin/credentials";
+    pub const RECEIVERS: &str = "/admin/receivers";
     pub const SETTINGS: &str = "/admin/settings";
 
     /// `/admin/clients/{id}`.
@@ -116,6 +125,11 @@ pub mod paths {
     /// `/admin/credentials/{id}`.
     pub fn credential(id: i64) -> String {
         format!("{CREDENTIALS}/{id}")
+    }
+
+    /// `/admin/receivers/{id}`.
+    pub fn receiver(id: i64) -> String {
+        format!("{RECEIVERS}/{id}")
     }
 }
 
@@ -172,6 +186,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     (paths::SCOPES, "Scopes"),
     (paths::ACCOUNTS, "Accounts"),
     (paths::CREDENTIALS, "Credentials"),
+    (paths::RECEIVERS, "Receivers"),
     (paths::SETTINGS, "Settings"),
 ];
 

@@ -1,7 +1,8 @@
 //! `/staff/signals`: the Shared Signals transmitter as support and admins see it — each
 //! receiver, its streams with their status and delivery state (pending, failing with the last
 //! error, dead, last delivery), and the SETs that are failing or dead now. Read only: receivers
-//! and keys are managed with the command line, streams by their receivers.
+//! are managed by admins (`/admin/receivers`, `tokendesk receiver …`), keys with the command
+//! line, streams by their receivers.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;

@@ -1,0 +1,201 @@
+//! tokendesk on a real Citus cluster (docs/SCALING.md, step 3). These tests need a coordinator
+//! with workers: `scripts/citus-cluster start`, then
+//! `TEST_CITUS_URL=$(scripts/citus-cluster url postgres) cargo test --test it citus`.
+//! Without `TEST_CITUS_URL` they say so and pass: CI has no Citus.
+//!
+//! The first checks that the migrations distribute what the plan says; the second drives an end
+//! user's pages (connected apps, an app, activity), captures every statement they send
+//! (`sql_count.rs`) and asks the coordinator for each one's distributed plan: a statement on
+//! the per-user tables that runs on more than one shard fails the test, but for the one known
+//! fan-out of token creation (`KNOWN_FANOUTS`). The other write paths do not run on Citus yet;
+//! docs/SCALING.md lists what stops each of them.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Json, Text};
+use serde_json::{json, Value};
+
+use crate::api_client::{post_json, send};
+use crate::harness::{self, TestApp};
+use crate::pages_client::Visitor;
+use crate::{fixtures, sql_count};
+
+/// Whether to skip: no cluster named. Says so on stderr.
+fn no_cluster(test: &str) -> bool {
+    if harness::citus_url().is_some() {
+        return false;
+    }
+    eprintln!(
+        "{test}: skipped, no Citus cluster (start one with `scripts/citus-cluster start` and \
+         set TEST_CITUS_URL=$(scripts/citus-cluster url postgres))"
+    );
+    true
+}
+
+#[derive(QueryableByName, Debug)]
+struct Distributed {
+    #[diesel(sql_type = Text)]
+    relation: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    column: String,
+    #[diesel(sql_type = Text)]
+    colocated_with: String,
+}
+
+#[test]
+fn migrations_distribute_the_per_user_tables_by_subject_and_copy_the_catalogue() {
+    if no_cluster("citus::migrations_distribute") {
+        return;
+    }
+    let t = TestApp::new();
+    let rows: Vec<Distributed> = diesel::sql_query(
+        "SELECT logicalrelid::text AS relation,
+                CASE partmethod WHEN 'h' THEN 'distributed' WHEN 'n' THEN 'reference' END AS kind,
+                coalesce(column_to_column_name(logicalrelid, partkey), '') AS column,
+                (SELECT min(p2.logicalrelid::text) FROM pg_dist_partition p2
+                 WHERE p2.colocationid = p.colocationid) AS colocated_with
+         FROM pg_dist_partition p ORDER BY 1",
+    )
+    .load(&mut t.conn())
+    .expect("Citus metadata");
+    let found: BTreeMap<String, (String, String, String)> = rows
+        .into_iter()
+        .map(|r| (r.relation, (r.kind, r.column, r.colocated_with)))
+        .collect();
+    let d = |column: &str, group: &str| {
+        (
+            "distributed".to_string(),
+            column.to_string(),
+            group.to_string(),
+        )
+    };
+    let expected: BTreeMap<String, (String, String, String)> = [
+        ("access_tokens", d("shard_key", "access_tokens")),
+        ("grants", d("subject", "access_tokens")),
+        ("grant_scopes", d("subject", "access_tokens")),
+        ("grant_usage", d("subject", "access_tokens")),
+        (
+            "rotated_refresh_tokens",
+            d("refresh_token_hash", "rotated_refresh_tokens"),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .chain(
+        ["client_scopes", "clients", "scopes", "service_settings"]
+            .into_iter()
+            .map(|r| {
+                (
+                    r.to_string(),
+                    ("reference".into(), String::new(), "client_scopes".into()),
+                )
+            }),
+    )
+    .collect();
+    assert_eq!(found, expected);
+
+    // Rules still held by the database: the shard key must be the derived one.
+    let demo = TestApp::with_demo();
+    let wrong = diesel::sql_query(
+        "INSERT INTO access_tokens (access_token_hash, client_id, subject, shard_key, grant_type,
+                                    access_token_expires_at)
+         VALUES (repeat('a', 43), 1001, 'alice', 'bob', 'AUTHORIZATION_CODE', now())",
+    )
+    .execute(&mut demo.conn())
+    .expect_err("a shard key other than the subject is refused");
+    assert!(
+        wrong
+            .to_string()
+            .contains("access_tokens_shard_key_derived"),
+        "{wrong}"
+    );
+}
+
+#[derive(QueryableByName)]
+struct Plan {
+    #[diesel(sql_type = Json, column_name = "QUERY PLAN")]
+    plan: Value,
+}
+
+/// The largest `Task Count` anywhere in a Citus plan (0: no distributed step at all).
+fn max_tasks(node: &Value) -> u64 {
+    let own = node.get("Task Count").and_then(Value::as_u64).unwrap_or(0);
+    let children = match node {
+        Value::Object(map) => map.values().map(max_tasks).max().unwrap_or(0),
+        Value::Array(items) => items.iter().map(max_tasks).max().unwrap_or(0),
+        _ => 0,
+    };
+    own.max(children)
+}
+
+/// Statements known to cross shards until the token directory exists (docs/SCALING.md, "Not
+/// yet working on Citus", 1), by a piece of their text.
+const KNOWN_FANOUTS: &[&str] = &[
+    // tokens::create's check that neither value is taken: by hash alone.
+    r#"WHERE (("access_tokens"."access_token_hash" = ANY($1)) OR"#,
+];
+
+#[actix_web::test]
+async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
+    if no_cluster("citus::the_per_user_pages_and_token_creation_run_on_one_shard") {
+        return;
+    }
+    sql_count::install();
+    let t = TestApp::with_demo();
+    let mut conn = t.conn();
+    let auth = fixtures::api_key(&mut conn, "citus");
+    let app = t.service().await;
+    let first = sql_count::texts(&t.db.name).len();
+
+    let mut alice = Visitor::new();
+    assert_eq!(alice.sign_in(&app, "alice", "demo-alice").await.status, 303);
+    for path in ["/apps", "/apps/1001", "/activity"] {
+        assert_eq!(alice.get(&app, path).await.status, 200, "{path}");
+    }
+    let created = send(
+        &app,
+        post_json(
+            "/api/auth/token/create",
+            &auth,
+            &json!({"grantType": "AUTHORIZATION_CODE", "clientId": 1001, "subject": "bob",
+                    "scopes": ["read"], "accessToken": "citus-Access-Q7vK2mZp9xWc4LtB"}),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+
+    let mut statements = sql_count::texts(&t.db.name).split_off(first);
+    statements.sort();
+    statements.dedup();
+    let per_user = ["access_tokens", "grants", "grant_scopes", "grant_usage"];
+    let mut fanouts = Vec::new();
+    let mut checked = 0;
+    for captured in &statements {
+        let sql = captured.split(" -- binds: ").next().unwrap_or("");
+        if !per_user.iter().any(|t| sql.contains(t)) {
+            continue;
+        }
+        let replay = match crate::query_plans::with_literals(captured) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot replay {captured}: {e}"),
+        };
+        let plan: Plan = diesel::sql_query(format!("EXPLAIN (FORMAT JSON) {replay}"))
+            .get_result(&mut conn)
+            .unwrap_or_else(|e| panic!("EXPLAIN failed: {e}\n{replay}"));
+        checked += 1;
+        let tasks = max_tasks(&plan.plan);
+        if tasks > 1 && !KNOWN_FANOUTS.iter().any(|piece| sql.contains(piece)) {
+            fanouts.push(format!("{tasks} shards: {sql}\n"));
+        }
+    }
+    assert!(checked >= 4, "too few statements captured: {statements:#?}");
+    assert!(
+        fanouts.is_empty(),
+        "{} of {checked} statements cross shards:\n{}",
+        fanouts.len(),
+        fanouts.join("\n")
+    );
+}
