@@ -35,6 +35,8 @@ pub struct Metrics {
     signal_outbox: IntGaugeVec,
     signal_deliveries: IntCounterVec,
     signal_latency: Histogram,
+    signal_looks: IntCounter,
+    signal_listening: IntGauge,
 }
 
 impl Metrics {
@@ -100,6 +102,16 @@ impl Metrics {
                 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
             ]),
         )?;
+        let signal_looks = IntCounter::new(
+            "tokendesk_ssf_outbox_looks_total",
+            "Times this instance's delivery workers looked for SETs to push",
+        )?;
+        let signal_listening = IntGauge::new(
+            "tokendesk_ssf_listening",
+            "1 while this instance listens for new SETs (LISTEN/NOTIFY), 0 while it polls",
+        )?;
+        registry.register(Box::new(signal_looks.clone()))?;
+        registry.register(Box::new(signal_listening.clone()))?;
         registry.register(Box::new(signal_outbox.clone()))?;
         registry.register(Box::new(signal_deliveries.clone()))?;
         registry.register(Box::new(signal_latency.clone()))?;
@@ -120,6 +132,8 @@ impl Metrics {
             signal_outbox,
             signal_deliveries,
             signal_latency,
+            signal_looks,
+            signal_listening,
         })
     }
 
@@ -138,6 +152,21 @@ impl Metrics {
         if let Some(l) = latency_seconds {
             self.signal_latency.observe(l.max(0.0));
         }
+    }
+
+    /// Counts one look of a delivery worker at the outbox (a claim).
+    pub fn signal_looked(&self) {
+        self.signal_looks.inc();
+    }
+
+    /// How many times this process's delivery workers looked at the outbox.
+    pub fn signal_looks(&self) -> u64 {
+        self.signal_looks.get()
+    }
+
+    /// Whether this process listens for new SETs.
+    pub fn set_signal_listening(&self, on: bool) {
+        self.signal_listening.set(i64::from(on));
     }
 
     /// The outbox's depth, read just before rendering.

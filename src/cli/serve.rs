@@ -188,13 +188,18 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     let blocking_threads = (args.pool_size as usize / workers).max(2);
     let flusher = usage.clone();
     let shutdown_seconds = args.shutdown_seconds;
+    let database_url = database.url.clone();
     let served = actix_web::rt::System::new().block_on(async move {
         actix_web::rt::spawn(flush_usage_forever(flusher));
         // Delivery runs beside the server and stops with it; a push under way when it stops
         // is delivered again by whichever instance claims it once its lease expires.
-        let delivery =
-            crate::signals::worker::spawn_all(&state.pool, &state.config.signals, &state.metrics)
-                .map_err(std::io::Error::other)?;
+        let delivery = crate::signals::worker::spawn_all(
+            &state.pool,
+            &database_url,
+            &state.config.signals,
+            &state.metrics,
+        )
+        .map_err(std::io::Error::other)?;
         let server = HttpServer::new(move || crate::app(state.clone()))
             .workers(workers)
             .worker_max_blocking_threads(blocking_threads)

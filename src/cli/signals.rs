@@ -13,7 +13,7 @@ use crate::db;
 use crate::signals::keys::{self, SigningKey};
 use crate::signals::settings::normalize_issuer;
 use crate::signals::streams::{self, ChangedBy, Status};
-use crate::signals::{receivers, DefaultSubjects, SignalSettings};
+use crate::signals::{receivers, DefaultSubjects, Listen, SignalSettings};
 
 /// `serve`'s transmitter options; each can also come from the environment variable beside it.
 #[derive(Debug, Clone, Args)]
@@ -59,6 +59,11 @@ pub struct SignalArgs {
     /// Days delivered, dead and dropped SETs are kept (the console shows them).
     #[arg(long, env = "TOKENDESK_SSF_RETENTION_DAYS", default_value_t = 7)]
     pub ssf_retention_days: u64,
+    /// Where to LISTEN for new SETs: unset, the database; a connection string (the server
+    /// itself when DATABASE_URL goes through a pooler in transaction mode); or `off` (delivery
+    /// then looks for SETs every 250 ms).
+    #[arg(long, env = "TOKENDESK_SSF_LISTEN_URL", hide_env_values = true)]
+    pub ssf_listen_url: Option<String>,
 }
 
 impl SignalArgs {
@@ -90,6 +95,11 @@ impl SignalArgs {
         s.max_attempts = self.ssf_max_attempts.max(1);
         s.poll_wait = Duration::from_secs(self.ssf_poll_wait_seconds);
         s.retention = Duration::from_secs(self.ssf_retention_days.max(1) * 24 * 3600);
+        s.listen = match self.ssf_listen_url.as_deref().map(str::trim) {
+            None | Some("") => Listen::Database,
+            Some(off) if off.eq_ignore_ascii_case("off") => Listen::Off,
+            Some(url) => Listen::At(url.to_string()),
+        };
         if s.lease <= s.push_timeout {
             return Err(anyhow!(
                 "TOKENDESK_SSF_LEASE_SECONDS ({}) must be longer than \

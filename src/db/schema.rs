@@ -268,6 +268,14 @@ diesel::table! {
         last_verification_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        poll_waiting_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ssf_wakeup (id) {
+        id -> Bool,
+        wanted -> Bool,
     }
 }
 
@@ -301,4 +309,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ssf_signing_keys,
     ssf_stream_subjects,
     ssf_streams,
+    ssf_wakeup,
 );

@@ -28,9 +28,10 @@ pub mod settings;
 pub mod stream_config;
 pub mod streams;
 pub mod subjects;
+pub mod wakeup;
 pub mod worker;
 
-pub use settings::{DefaultSubjects, SignalSettings};
+pub use settings::{DefaultSubjects, Listen, SignalSettings};
 
 /// CAEP: a session (here: a token, or every token of an app) was revoked.
 pub const SESSION_REVOKED: &str =

@@ -276,6 +276,71 @@ pub fn purge(conn: &mut PgConnection, older_than: Duration) -> AppResult<usize> 
     .execute(conn)?)
 }
 
+/// Says that a push worker is about to sleep and wants commits that write SETs of push streams
+/// to notify (migration `2026-12-02-002000_ssf_wakeup`). Call it before the last look
+/// ([`next_due`]), so that a SET committed in between is either seen or notified. Writes only
+/// when the flag was cleared.
+pub fn want_wakeup(conn: &mut PgConnection) -> AppResult<()> {
+    diesel::sql_query(
+        "INSERT INTO ssf_wakeup (id, wanted) VALUES (true, true)
+         ON CONFLICT (id) DO UPDATE SET wanted = true WHERE NOT ssf_wakeup.wanted",
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Says that push workers are awake (one was just woken): until one sleeps again, commits need
+/// not notify, and do not pay for it (the awake workers claim until nothing is due). Writes only
+/// when the flag was set.
+pub fn awake(conn: &mut PgConnection) -> AppResult<()> {
+    diesel::sql_query("UPDATE ssf_wakeup SET wanted = false WHERE wanted").execute(conn)?;
+    Ok(())
+}
+
+/// Says that a poll waits on `stream` for up to `wait`: its stream's SETs notify until then.
+pub fn poll_waits(conn: &mut PgConnection, stream: &str, wait: Duration) -> AppResult<()> {
+    diesel::sql_query(
+        "UPDATE ssf_streams SET poll_waiting_until = now() + $2
+         WHERE stream_id = $1
+           AND (poll_waiting_until IS NULL OR poll_waiting_until < now() + $2)",
+    )
+    .bind::<Text, _>(stream)
+    .bind::<Interval, _>(interval(wait))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// How long until the next row of push streams (`stream: None`) or of one stream becomes
+/// deliverable: its retry is due or its lease expires. `None` when no row is waiting (held
+/// rows of paused streams and rows behind an earlier one of their key do not count: enabling
+/// the stream notifies, and the earlier row's outcome is recorded by a worker that then looks
+/// again at once).
+pub fn next_due(conn: &mut PgConnection, stream: Option<&str>) -> AppResult<Option<Duration>> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+        seconds: Option<f64>,
+    }
+    let due: Due = diesel::sql_query(
+        "SELECT extract(epoch FROM min(greatest(o.next_attempt_at,
+                                                coalesce(o.leased_until, o.next_attempt_at)))
+                                   - now())::float8 AS seconds
+         FROM ssf_outbox o JOIN ssf_streams s ON s.stream_id = o.stream_id
+         WHERE o.state = 'pending'
+           AND CASE WHEN $1::text IS NULL THEN s.delivery_method = 'urn:ietf:rfc:8935'
+                    ELSE o.stream_id = $1 END
+           AND (s.status = 'enabled' OR o.bypass_status)
+           AND NOT EXISTS (SELECT 1 FROM ssf_outbox p
+                           WHERE p.stream_id = o.stream_id AND p.order_key = o.order_key
+                             AND p.state = 'pending' AND p.id < o.id)",
+    )
+    .bind::<Nullable<Text>, _>(stream)
+    .get_result(conn)?;
+    Ok(due
+        .seconds
+        .map(|s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0))))
+}
+
 /// Rows waiting to go out and dead letters, for the metrics.
 #[derive(Debug, Clone, Copy, Default, QueryableByName)]
 pub struct Depth {

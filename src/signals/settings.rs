@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 
 use super::keys::{KeyRing, SigningKey};
+use super::wakeup::Wakeup;
 
 /// Which subjects a new stream carries before the receiver adds or removes any
 /// (`default_subjects` of the transmitter metadata).
@@ -38,6 +39,18 @@ impl DefaultSubjects {
     }
 }
 
+/// Where a process listens for new SETs (`LISTEN tokendesk_ssf`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// On the database the pool connects to.
+    Database,
+    /// On this connection string: the server itself when the pool goes through a pooler in
+    /// transaction mode (PgBouncer), which cannot keep a `LISTEN`.
+    At(String),
+    /// Nowhere: workers and waiting polls look every `idle_wait`.
+    Off,
+}
+
 /// Everything the transmitter needs at run time; shared by the door, the worker and polls.
 #[derive(Clone)]
 pub struct SignalSettings {
@@ -60,7 +73,9 @@ pub struct SignalSettings {
     pub retry_max: Duration,
     /// Attempts after which a SET that keeps failing is dead.
     pub max_attempts: i32,
-    /// The longest an idle worker waits before looking for due rows again.
+    /// The longest an idle worker (or a waiting poll) waits before looking for due rows again
+    /// while it cannot be woken: while this process's listener is not connected. A listening
+    /// worker sleeps until a notification or the next retry is due.
     pub idle_wait: Duration,
     /// How long a poll without `returnImmediately` waits for an event.
     pub poll_wait: Duration,
@@ -77,6 +92,10 @@ pub struct SignalSettings {
     pub min_verification_interval: Duration,
     /// The signing keys: from the configuration, or kept in the database.
     pub keys: Arc<KeyRing>,
+    /// Where this process listens for new SETs.
+    pub listen: Listen,
+    /// Wakes this process's workers and waiting polls when SETs are written.
+    pub wakeup: Wakeup,
 }
 
 /// Defaults for every setting but the issuer; `serve` overrides them from its flags.
@@ -103,6 +122,8 @@ impl SignalSettings {
             retention: Duration::from_secs(7 * 24 * 3600),
             min_verification_interval: Duration::from_secs(5),
             keys: Arc::new(KeyRing::from_database()),
+            listen: Listen::Database,
+            wakeup: Wakeup::default(),
         }
     }
 

@@ -4,15 +4,18 @@
 //! `FOR UPDATE SKIP LOCKED` and held by a lease, so each SET goes out once (again only when a
 //! lease expires before its outcome was recorded, with the same `jti`).
 //!
-//! An idle worker looks for work every `idle_wait` (250 ms by default); while no push stream
-//! exists at all it only checks, once a second, whether one appeared.
+//! An idle worker does not poll: it sleeps until the process's listener hears a new SET
+//! ([`super::wakeup`]), until the next retry or lease expiry is due, or at most
+//! `wakeup::LISTENING_FALLBACK`. While the listener is not connected it looks every
+//! `idle_wait` (250 ms by default), and once a second while no push stream exists at all.
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
 use super::outbox::{self, Backoff, Claimed, Outcome};
-use super::{push, set, SignalSettings};
+use super::wakeup::{self, Waiter};
+use super::{push, set, Listen, SignalSettings};
 use crate::db::{self, PgPool};
 use crate::error::AppResult;
 use crate::metrics::Metrics;
@@ -21,7 +24,8 @@ use crate::metrics::Metrics;
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// How often an idle worker checks whether a push stream exists.
 const NO_STREAM_WAIT: Duration = Duration::from_secs(1);
-/// The first wait of an idle worker (doubling up to `idle_wait`).
+/// The first wait of an idle worker that cannot be woken (doubling up to `idle_wait`), and the
+/// shortest sleep of any idle worker (a row due now but locked by another worker's claim).
 const FIRST_WAIT: Duration = Duration::from_millis(20);
 
 /// One delivery task.
@@ -35,17 +39,27 @@ pub struct Worker {
     id: String,
 }
 
-/// Starts `settings.workers` delivery tasks on the current actix runtime; dropping or aborting
-/// the handles stops them (a push under way is abandoned and its lease expires).
+/// Starts the process's listener (on `database_url`, the pool's, unless `settings.listen` says
+/// otherwise) and `settings.workers` delivery tasks on the current actix runtime; aborting the
+/// handles stops them (a push under way is abandoned and its lease expires).
 pub fn spawn_all(
     pool: &PgPool,
+    database_url: &str,
     settings: &SignalSettings,
     metrics: &Metrics,
 ) -> anyhow::Result<Vec<actix_web::rt::task::JoinHandle<()>>> {
     let client = crate::http_client::build(settings.push_timeout)?;
     let instance = &crate::crypto::generate_token()[..8];
-    Ok((0..settings.workers)
-        .map(|n| {
+    // One listener per process wakes the workers and the waiting polls, also with no worker.
+    let listen_at = match &settings.listen {
+        Listen::Database => Some(database_url.to_string()),
+        Listen::At(url) => Some(url.clone()),
+        Listen::Off => None,
+    };
+    let listener = listen_at.map(|url| wakeup::spawn_listener(url, settings.wakeup.clone()));
+    Ok(listener
+        .into_iter()
+        .chain((0..settings.workers).map(|n| {
             let worker = Worker {
                 pool: pool.clone(),
                 settings: settings.clone(),
@@ -54,22 +68,36 @@ pub fn spawn_all(
                 id: format!("{}-{instance}-{n}", std::process::id()),
             };
             actix_web::rt::spawn(worker.run())
-        })
+        }))
         .collect())
 }
 
 impl Worker {
     async fn run(self) {
-        let mut wait = FIRST_WAIT;
+        let mut waiter = self.settings.wakeup.waiter();
+        let mut unheard_wait = FIRST_WAIT;
         let mut last_purge = Instant::now();
+        let mut woken = false;
         loop {
+            // Before the claim: a SET committed while it runs wakes the sleep after it.
+            waiter.mark_seen();
+            if std::mem::take(&mut woken) {
+                // Busy now: commits need not notify until a worker sleeps again.
+                if let Err(e) = db::run(&self.pool, outbox::awake).await {
+                    tracing::warn!("signal delivery: {e}");
+                }
+            }
             match self.round().await {
                 Ok(0) => {
-                    let any = self.any_stream().await;
-                    actix_web::rt::time::sleep(if any { wait } else { NO_STREAM_WAIT }).await;
-                    wait = (wait * 2).min(self.settings.idle_wait);
+                    let pause = self.idle_pause(&waiter, unheard_wait).await;
+                    if waiter.wait(pause.max(FIRST_WAIT)).await {
+                        unheard_wait = FIRST_WAIT;
+                        woken = self.settings.wakeup.listening();
+                    } else {
+                        unheard_wait = (unheard_wait * 2).min(self.settings.idle_wait);
+                    }
                 }
-                Ok(_) => wait = FIRST_WAIT,
+                Ok(_) => unheard_wait = FIRST_WAIT,
                 Err(e) => {
                     tracing::warn!(worker = %self.id, "signal delivery round failed: {e}");
                     actix_web::rt::time::sleep(NO_STREAM_WAIT).await;
@@ -85,15 +113,36 @@ impl Worker {
         }
     }
 
-    async fn any_stream(&self) -> bool {
-        db::run(&self.pool, outbox::any_push_stream)
-            .await
-            .unwrap_or(true)
+    /// How long an idle worker sleeps unless woken: until the next retry or lease expiry is
+    /// due (or at once, for a SET committed since the claim), capped by the listener's
+    /// fallback, or (not listening) by `unheard_wait`, or a second while no push stream exists.
+    /// Listening, it first asks commits to notify.
+    async fn idle_pause(&self, waiter: &Waiter, unheard_wait: Duration) -> Duration {
+        let listening = self.settings.wakeup.listening();
+        let looked = db::run(&self.pool, move |c| {
+            if listening {
+                outbox::want_wakeup(c)?;
+            }
+            let any = listening || outbox::any_push_stream(c)?;
+            let due = if any {
+                outbox::next_due(c, None)?
+            } else {
+                None
+            };
+            Ok((any, due))
+        })
+        .await;
+        match looked {
+            Ok((true, due)) => waiter.pace(due, unheard_wait),
+            Ok((false, _)) => waiter.pace(None, NO_STREAM_WAIT),
+            Err(_) => NO_STREAM_WAIT,
+        }
     }
 
     /// One claim, its pushes and their outcomes; returns how many rows were claimed.
     pub async fn round(&self) -> AppResult<usize> {
         let (settings, id) = (self.settings.clone(), self.id.clone());
+        self.metrics.signal_looked();
         let signed: Vec<(Claimed, Result<String, String>)> = db::run(&self.pool, move |c| {
             let claimed = outbox::claim_push(c, &id, settings.batch, settings.lease)?;
             if claimed.is_empty() {

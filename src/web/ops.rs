@@ -74,6 +74,7 @@ pub async fn metrics(
     if let Ok(depth) = crate::db::run(pool.get_ref(), crate::signals::outbox::depth).await {
         metrics.set_signal_depth(depth.pending, depth.dead);
     }
+    metrics.set_signal_listening(config.signals.wakeup.listening());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render(pool.get_ref()))

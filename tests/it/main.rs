@@ -89,6 +89,7 @@ mod ssf_input;
 mod ssf_poll;
 mod ssf_query_plans;
 mod ssf_streams;
+mod ssf_wakeup;
 mod staff_atomic;
 mod staff_browser;
 mod staff_pair;

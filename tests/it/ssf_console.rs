@@ -56,8 +56,13 @@ async fn support_sees_streams_their_delivery_state_and_the_last_error() {
         None,
     )
     .unwrap();
-    let workers =
-        worker::spawn_all(&t.state.pool, &t.state.config.signals, &t.state.metrics).unwrap();
+    let workers = worker::spawn_all(
+        &t.state.pool,
+        &t.db.url,
+        &t.state.config.signals,
+        &t.state.metrics,
+    )
+    .unwrap();
     assert!(
         eventually(Duration::from_secs(10), || outbox_rows(
             &mut t.conn(),

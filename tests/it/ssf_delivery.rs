@@ -253,9 +253,14 @@ async fn a_worker_that_dies_mid_push_loses_its_lease_and_the_same_jti_goes_again
 #[actix_web::test]
 async fn two_instances_on_one_database_deliver_each_event_once() {
     let mut rig = Rig::push().await;
+    // Another process: a pool, a listener and workers of its own.
+    let mut settings = rig.t.state.config.signals.clone();
+    settings.wakeup = tokendesk::signals::wakeup::Wakeup::default();
+    let pool = tokendesk::db::connect(&rig.t.db.url, 4).expect("the second instance's pool");
     let second = tokendesk::signals::worker::spawn_all(
-        &rig.t.state.pool,
-        &rig.t.state.config.signals,
+        &pool,
+        &rig.t.db.url,
+        &settings,
         &rig.t.state.metrics,
     )
     .expect("a second instance's workers");
@@ -407,6 +412,63 @@ async fn a_pair_change_of_many_tokens_is_one_set() {
 }
 
 #[actix_web::test]
+async fn a_pair_update_of_10000_tokens_is_one_set_per_change_and_stream() {
+    let mut rig = Rig::push().await;
+    // A second stream of the same receiver: one SET per change on each.
+    let (status, second) = rig
+        .call(
+            "POST",
+            "/ssf/streams",
+            Some(&serde_json::json!({"delivery": {
+                "method": tokendesk::signals::PUSH,
+                "endpoint_url": rig.receiver.url,
+                "authorization_header": crate::ssf_support::ENDPOINT_AUTH,
+            }})),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let mut c = rig.t.conn();
+    crate::ssf_support::insert_pair_tokens(&mut c, "heavy", 10_000);
+    let narrowed = tokendesk::tokens::remove_pair_scopes(
+        &mut c,
+        PRINTER,
+        "heavy",
+        &strings(&["write"]),
+        &actor(ActorKind::Support, "sam"),
+        Some("ticket 4711"),
+    )
+    .expect("narrowed");
+    assert_eq!(narrowed.changed, 10_000);
+    tokendesk::tokens::update_pair_scopes(
+        &mut c,
+        PRINTER,
+        "heavy",
+        &strings(&["read", "write"]),
+        tokendesk::tokens::ScopeMode::Set,
+        &actor(ActorKind::Api, "as"),
+        None,
+    )
+    .expect("widened");
+    let got = rig.receiver.wait_accepted(4, Duration::from_secs(10)).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    // 20,000 token changes: two changes times two streams.
+    assert_eq!(got.len(), 4, "{:?}", rig.receiver.received());
+    assert_eq!(rig.receiver.received().len(), 4);
+    use diesel::prelude::*;
+    use tokendesk::db::schema::ssf_outbox::dsl as o;
+    let rows: i64 = o::ssf_outbox.count().get_result(&mut c).unwrap();
+    assert_eq!(rows, 4);
+    let mut scopes: Vec<String> = got
+        .iter()
+        .map(|r| r.event()["claims"]["scope"].as_str().unwrap().to_string())
+        .collect();
+    scopes.sort();
+    assert_eq!(scopes, ["read", "read", "read write", "read write"]);
+    rig.stream_id = second["stream_id"].as_str().unwrap().to_string();
+    assert_eq!(rig.outbox().len(), 2, "two SETs on the second stream");
+}
+
+#[actix_web::test]
 async fn revoking_all_of_a_users_apps_is_one_session_revoked_per_app_in_one_txn() {
     let rig = Rig::push().await;
     let mut c = rig.t.conn();
@@ -526,4 +588,130 @@ async fn a_refresh_and_a_replayed_refresh_token_revoke_the_old_access_token_at_r
         refreshed.token.access_token_hash.as_str(),
         "the token the refresh gave, now revoked"
     );
+}
+
+#[actix_web::test]
+async fn one_apps_events_are_pushed_in_order_while_others_go_beside_them() {
+    // Retries after half a second or more: Bob's change comes well before Alice's retry.
+    let rig = Rig::push_with(
+        |s| s.retry_base = Duration::from_secs(1),
+        serde_json::json!({}),
+    )
+    .await;
+    // Alice's first SET fails; her second must wait for it, Bob's need not.
+    rig.receiver.script(&[Reply::Status(503)]);
+    let mut c = rig.t.conn();
+    Tok::new("o1", PRINTER, "alice", &["read", "write"]).insert(&mut c);
+    Tok::new("o2", PRINTER, "bob", &["read", "write"]).insert(&mut c);
+    narrow(&mut c, "alice");
+    rig.receiver.wait_received(1, Duration::from_secs(5)).await;
+    tokendesk::tokens::delete_pair(
+        &mut c,
+        PRINTER,
+        "alice",
+        &actor(ActorKind::Admin, "ada"),
+        Some("left the company"),
+    )
+    .expect("alice's app revoked");
+    narrow(&mut c, "bob");
+    let got = rig.receiver.wait_accepted(3, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 3, "{:?}", rig.receiver.received());
+    let seen: Vec<(String, String, u16)> = rig
+        .receiver
+        .received()
+        .iter()
+        .map(|r| {
+            (
+                r.claims["sub_id"]["user"]["sub"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                crate::ssf_support::short(&r.event_type()).to_string(),
+                r.answered,
+            )
+        })
+        .collect();
+    let alice: Vec<_> = seen.iter().filter(|s| s.0 == "alice").collect();
+    assert_eq!(
+        alice
+            .iter()
+            .map(|s| (s.1.as_str(), s.2))
+            .collect::<Vec<_>>(),
+        [
+            ("token-claims-change", 503),
+            ("token-claims-change", 202),
+            ("session-revoked", 202)
+        ],
+        "{seen:?}"
+    );
+    // Bob's SET did not wait behind Alice's retries.
+    let bob_at = seen.iter().position(|s| s.0 == "bob").unwrap();
+    let alice_delivered_at = seen
+        .iter()
+        .position(|s| s.0 == "alice" && s.2 == 202)
+        .unwrap();
+    assert!(bob_at < alice_delivered_at, "{seen:?}");
+}
+
+#[actix_web::test]
+async fn each_rfc_8935_error_code_is_dead_or_retried_as_it_should() {
+    let rig = Rig::push().await;
+    let codes = [
+        ("invalid_request", "dead"),
+        ("invalid_issuer", "dead"),
+        ("invalid_audience", "dead"),
+        ("invalid_key", "delivered"),
+        ("authentication_failed", "delivered"),
+        ("access_denied", "delivered"),
+    ];
+    let mut c = rig.t.conn();
+    for (n, (code, _)) in codes.iter().enumerate() {
+        let user = leak(format!("e{n}"));
+        Tok::new(
+            leak(format!("tok-{user}")),
+            PRINTER,
+            user,
+            &["read", "write"],
+        )
+        .insert(&mut c);
+        rig.receiver.script(&[Reply::Error(code)]);
+        narrow(&mut c, user);
+        // One at a time: the script answers the next push.
+        assert!(
+            eventually(Duration::from_secs(5), || rig
+                .outbox()
+                .get(n)
+                .is_some_and(|r| r.1 != "pending"))
+            .await,
+            "{code}: {:?}",
+            rig.outbox()
+        );
+    }
+    let rows = rig.outbox();
+    for ((code, state), row) in codes.iter().zip(&rows) {
+        assert_eq!(&row.1, state, "{code}: {row:?}");
+        let attempts = if *state == "dead" { 1 } else { 2 };
+        assert_eq!(row.2, attempts, "{code}: {row:?}");
+        if *state == "dead" {
+            assert!(row.3.as_deref().unwrap_or("").contains(code), "{row:?}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn retries_back_off_exponentially() {
+    let rig = Rig::push().await;
+    rig.receiver.set_default(Reply::Status(503));
+    let mut c = rig.t.conn();
+    Tok::new("b1", PRINTER, "alice", &["read", "write"]).insert(&mut c);
+    narrow(&mut c, "alice");
+    let all = rig.receiver.wait_received(4, Duration::from_secs(10)).await;
+    assert_eq!(all.len(), 4);
+    let gaps: Vec<Duration> = all.windows(2).map(|w| w[1].at - w[0].at).collect();
+    // Base 100 ms in the rig, doubling, each with jitter of up to half: [50, 100], [100, 200],
+    // [200, 400] ms (plus the push and the recording).
+    assert!(gaps[0] >= Duration::from_millis(45), "{gaps:?}");
+    assert!(gaps[1] >= Duration::from_millis(95), "{gaps:?}");
+    assert!(gaps[2] >= Duration::from_millis(195), "{gaps:?}");
+    assert!(gaps[2] > gaps[0], "{gaps:?}");
 }

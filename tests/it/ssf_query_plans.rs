@@ -1,6 +1,6 @@
 //! Every statement the transmitter sends about the outbox uses an index, on an outbox of
 //! 100,000 SETs (delivered, pending, dead) over several streams: claiming, recording, polling,
-//! purging, the metrics' depth and the console. Statements are captured from the real domain
+//! purging, the next retry due, the metrics' depth and the console. Statements are captured from the real domain
 //! functions (`sql_count.rs`) and explained with their own bind values (`query_plans.rs`).
 
 use std::time::Duration;
@@ -101,6 +101,9 @@ async fn every_outbox_statement_uses_an_index_on_an_outbox_of_100k_sets() {
     outbox::record(&mut c, "plans-worker", &outcomes, backoff).unwrap();
     outbox::depth(&mut c).unwrap();
     outbox::any_push_stream(&mut c).unwrap();
+    // What an idle worker and a waiting poll compute before they sleep.
+    assert!(outbox::next_due(&mut c, None).unwrap().is_some());
+    outbox::next_due(&mut c, Some(&ids[3])).unwrap();
     outbox::purge(&mut c, Duration::from_secs(3600)).unwrap();
     let request = poll::PollRequest {
         max_events: Some(10),

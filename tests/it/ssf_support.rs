@@ -110,9 +110,13 @@ impl Rig {
     /// Starts this instance's delivery workers.
     pub fn start_workers(&mut self) {
         let s = &self.t.state;
-        self.workers =
-            tokendesk::signals::worker::spawn_all(&s.pool, &s.config.signals, &s.metrics)
-                .expect("workers");
+        self.workers = tokendesk::signals::worker::spawn_all(
+            &s.pool,
+            &self.t.db.url,
+            &s.config.signals,
+            &s.metrics,
+        )
+        .expect("workers");
     }
 
     /// Stops them (as a server that stops).
@@ -195,4 +199,26 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
 /// The short name of an event type URI (`session-revoked`, …).
 pub fn short(event_type: &str) -> &str {
     event_type.rsplit('/').next().unwrap_or(event_type)
+}
+
+/// Inserts `n` tokens of `subject` for the printer app with scopes `read write`, in one
+/// statement (a pair the size of a heavy user's).
+pub fn insert_pair_tokens(conn: &mut PgConnection, subject: &str, n: i64) {
+    diesel::sql_query(
+        "INSERT INTO access_tokens (access_token_hash, client_id, subject, grant_type, scopes,
+                                    access_token_expires_at, properties)
+         SELECT rtrim(translate(encode(sha256(($2 || '-' || g)::bytea), 'base64'), '+/', '-_'),
+                      '='),
+                $1, $2, 'AUTHORIZATION_CODE', ARRAY['read', 'write'],
+                now() + interval '1 hour', '[]'
+         FROM generate_series(1, $3) AS g",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(fixtures::PRINTER)
+    .bind::<diesel::sql_types::Text, _>(subject)
+    .bind::<diesel::sql_types::BigInt, _>(n)
+    .execute(conn)
+    .expect("the pair's tokens");
+    diesel::sql_query("ANALYZE access_tokens")
+        .execute(conn)
+        .expect("analyze");
 }

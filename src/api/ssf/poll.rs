@@ -1,5 +1,7 @@
 //! `POST /ssf/poll/{stream_id}` (RFC 8936): acknowledge, report errors, and receive SETs. A
-//! request without `returnImmediately: true` waits up to the configured time for a SET.
+//! request without `returnImmediately: true` waits up to the configured time for a SET: woken
+//! by the process's listener when one is written (`signals::wakeup`), or when one of its
+//! stream comes due again.
 
 use std::time::{Duration, Instant};
 
@@ -11,10 +13,11 @@ use super::input;
 use crate::config::Config;
 use crate::db::{self, PgPool};
 use crate::metrics::Metrics;
+use crate::signals::outbox;
 use crate::signals::poll::{self, PollRequest};
 
-/// How often a waiting poll looks again.
-const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// The shortest pause of a waiting poll between two looks.
+const MIN_PAUSE: Duration = Duration::from_millis(20);
 
 /// Answers `{"sets": {jti: SET}, "moreAvailable": true?}`.
 pub async fn poll(
@@ -30,7 +33,9 @@ pub async fn poll(
     let mut request = poll::read_request(&body).map_err(|e| SsfError::fields(&e))?;
     let stream_id = path.into_inner();
     let started = Instant::now();
+    let mut waiter = config.signals.wakeup.waiter();
     loop {
+        waiter.mark_seen();
         let (settings, receiver, metrics) = (
             config.signals.clone(),
             caller.receiver.clone(),
@@ -42,11 +47,11 @@ pub async fn poll(
         })
         .await
         .map_err(SsfError::from_app)?;
-        let waited_enough = started.elapsed() + LOOK_EVERY > config.signals.poll_wait;
+        let waited = started.elapsed();
         if !answer.sets.is_empty()
             || request.return_immediately
             || request.max_events == Some(0)
-            || waited_enough
+            || waited >= config.signals.poll_wait
         {
             return Ok(HttpResponse::Ok().json(answer.to_json()));
         }
@@ -56,6 +61,20 @@ pub async fn poll(
             set_errs: Vec::new(),
             ..request
         };
-        actix_web::rt::time::sleep(LOOK_EVERY).await;
+        let id = stream_id.clone();
+        let listening = config.signals.wakeup.listening();
+        let wait = config.signals.poll_wait - waited;
+        let due = db::run(pool.get_ref(), move |c| {
+            if listening {
+                outbox::poll_waits(c, &id, wait)?;
+            }
+            outbox::next_due(c, Some(&id))
+        })
+        .await
+        .unwrap_or(None);
+        let pause = waiter
+            .pace(due, config.signals.idle_wait)
+            .min(config.signals.poll_wait - waited);
+        waiter.wait(pause.max(MIN_PAUSE)).await;
     }
 }
