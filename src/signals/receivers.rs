@@ -210,12 +210,12 @@ pub fn revoke_by_id(
 ) -> AppResult<(ReceiverSummary, i64)> {
     crate::db::transaction(conn, |c| {
         // The row lock makes two revocations at once one revocation and one conflict.
-        diesel::sql_query("SELECT id AS n FROM ssf_receivers WHERE id = $1 FOR UPDATE")
-            .bind::<BigInt, _>(id)
-            .get_result::<Count>(c)
-            .optional()?
-            .ok_or(AppError::NotFound)?;
-        let before = find(c, id)?;
+        let before: ReceiverSummary =
+            diesel::sql_query(format!("{SUMMARY_SQL} WHERE r.id = $1 FOR UPDATE OF r"))
+                .bind::<BigInt, _>(id)
+                .get_result(c)
+                .optional()?
+                .ok_or(AppError::NotFound)?;
         if let Some(at) = before.revoked_at {
             return Err(AppError::Conflict(format!(
                 "\"{}\" was already revoked on {}",
