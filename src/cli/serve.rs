@@ -214,6 +214,12 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         }
         served
     });
+    // Requests cut by the end of the wait must not commit later (see `db::pool::end_abandoned`).
+    match crate::db::pool::end_abandoned(&database.url, std::time::Duration::from_secs(2)) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!("ended {n} database transactions of requests cut at shutdown"),
+        Err(e) => tracing::warn!("could not end the transactions of cut requests: {e}"),
+    }
     // The counts since the last flush, before the database goes.
     let (pool, counter, clock) = &usage;
     if let Err(e) = pool

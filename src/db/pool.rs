@@ -227,8 +227,12 @@ pub fn connect_with(url: &str, settings: &PoolSettings) -> anyhow::Result<PgPool
     let manager = Manager {
         url: url.to_string(),
         // No query holds a pooled connection (or the locks of its transaction) for ever.
+        // The application name marks this process's connections, so that a stopping server
+        // can end the transactions it abandoned (see [`end_abandoned`]).
         setup: format!(
-            "SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms}"
+            "SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms}; \
+             SET application_name = '{}'",
+            instance_name()
         ),
         health: Arc::new(Health::default()),
     };
@@ -248,6 +252,47 @@ pub fn connect_with(url: &str, settings: &PoolSettings) -> anyhow::Result<PgPool
                 one_line(&e)
             )
         })
+}
+
+/// The `application_name` of this process's pooled connections: unique per process, even
+/// for processes with the same pid in different containers.
+pub fn instance_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        format!("tokendesk {}.{nanos:09}", std::process::id())
+    })
+}
+
+/// Ends the transactions this process's connections still run, waiting up to `wait` for each
+/// backend to go; returns how many were ended.
+///
+/// A stopping server calls it once its requests in flight have had their time: a request
+/// still waiting (for row locks, say) was cut and its client told nothing, so its transaction
+/// must never commit. Dropping the connection is not enough: a backend waiting for a lock
+/// notices a closed socket only when it next writes, and would commit if the locks came free
+/// first.
+pub fn end_abandoned(url: &str, wait: Duration) -> anyhow::Result<i64> {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Ended {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = super::connect_one(url)?;
+    let ended = diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, $2::int)) AS n
+         FROM pg_stat_activity
+         WHERE application_name = $1 AND state <> 'idle' AND pid <> pg_backend_pid()",
+    )
+    .bind::<Text, _>(instance_name())
+    .bind::<Integer, _>(wait.as_millis().min(i32::MAX as u128) as i32)
+    .get_result::<Ended>(&mut conn)?;
+    Ok(ended.n)
 }
 
 /// A connection for one request: within the checkout time-out, or at once (well, within

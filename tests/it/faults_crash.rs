@@ -233,6 +233,14 @@ fn sigkill_mid_pair_update_is_all_or_nothing_and_sigterm_finishes_requests_in_fl
     assert_eq!(finished.json()["count"], TOKENS);
     let status = second.wait(Duration::from_secs(15));
     assert!(status.success(), "serve exited with {status}");
+    // The cut request's transaction was ended before the locks it waited for could come free.
+    assert!(
+        second
+            .log_text()
+            .contains("ended 1 database transactions of requests cut at shutdown"),
+        "{}",
+        second.log_text()
+    );
     assert!(
         stopping.elapsed() < Duration::from_secs(8),
         "a bounded wait: stopped after {:?}",
