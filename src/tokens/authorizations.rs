@@ -150,27 +150,27 @@ static READ_SQL: LazyLock<String> = LazyLock::new(read_sql);
 
 fn read_sql() -> String {
     format!(
-        "WITH pair AS (
-             SELECT id, version, scopes, refresh_token_scopes,
-                    greatest(access_token_expires_at, refresh_token_expires_at) AS live_until,
-                    coalesce({IN_SCOPE}, false) AS in_scope
+        "WITH g AS (
+             SELECT scopes, refresh_token_scopes AS refresh, coalesce({IN_SCOPE}, false) AS live,
+                    count(*) AS n,
+                    max(greatest(access_token_expires_at, refresh_token_expires_at)) AS live_until
              FROM access_tokens
              WHERE client_id = $1 AND subject = $2 AND shard_key = $2
-         ), live AS (
-             SELECT * FROM pair WHERE in_scope
+             GROUP BY 1, 2, 3
          )
-         SELECT (SELECT count(*) FROM pair) AS total,
-                (SELECT count(*) FROM live) AS live,
+         SELECT (SELECT coalesce(sum(n), 0)::bigint FROM g) AS total,
+                (SELECT coalesce(sum(n), 0)::bigint FROM g WHERE live) AS live,
                 ARRAY(SELECT DISTINCT s
-                      FROM live, unnest(scopes || coalesce(refresh_token_scopes, '{{}}')) AS s
-                      ORDER BY s) AS held,
-                CASE WHEN $4 THEN (SELECT {STATE_DIGEST} FROM live) ELSE '' END AS state,
+                      FROM g, unnest(scopes || coalesce(refresh, '{{}}')) AS s
+                      WHERE live ORDER BY s) AS held,
+                CASE WHEN $4 THEN (SELECT {STATE_DIGEST} FROM access_tokens
+                                   WHERE client_id = $1 AND subject = $2 AND shard_key = $2
+                                     AND {IN_SCOPE})
+                     ELSE '' END AS state,
                 (SELECT coalesce(jsonb_agg(jsonb_build_object(
                             'scopes', scopes, 'refresh', refresh, 'n', n,
                             'live_until', live_until)), '[]'::jsonb)
-                 FROM (SELECT scopes, refresh_token_scopes AS refresh, count(*) AS n,
-                              max(live_until) AS live_until
-                       FROM live GROUP BY 1, 2) AS g)::text AS groups"
+                 FROM g WHERE live)::text AS groups"
     )
 }
 
@@ -212,16 +212,16 @@ fn delta_sql(old: &str, new: &str) -> String {
     )
 }
 
-/// Second statement: the scope rule applied once per group of the first statement (`$13`: the
-/// live tokens by scopes and refresh token scopes, a handful of groups), which gives the
-/// groups' moves (old scopes → new scopes); one `UPDATE … WHERE client_id = $1 AND subject =
-/// $2` of the rows whose group moves, each row's new scopes looked up in the moves by its
-/// scopes' text (per row a look-up, not a subquery over its arrays: that was a third of the
-/// statement's time for 10,000 tokens); one audit row by `INSERT … SELECT`; and the grant's
-/// held scopes brought up to date ([`maintain::PAIR_HELD_CTES`]). What was lost and gained and
-/// what is held after come from the groups too: the tokens are read once, by the update. No
-/// join: the plan is an index scan on (subject, client_id) whatever the table statistics say
-/// (a join planned from missing statistics once took a minute for 10,000 tokens).
+/// Second statement: one `UPDATE … WHERE client_id = $1 AND subject = $2` of the rows whose
+/// scopes change, each row's new scopes computed from the row itself, one audit row by
+/// `INSERT … SELECT`, and the grant's held scopes brought up to date
+/// ([`maintain::PAIR_HELD_CTES`]). What was lost and gained, and what is held after, come from
+/// the first statement's groups (`$13`: the live tokens by scopes and refresh token scopes, a
+/// handful of groups) with the same scope rule applied to each group, so the tokens are read
+/// once, by the update. (Looking each row's new scopes up by its scopes' text in a map of the
+/// groups' moves, instead of the per-row subqueries, measured slower.) No join: the plan is an
+/// index scan on (subject, client_id) whatever the table statistics say (a join planned from
+/// missing statistics once took a minute for 10,000 tokens).
 ///
 /// $1 client, $2 subject, $3 live tokens only, $4 scopes, $5 mode, $6 actor kind, $7 actor
 /// id, $8 mode, $9 reason, $10 request id, $11 client ip, $12 scopes held before, $13 the
@@ -229,33 +229,29 @@ fn delta_sql(old: &str, new: &str) -> String {
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(update_sql);
 
 fn update_sql() -> String {
+    let (new_scopes, new_refresh) = (
+        new_scopes_sql("scopes"),
+        new_refresh_sql("refresh_token_scopes"),
+    );
     let (group_scopes, group_refresh) = (new_scopes_sql("g.scopes"), new_refresh_sql("g.refresh"));
     let (lost, gained) = (
         delta_sql("old_all", "new_all"),
         delta_sql("new_all", "old_all"),
     );
     format!(
-        "WITH rule AS (
-             SELECT g.scopes, g.refresh, {group_scopes} AS new_scopes,
-                    {group_refresh} AS new_refresh, g.n, g.live_until
+        "WITH groups AS (
+             SELECT g.scopes || coalesce(g.refresh, '{{}}') AS old_all,
+                    ({group_scopes}) || coalesce({group_refresh}, '{{}}') AS new_all,
+                    g.n, g.live_until
              FROM jsonb_to_recordset($13::text::jsonb)
                   AS g(scopes text[], refresh text[], n bigint, live_until timestamptz)
-         ), groups AS (
-             SELECT scopes || coalesce(refresh, '{{}}') AS old_all,
-                    new_scopes || coalesce(new_refresh, '{{}}') AS new_all, n, live_until
-             FROM rule
-         ), moves AS (
-             SELECT coalesce(jsonb_object_agg({group_key}, jsonb_build_object(
-                        's', new_scopes::text, 'r', new_refresh::text)), '{{}}'::jsonb) AS m
-             FROM rule
-             WHERE scopes IS DISTINCT FROM new_scopes OR refresh IS DISTINCT FROM new_refresh
          ), changed AS (
              UPDATE access_tokens
-             SET scopes = ((SELECT m FROM moves) -> {token_key} ->> 's')::text[],
-                 refresh_token_scopes = ((SELECT m FROM moves) -> {token_key} ->> 'r')::text[],
+             SET scopes = {new_scopes}, refresh_token_scopes = {new_refresh},
                  version = version + 1
              WHERE client_id = $1 AND subject = $2 AND shard_key = $2 AND {IN_SCOPE}
-               AND (SELECT m FROM moves) ? {token_key}
+               AND (scopes IS DISTINCT FROM {new_scopes}
+                    OR refresh_token_scopes IS DISTINCT FROM {new_refresh})
              RETURNING 1
          ), {held_ctes}, summary AS (
              SELECT (SELECT coalesce(sum(n), 0)::bigint FROM groups) AS updated,
@@ -282,15 +278,7 @@ fn update_sql() -> String {
          )
          SELECT updated, changed, after, lost, gained FROM summary",
         held_ctes = maintain::PAIR_HELD_CTES.trim(),
-        group_key = scope_set_key("scopes", "refresh"),
-        token_key = scope_set_key("scopes", "refresh_token_scopes"),
     )
-}
-
-/// A token's scopes and refresh token scopes as one text, the key of the update's moves: the
-/// same two arrays always give the same text, and no array's text is `-`.
-fn scope_set_key(scopes: &str, refresh: &str) -> String {
-    format!("({scopes}::text || ' ' || coalesce({refresh}::text, '-'))")
 }
 
 /// `{"write": 2}` (an audit row's `removed` / `added`) as scope counts, by name.
