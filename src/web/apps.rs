@@ -20,8 +20,10 @@ use super::session::CurrentUser;
 use super::view::{count_of, page_number, Clock, Layout, Pager, Problem, When};
 use crate::clock::Clock as TimeSource;
 
-/// Apps on one page of the list.
-pub const APPS_PER_PAGE: i64 = 20;
+/// Apps on one page of the list: ten cards, each a few lines of permissions, facts and a
+/// button, about a phone screen each; past them the filter finds an app faster than scrolling
+/// (docs/PAGES.md, "Page sizes").
+pub const APPS_PER_PAGE: i64 = 10;
 /// Tokens on one page of an app.
 pub const TOKENS_PER_PAGE: i64 = 20;
 
@@ -54,7 +56,9 @@ impl AppCard {
     /// The card of `app` at `now`, as its user sees it, with times as `clock` writes them.
     pub fn new(app: &ConnectedApp, clock: &Clock, now: DateTime<Utc>) -> Self {
         let scopes = app.scopes();
-        let (_, unused) = super::grant_view::scope_needs(&scopes, clock, now);
+        // The list only marks the unused permissions; the app page words each one.
+        let uses: Vec<_> = scopes.iter().map(HeldScope::usage).collect();
+        let unused = crate::grants::needs::unused_scopes(&uses, now);
         AppCard {
             client_id: app.client_id,
             name: app.name.clone(),
