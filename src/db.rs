@@ -1,6 +1,7 @@
 //! The connection pool, the embedded migrations, and the bridge from async handlers to
 //! blocking diesel calls.
 
+pub mod engine;
 pub mod functions;
 pub mod models;
 pub mod pool;
@@ -35,13 +36,17 @@ pub fn connect(url: &str, max_size: u32) -> anyhow::Result<PgPool> {
 
 /// Opens one connection outside any pool (command line, tests).
 pub fn connect_one(url: &str) -> anyhow::Result<PgConnection> {
-    PgConnection::establish(url).map_err(|e| {
+    let mut conn = PgConnection::establish(url).map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database at {}: {}",
             redact_url(url),
             first_line(&e.to_string())
         )
-    })
+    })?;
+    // Before the first migration there may be no extension at all: a failure here is only
+    // the engine left unknown (plain), never a refused connection.
+    let _ = engine::note(&mut conn);
+    Ok(conn)
 }
 
 /// Applies every pending migration; returns how many ran.
