@@ -79,8 +79,14 @@ where
 /// more than the work). For the hot write paths only, whose every statement has a generic plan
 /// that is good for a pair of 5 tokens and one of 10,000 (`tests/it/query_plans.rs` checks each
 /// on both); see `docs/QUERY_PLANS.md`.
+///
+/// Not on Citus: a distributed statement's plan depends on its values (which shard), and Citus
+/// cannot plan the statements with CTEs generically ("could not create distributed plan").
 pub fn generic_plans(conn: &mut PgConnection) -> AppResult<()> {
     use diesel::connection::SimpleConnection;
+    if engine::distributed() {
+        return Ok(());
+    }
     conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
     Ok(())
 }
