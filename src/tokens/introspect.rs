@@ -261,6 +261,11 @@ struct Seen<'a> {
 /// the latest of its tokens'), and the scopes' `last_needed_at` are written in this order, each
 /// only when older than a minute.
 ///
+/// "Whether the use is due" ($5) is asked of the grant's row, not of the token's: a constant
+/// false in the token's own condition makes Citus prune that update to no shard at all, and
+/// the statement then fails on the worker ("cannot execute a distributed query from a query
+/// on a shard"); PostgreSQL plans both forms alike.
+///
 /// The statement commits without waiting for its WAL record to reach the disk
 /// (`synchronous_commit` off for this transaction only): what it writes is a record of use,
 /// which a crash may lose for the last fraction of a second; no token change is written this
@@ -272,8 +277,9 @@ WITH no_flush_wait AS (
     SELECT 1 FROM grants WHERE subject = $1 AND client_id = $2 FOR NO KEY UPDATE SKIP LOCKED
 ), used AS (
     UPDATE access_tokens SET last_used_at = $4
-    WHERE id = $3 AND shard_key = $1 AND $5 AND (last_used_at IS NULL OR last_used_at < $4 - interval '1 minute')
-      AND EXISTS (SELECT 1 FROM g)
+    WHERE id = $3 AND shard_key = $1
+      AND (last_used_at IS NULL OR last_used_at < $4 - interval '1 minute')
+      AND EXISTS (SELECT 1 FROM g WHERE $5)
     RETURNING 1
 ), grant_used AS (
     UPDATE grants SET last_used_at = $4
