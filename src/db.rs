@@ -1,6 +1,7 @@
 //! The connection pool, the embedded migrations, and the bridge from async handlers to
 //! blocking diesel calls.
 
+pub mod engine;
 pub mod functions;
 pub mod models;
 pub mod pool;
@@ -35,13 +36,17 @@ pub fn connect(url: &str, max_size: u32) -> anyhow::Result<PgPool> {
 
 /// Opens one connection outside any pool (command line, tests).
 pub fn connect_one(url: &str) -> anyhow::Result<PgConnection> {
-    PgConnection::establish(url).map_err(|e| {
+    let mut conn = PgConnection::establish(url).map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database at {}: {}",
             redact_url(url),
             first_line(&e.to_string())
         )
-    })
+    })?;
+    // Before the first migration there may be no extension at all: a failure here is only
+    // the engine left unknown (plain), never a refused connection.
+    let _ = engine::note(&mut conn);
+    Ok(conn)
 }
 
 /// Applies every pending migration; returns how many ran.
@@ -74,8 +79,14 @@ where
 /// more than the work). For the hot write paths only, whose every statement has a generic plan
 /// that is good for a pair of 5 tokens and one of 10,000 (`tests/it/query_plans.rs` checks each
 /// on both); see `docs/QUERY_PLANS.md`.
+///
+/// Not on Citus: a distributed statement's plan depends on its values (which shard), and Citus
+/// cannot plan the statements with CTEs generically ("could not create distributed plan").
 pub fn generic_plans(conn: &mut PgConnection) -> AppResult<()> {
     use diesel::connection::SimpleConnection;
+    if engine::distributed() {
+        return Ok(());
+    }
     conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
     Ok(())
 }

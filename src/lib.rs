@@ -34,6 +34,7 @@ pub mod sessions;
 pub mod signals;
 pub mod telemetry;
 pub mod throttle;
+pub mod token_directory;
 pub mod tokens;
 pub mod validate;
 pub mod web;

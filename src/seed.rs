@@ -240,6 +240,15 @@ pub fn seed_demo_if_empty(conn: &mut PgConnection) -> AppResult<bool> {
         diesel::insert_into(access_tokens::table)
             .values(&tokens)
             .execute(c)?;
+        let entries: Vec<(String, String)> = tokens
+            .iter()
+            .flat_map(|t| {
+                std::iter::once(t.access_token_hash.clone())
+                    .chain(t.refresh_token_hash.clone())
+                    .map(|h| (h, t.shard_key.clone()))
+            })
+            .collect();
+        crate::token_directory::add(c, &entries)?;
         crate::grants::rebuild_all(c)?;
         audit::record(
             c,
@@ -598,9 +607,15 @@ FROM (SELECT g.*, sha256(convert_to(k, 'UTF8')) AS d FROM (
 ON CONFLICT DO NOTHING";
 
 /// The token insert: the shared column expressions, with the expired-ratio parameter's number.
+/// The inserted tokens' hashes go into the token directory in the same statement; one row
+/// comes back per token inserted, so the statement's count is the tokens'.
 fn tokens_sql(from: &str, ratio_param: &str) -> String {
     format!(
-        "{SEED_TOKENS_HEAD}{}{from}",
-        TOKEN_COLUMNS.replace("$ratio", ratio_param)
+        "WITH t AS ({SEED_TOKENS_HEAD}{}{from}
+             RETURNING access_token_hash, refresh_token_hash, shard_key
+         ), {}
+         SELECT 1 FROM t",
+        TOKEN_COLUMNS.replace("$ratio", ratio_param),
+        crate::token_directory::directory_add_cte!()
     )
 }

@@ -169,6 +169,7 @@ impl ManageConnection for Manager {
             .and_then(|mut conn| {
                 conn.batch_execute(&self.setup)
                     .map_err(r2d2::Error::QueryError)?;
+                super::engine::note(&mut conn).map_err(r2d2::Error::QueryError)?;
                 Ok(conn)
             });
         match made {

@@ -279,6 +279,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_directory (token_hash) {
+        token_hash -> Text,
+        shard_key -> Text,
+    }
+}
+
 diesel::joinable!(access_tokens -> clients (client_id));
 diesel::joinable!(client_scopes -> clients (client_id));
 diesel::joinable!(client_scopes -> scopes (scope_name));
@@ -310,4 +317,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ssf_stream_subjects,
     ssf_streams,
     ssf_wakeup,
+    token_directory,
 );

@@ -20,6 +20,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 
 use crate::db::prepared::Prepared;
 use crate::db::schema::grants;
+use crate::token_directory::Located;
 
 /// The grant row of a pair, locked until the end of the transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,17 +75,30 @@ struct LockedRow {
 
 /// Locks the grant of the pair a token belongs to, without locking the token (the caller
 /// locks it next). `None`: no such token, or a token without subject (client credentials),
-/// which belongs to no grant.
-pub fn lock_of_token(conn: &mut PgConnection, key: &TokenKey) -> QueryResult<Option<LockedGrant>> {
-    let query = match key {
-        TokenKey::AccessHashes(h) | TokenKey::RefreshHashes(h)
+/// which belongs to no grant. `at` is where the token directory placed it
+/// (`token_directory::locate`): on Citus both the token's and the grant's rows are then
+/// named by that shard key, so the statement runs on one shard.
+pub fn lock_of_token(
+    conn: &mut PgConnection,
+    key: &TokenKey,
+    at: &Located,
+) -> QueryResult<Option<LockedGrant>> {
+    let query = match (key, at) {
+        (_, Located::Nowhere) => return Ok(None),
+        (TokenKey::AccessHashes(h) | TokenKey::RefreshHashes(h), _)
             if h.iter().any(|h| h.contains('\0')) =>
         {
             return Ok(None)
         }
-        TokenKey::AccessHashes(h) => Prepared::new(LOCK_BY_ACCESS_HASH_SQL).text_array(h),
-        TokenKey::RefreshHashes(h) => Prepared::new(LOCK_BY_REFRESH_HASH_SQL).text_array(h),
-        TokenKey::Id(id) => Prepared::new(LOCK_BY_ID_SQL).big_int(*id),
+        (TokenKey::AccessHashes(h), Located::In(k)) => Prepared::new(LOCK_BY_ACCESS_HASH_AT_SQL)
+            .text_array(h)
+            .text(k.as_str()),
+        (TokenKey::RefreshHashes(h), Located::In(k)) => Prepared::new(LOCK_BY_REFRESH_HASH_AT_SQL)
+            .text_array(h)
+            .text(k.as_str()),
+        (TokenKey::AccessHashes(h), _) => Prepared::new(LOCK_BY_ACCESS_HASH_SQL).text_array(h),
+        (TokenKey::RefreshHashes(h), _) => Prepared::new(LOCK_BY_REFRESH_HASH_SQL).text_array(h),
+        (TokenKey::Id(id), _) => Prepared::new(LOCK_BY_ID_SQL).big_int(*id),
     };
     let row: Option<LockedRow> = query.get_result(conn).optional()?;
     Ok(row.map(|r| LockedGrant {
@@ -98,6 +112,8 @@ pub fn lock_of_token(conn: &mut PgConnection, key: &TokenKey) -> QueryResult<Opt
 /// token is found first (an init plan), then the grant by its key: no join to estimate, so the
 /// generic plan costs what a custom one does and the statement stays planned once per
 /// connection (a join here was planned anew on every call, 0.7 ms against 0.07 ms of work).
+/// With a second argument (`$2`, the shard key from the token directory), both tables are
+/// also filtered by it, which routes the statement to one shard on Citus.
 macro_rules! lock_of_token_sql {
     ($condition:literal) => {
         concat!(
@@ -111,10 +127,25 @@ macro_rules! lock_of_token_sql {
              FOR NO KEY UPDATE OF g"
         )
     };
+    ($condition:literal, at) => {
+        concat!(
+            "SELECT g.subject, g.client_id, g.valid_until
+             FROM grants g
+             WHERE g.subject = $2
+               AND (g.subject, g.client_id) = (SELECT t.subject, t.client_id
+                                               FROM access_tokens t
+                                               WHERE ",
+            $condition,
+            " AND t.shard_key = $2 AND t.subject IS NOT NULL LIMIT 1)
+             FOR NO KEY UPDATE OF g"
+        )
+    };
 }
 const LOCK_BY_ACCESS_HASH_SQL: &str = lock_of_token_sql!("t.access_token_hash = ANY($1)");
 const LOCK_BY_REFRESH_HASH_SQL: &str = lock_of_token_sql!("t.refresh_token_hash = ANY($1)");
 const LOCK_BY_ID_SQL: &str = lock_of_token_sql!("t.id = $1");
+const LOCK_BY_ACCESS_HASH_AT_SQL: &str = lock_of_token_sql!("t.access_token_hash = ANY($1)", at);
+const LOCK_BY_REFRESH_HASH_AT_SQL: &str = lock_of_token_sql!("t.refresh_token_hash = ANY($1)", at);
 
 /// What one token adds to its grant.
 #[derive(Debug, Clone)]

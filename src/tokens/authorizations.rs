@@ -18,6 +18,7 @@ use crate::audit::{Actor, ActorKind};
 use crate::db::prepared::Prepared;
 use crate::error::{AppError, AppResult};
 use crate::grants::maintain;
+use crate::token_directory::directory_forget_cte;
 use crate::validate::dedup_scopes;
 
 /// How the requested scopes apply to each token of the pair.
@@ -495,12 +496,16 @@ struct DeletedRow {
 }
 
 /// $1 client, $2 subject, $3 actor kind, $4 actor id, $5 reason, $6 request id, $7 client ip.
-const PAIR_DELETE_SQL: &str = "
+/// The tokens' rows in the token directory go in the same statement.
+const PAIR_DELETE_SQL: &str = concat!(
+    "
 WITH gone AS (
     DELETE FROM access_tokens
     WHERE client_id = $1 AND subject = $2 AND shard_key = $2
-    RETURNING scopes, refresh_token_scopes
-), event AS (
+    RETURNING scopes, refresh_token_scopes, access_token_hash, refresh_token_hash
+), ",
+    directory_forget_cte!(),
+    ", event AS (
     INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject, affected_count,
                               state_before, reason, request_id, client_ip)
     SELECT $3, $4, 'authorization.delete', $1, $2, count(*),
@@ -512,7 +517,8 @@ WITH gone AS (
     HAVING count(*) > 0
     RETURNING id
 )
-SELECT count(*) AS deleted FROM gone";
+SELECT count(*) AS deleted FROM gone"
+);
 
 /// Deletes every access and refresh token of the pair with one statement and one audit row
 /// holding the count, and ends the pair's grant (its time limit, use records and daily counts

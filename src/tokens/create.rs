@@ -11,9 +11,10 @@ use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{shard_key, AccessToken, NewAuditEvent, Property, ServiceSettings};
 use crate::db::prepared::Prepared;
-use crate::db::schema::{access_tokens, scopes};
+use crate::db::schema::scopes;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::grants::{limit, maintain};
+use crate::token_directory::{self as directory, directory_add_cte, directory_forget_cte};
 use crate::validate;
 
 /// The grant types a token may be created for (`REFRESH_TOKEN` is not a way to obtain a new
@@ -32,12 +33,32 @@ pub const CREATABLE_GRANT_TYPES: &[&str] = &[
 
 /// Grant types whose tokens never come with a refresh token (RFC 6749 §4.2.2, §4.4.3).
 /// The new token, $1 … $12 in the columns' order; the stored row comes back.
-const INSERT_SQL: &str = "INSERT INTO access_tokens (access_token_hash, refresh_token_hash,
+/// Its hashes go into the token directory in the same statement (`directory_add_cte!`).
+const INSERT_SQL: &str = concat!(
+    "WITH t AS (
+    INSERT INTO access_tokens (access_token_hash, refresh_token_hash,
     client_id, subject, grant_type, scopes, refresh_token_scopes, created_at,
     access_token_expires_at, refresh_token_expires_at, properties, authorization_details,
     shard_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-RETURNING *";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    RETURNING *
+), ",
+    directory_add_cte!(),
+    "
+SELECT * FROM t"
+);
+
+/// The pair's tokens replaced by a new one (a single token per subject), and their directory
+/// rows; $1 client, $2 subject.
+const REPLACE_SQL: &str = concat!(
+    "WITH gone AS (
+    DELETE FROM access_tokens WHERE client_id = $1 AND subject = $2 AND shard_key = $2
+    RETURNING access_token_hash, refresh_token_hash
+), ",
+    directory_forget_cte!(),
+    "
+SELECT count(*) AS n FROM gone"
+);
 
 const NO_REFRESH_GRANT_TYPES: &[&str] = &["IMPLICIT", "CLIENT_CREDENTIALS"];
 
@@ -184,13 +205,11 @@ pub fn create_token_at(
         let mut replaced = 0;
         if let Some(subject) = &new.subject {
             if settings.single_access_token_per_subject || client.single_access_token_per_subject {
-                replaced = diesel::delete(
-                    access_tokens::table
-                        .filter(access_tokens::client_id.eq(client.client_id))
-                        .filter(access_tokens::subject.eq(subject))
-                        .filter(access_tokens::shard_key.eq(subject)),
-                )
-                .execute(c)? as u64;
+                let gone: directory::Counted = Prepared::new(REPLACE_SQL)
+                    .big_int(client.client_id)
+                    .text(subject.as_str())
+                    .get_result(c)?;
+                replaced = gone.n as u64;
             }
         }
         // After the replaced tokens are gone: a migration may give a pair's token again.
@@ -323,24 +342,11 @@ fn refuse_taken_values(
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&hashes)
     .execute(c)?;
-    let taken: Vec<(String, Option<String>)> = access_tokens::table
-        .filter(
-            access_tokens::access_token_hash
-                .eq_any(&hashes)
-                .or(access_tokens::refresh_token_hash.eq_any(&hashes)),
-        )
-        .select((
-            access_tokens::access_token_hash,
-            access_tokens::refresh_token_hash,
-        ))
-        .load(c)?;
+    // The directory holds every access and refresh hash, one single-shard read each.
+    let taken = directory::taken(c, &hashes)?;
     let errors: Vec<FieldError> = chosen
         .iter()
-        .filter(|(_, h)| {
-            taken
-                .iter()
-                .any(|(a, r)| a == h || r.as_deref() == Some(h.as_str()))
-        })
+        .filter(|(_, h)| taken.contains(h))
         .map(|(field, _)| FieldError::new(*field, "is already the value of another token"))
         .collect();
     if errors.is_empty() {

@@ -5,11 +5,13 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::crypto::hash_token;
+use crate::db::engine;
 use crate::db::models::AccessToken;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{access_tokens, grant_scopes, grants};
 use crate::error::AppResult;
 use crate::grants::UsageCounter;
+use crate::token_directory::{self as directory, Located};
 
 /// What the resource server asks.
 #[derive(Debug, Clone, Default)]
@@ -126,7 +128,7 @@ pub fn introspect_at(
                 };
                 record_seen(conn, &seen, now)?;
             }
-            None if use_due => record_token_use(conn, token.id, now)?,
+            None if use_due => record_token_use(conn, &token, now)?,
             _ => {}
         }
         if let (Some(subject), Some(usage)) = (&token.subject, usage) {
@@ -171,6 +173,13 @@ fn read(
     hash: &str,
     required: &[String],
 ) -> AppResult<(Option<AccessToken>, Vec<KnownNeed>)> {
+    // On Citus the token directory names the shard first, and the token's read names it.
+    if engine::distributed() {
+        return match directory::locate(conn, &[hash.to_string()])? {
+            Located::In(key) => read_at(conn, hash, required, &key),
+            _ => Ok((None, Vec::new())),
+        };
+    }
     if required.is_empty() {
         let token = access_tokens::table
             .filter(access_tokens::access_token_hash.eq(hash))
@@ -187,6 +196,37 @@ fn read(
                 .and(grant_scopes::client_id.eq(access_tokens::client_id))
                 .and(grant_scopes::scope.eq_any(required))),
         )
+        .filter(access_tokens::access_token_hash.eq(hash))
+        .select((
+            AccessToken::as_select(),
+            grant_scopes::scope.nullable(),
+            grant_scopes::last_needed_at.nullable(),
+        ))
+        .load(conn)?;
+    let needs = rows
+        .iter()
+        .filter_map(|(_, scope, last)| scope.clone().map(|s| (s, *last)))
+        .collect();
+    Ok((rows.into_iter().next().map(|(t, _, _)| t), needs))
+}
+
+/// [`read`] on the shard of `key` (Citus): both the token's and the grant's rows are named by
+/// it, so the statement runs on one shard.
+fn read_at(
+    conn: &mut PgConnection,
+    hash: &str,
+    required: &[String],
+    key: &str,
+) -> AppResult<(Option<AccessToken>, Vec<KnownNeed>)> {
+    let rows: Vec<(AccessToken, Option<String>, Option<DateTime<Utc>>)> = access_tokens::table
+        .left_join(
+            grant_scopes::table.on(grant_scopes::subject
+                .eq(key)
+                .and(grant_scopes::subject.nullable().eq(access_tokens::subject))
+                .and(grant_scopes::client_id.eq(access_tokens::client_id))
+                .and(grant_scopes::scope.eq_any(required))),
+        )
+        .filter(access_tokens::shard_key.eq(key))
         .filter(access_tokens::access_token_hash.eq(hash))
         .select((
             AccessToken::as_select(),
@@ -221,6 +261,11 @@ struct Seen<'a> {
 /// the latest of its tokens'), and the scopes' `last_needed_at` are written in this order, each
 /// only when older than a minute.
 ///
+/// "Whether the use is due" ($5) is asked of the grant's row, not of the token's: a constant
+/// false in the token's own condition makes Citus prune that update to no shard at all, and
+/// the statement then fails on the worker ("cannot execute a distributed query from a query
+/// on a shard"); PostgreSQL plans both forms alike.
+///
 /// The statement commits without waiting for its WAL record to reach the disk
 /// (`synchronous_commit` off for this transaction only): what it writes is a record of use,
 /// which a crash may lose for the last fraction of a second; no token change is written this
@@ -232,8 +277,9 @@ WITH no_flush_wait AS (
     SELECT 1 FROM grants WHERE subject = $1 AND client_id = $2 FOR NO KEY UPDATE SKIP LOCKED
 ), used AS (
     UPDATE access_tokens SET last_used_at = $4
-    WHERE id = $3 AND $5 AND (last_used_at IS NULL OR last_used_at < $4 - interval '1 minute')
-      AND EXISTS (SELECT 1 FROM g)
+    WHERE id = $3 AND shard_key = $1
+      AND (last_used_at IS NULL OR last_used_at < $4 - interval '1 minute')
+      AND EXISTS (SELECT 1 FROM g WHERE $5)
     RETURNING 1
 ), grant_used AS (
     UPDATE grants SET last_used_at = $4
@@ -265,14 +311,21 @@ fn record_seen(conn: &mut PgConnection, seen: &Seen<'_>, now: DateTime<Utc>) -> 
 
 /// A token without subject (client credentials) belongs to no grant: only its own
 /// `last_used_at`, unless another request wrote it within the minute.
-fn record_token_use(conn: &mut PgConnection, token_id: i64, now: DateTime<Utc>) -> AppResult<()> {
+fn record_token_use(
+    conn: &mut PgConnection,
+    token: &AccessToken,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let minute_ago = now - Duration::minutes(1);
     diesel::update(
-        access_tokens::table.find(token_id).filter(
-            access_tokens::last_used_at
-                .is_null()
-                .or(access_tokens::last_used_at.lt(minute_ago)),
-        ),
+        access_tokens::table
+            .filter(access_tokens::shard_key.eq(token.shard_key()))
+            .filter(access_tokens::id.eq(token.id))
+            .filter(
+                access_tokens::last_used_at
+                    .is_null()
+                    .or(access_tokens::last_used_at.lt(minute_ago)),
+            ),
     )
     .set(access_tokens::last_used_at.eq(now))
     .execute(conn)?;

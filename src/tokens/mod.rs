@@ -63,6 +63,7 @@ use crate::audit::{redacted_properties, ActorKind};
 use crate::crypto::hash_token;
 use crate::db::models::{AccessToken, Client};
 use crate::db::schema::{access_tokens, clients};
+use crate::token_directory as directory;
 
 /// How a caller names one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,12 +98,39 @@ impl TokenRef {
         }
     }
 
+    /// The hashes this reference may name (none for an id), for [`directory::locate`].
+    pub(crate) fn hashes(&self) -> Vec<String> {
+        match self {
+            TokenRef::Value(v) | TokenRef::RefreshValue(v) => vec![hash_token(v)],
+            TokenRef::Hash(h) | TokenRef::RefreshHash(h) => vec![h.clone()],
+            TokenRef::ValueOrHash(x) => vec![hash_token(x), x.clone()],
+            TokenRef::Id(_) => Vec::new(),
+        }
+    }
+
+    /// Where the token is ([`directory::locate`]: a single-shard read on Citus, nothing on
+    /// plain PostgreSQL).
+    pub(crate) fn locate(&self, conn: &mut PgConnection) -> QueryResult<directory::Located> {
+        directory::locate(conn, &self.hashes())
+    }
+
     /// Finds the token and locks its row until the end of the transaction
     /// (`SELECT … FOR UPDATE`), so that concurrent changes to it queue up instead of losing an
     /// update.
     pub(crate) fn find_for_update(
         &self,
         conn: &mut PgConnection,
+    ) -> QueryResult<Option<AccessToken>> {
+        let at = self.locate(conn)?;
+        self.find_for_update_at(conn, &at)
+    }
+
+    /// [`Self::find_for_update`] where the token was already located: on its shard when the
+    /// directory named one.
+    pub(crate) fn find_for_update_at(
+        &self,
+        conn: &mut PgConnection,
+        at: &directory::Located,
     ) -> QueryResult<Option<AccessToken>> {
         use access_tokens::dsl as t;
         if let TokenRef::Value(s)
@@ -121,19 +149,31 @@ impl TokenRef {
                 .select(AccessToken::as_select())
                 .for_update()
         };
-        match self {
-            TokenRef::Value(v) => locked()
-                .filter(t::access_token_hash.eq(hash_token(v)))
-                .first(conn),
-            TokenRef::Hash(h) => locked().filter(t::access_token_hash.eq(h)).first(conn),
-            TokenRef::ValueOrHash(x) => locked()
-                .filter(t::access_token_hash.eq_any([hash_token(x), x.clone()]))
-                .first(conn),
-            TokenRef::Id(id) => locked().filter(t::id.eq(*id)).first(conn),
-            TokenRef::RefreshValue(v) => locked()
-                .filter(t::refresh_token_hash.eq(hash_token(v)))
-                .first(conn),
-            TokenRef::RefreshHash(h) => locked().filter(t::refresh_token_hash.eq(h)).first(conn),
+        // The same look-up with or without the shard key (locking statements cannot be boxed).
+        macro_rules! by_reference {
+            ($query:expr) => {
+                match self {
+                    TokenRef::Value(v) => $query
+                        .filter(t::access_token_hash.eq(hash_token(v)))
+                        .first(conn),
+                    TokenRef::Hash(h) => $query.filter(t::access_token_hash.eq(h)).first(conn),
+                    TokenRef::ValueOrHash(x) => $query
+                        .filter(t::access_token_hash.eq_any([hash_token(x), x.clone()]))
+                        .first(conn),
+                    TokenRef::Id(id) => $query.filter(t::id.eq(*id)).first(conn),
+                    TokenRef::RefreshValue(v) => $query
+                        .filter(t::refresh_token_hash.eq(hash_token(v)))
+                        .first(conn),
+                    TokenRef::RefreshHash(h) => {
+                        $query.filter(t::refresh_token_hash.eq(h)).first(conn)
+                    }
+                }
+            };
+        }
+        match at {
+            directory::Located::Nowhere => return Ok(None),
+            directory::Located::Anywhere => by_reference!(locked()),
+            directory::Located::In(key) => by_reference!(locked().filter(t::shard_key.eq(key))),
         }
         .optional()
     }

@@ -20,6 +20,7 @@ use crate::db::schema::{access_tokens, rotated_refresh_tokens};
 use crate::error::{AppError, AppResult};
 use crate::grants::limit;
 use crate::grants::maintain::{self, LockedGrant, TokenKey};
+use crate::token_directory::{self as directory, Located};
 
 /// A refresh asked by an authenticated client.
 #[derive(Debug, Clone)]
@@ -84,13 +85,12 @@ pub fn refresh_token(
     let presented = hash_token(&request.refresh_token);
     crate::db::transaction(conn, |c| {
         let now = Utc::now();
-        let grant = maintain::lock_of_token(c, &TokenKey::RefreshHashes(vec![presented.clone()]))?;
-        let found: Option<AccessToken> = access_tokens::table
-            .filter(access_tokens::refresh_token_hash.eq(&presented))
-            .select(AccessToken::as_select())
-            .for_update()
-            .first(c)
-            .optional()?;
+        // On Citus the token directory names the shard first; then the grant and the token,
+        // each on that shard.
+        let at = directory::locate(c, std::slice::from_ref(&presented))?;
+        let grant =
+            maintain::lock_of_token(c, &TokenKey::RefreshHashes(vec![presented.clone()]), &at)?;
+        let found = super::TokenRef::RefreshHash(presented.clone()).find_for_update_at(c, &at)?;
         let Some(current) = found else {
             return revoke_if_reused(c, &presented, client, actor);
         };
@@ -154,19 +154,35 @@ pub fn refresh_token(
         } else {
             request.refresh_token.clone()
         };
-        let updated: AccessToken = diesel::update(access_tokens::table.find(current.id))
-            .set((
-                access_tokens::access_token_hash.eq(hash_token(&access_value)),
-                access_tokens::refresh_token_hash.eq(hash_token(&refresh_value)),
-                access_tokens::scopes.eq(&scopes),
-                access_tokens::access_token_expires_at.eq(access_expires),
-                access_tokens::refresh_token_expires_at.eq(refresh_expires),
-                access_tokens::authorization_details.eq(&details),
-                access_tokens::last_refreshed_at.eq(now),
-                access_tokens::version.eq(access_tokens::version + 1),
-            ))
-            .returning(AccessToken::as_returning())
-            .get_result(c)?;
+        let updated: AccessToken = diesel::update(
+            access_tokens::table
+                .filter(access_tokens::shard_key.eq(current.shard_key()))
+                .filter(access_tokens::id.eq(current.id)),
+        )
+        .set((
+            access_tokens::access_token_hash.eq(hash_token(&access_value)),
+            access_tokens::refresh_token_hash.eq(hash_token(&refresh_value)),
+            access_tokens::scopes.eq(&scopes),
+            access_tokens::access_token_expires_at.eq(access_expires),
+            access_tokens::refresh_token_expires_at.eq(refresh_expires),
+            access_tokens::authorization_details.eq(&details),
+            access_tokens::last_refreshed_at.eq(now),
+            access_tokens::version.eq(access_tokens::version + 1),
+        ))
+        .returning(AccessToken::as_returning())
+        .get_result(c)?;
+        directory::swap(
+            c,
+            &current.shard_key(),
+            [
+                Some(&current.access_token_hash),
+                current.refresh_token_hash.as_deref(),
+            ],
+            [
+                Some(&updated.access_token_hash),
+                updated.refresh_token_hash.as_deref(),
+            ],
+        )?;
         if let Some(g) = &grant {
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }
@@ -238,7 +254,9 @@ fn revoke_if_reused(
         return Ok(Err(RefreshRefusal::Unknown));
     };
     // The family's grant first, then its token (the order of `grants::maintain`).
-    let grant = maintain::lock_of_token(c, &TokenKey::Id(token_id))?;
+    // By id: the replaced hash is no longer in the token directory (on Citus this asks every
+    // shard; a reuse is rare).
+    let grant = maintain::lock_of_token(c, &TokenKey::Id(token_id), &Located::Anywhere)?;
     let Some(token) = super::TokenRef::Id(token_id).find_for_update(c)? else {
         return Ok(Err(RefreshRefusal::Unknown));
     };
@@ -255,7 +273,7 @@ fn revoke_family(
     actor: &Actor,
     grant: Option<&LockedGrant>,
 ) -> AppResult<()> {
-    let gone = diesel::delete(access_tokens::table.find(token.id)).execute(c)?;
+    let gone = directory::delete_token(c, token)?;
     if gone == 0 {
         return Err(AppError::NotFound);
     }

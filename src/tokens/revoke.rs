@@ -7,9 +7,9 @@ use super::{audit_state, policy, TokenRef};
 use crate::audit::{self, Actor};
 use crate::crypto::hash_token;
 use crate::db::models::{AccessToken, NewAuditEvent};
-use crate::db::schema::access_tokens;
 use crate::error::{AppError, AppResult};
 use crate::grants::maintain::{self, TokenKey};
+use crate::token_directory::{self as directory, directory_forget_cte, Located};
 
 /// Deletes the token whose access token hash is `access_token_hash` (and its refresh token),
 /// with one audit event. With `expected_subject` (end users), another subject's token is
@@ -52,12 +52,16 @@ fn delete_one(
 ) -> AppResult<()> {
     let reason = policy::reason_for(actor, reason)?;
     crate::db::transaction(conn, |c| {
-        let grant = maintain::lock_of_token(c, &token.grant_key())?;
-        let found: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
+        // On Citus the token directory names the shard first; then the grant and the token.
+        let at = token.locate(c)?;
+        let grant = maintain::lock_of_token(c, &token.grant_key(), &at)?;
+        let found: AccessToken = token
+            .find_for_update_at(c, &at)?
+            .ok_or(AppError::NotFound)?;
         if expected_subject.is_some_and(|s| found.subject.as_deref() != Some(s)) {
             return Err(AppError::NotFound);
         }
-        diesel::delete(access_tokens::table.find(found.id)).execute(c)?;
+        directory::delete_token(c, &found)?;
         if let Some(g) = &grant {
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }
@@ -163,12 +167,15 @@ pub fn revoke_tokens(
         target,
         RevokeTarget::AccessToken(_) | RevokeTarget::RefreshToken(_)
     );
-    // The condition is one of the fixed strings above; every value is a bound parameter.
-    let sql = format!(
-        "WITH gone AS (
-             DELETE FROM access_tokens WHERE {condition}
-             RETURNING client_id, subject, access_token_hash
-         ), events AS (
+    // The condition is one of the fixed strings above; every value is a bound parameter. For a
+    // single token on Citus, $9 is the shard key the token directory named, so the delete
+    // runs on one shard. The directory's rows go in the same statement.
+    let sql = |located: &str| {
+        format!(
+            "WITH gone AS (
+             DELETE FROM access_tokens WHERE {condition}{located}
+             RETURNING client_id, subject, access_token_hash, refresh_token_hash
+         ), {forget}, events AS (
              INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
                                        token_hash, affected_count, reason, request_id, client_ip)
              SELECT $1, $2, 'token.revoke', client_id, subject,
@@ -176,23 +183,43 @@ pub fn revoke_tokens(
              FROM gone GROUP BY client_id, subject
              RETURNING id
          )
-         SELECT count(*) AS revoked FROM gone"
-    );
+         SELECT count(*) AS revoked FROM gone",
+            forget = directory_forget_cte!()
+        )
+    };
     crate::db::transaction(conn, |c| {
+        let hashes = [a.clone(), b.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        let at = if single {
+            directory::locate(c, &hashes)?
+        } else {
+            Located::Anywhere
+        };
         let locked = match target {
-            RevokeTarget::AccessToken(x) => {
-                maintain::lock_of_token(c, &TokenKey::AccessHashes(vec![hash_token(x), x.clone()]))?
+            RevokeTarget::AccessToken(_) => {
+                maintain::lock_of_token(c, &TokenKey::AccessHashes(hashes.clone()), &at)?
             }
-            RevokeTarget::RefreshToken(x) => maintain::lock_of_token(
-                c,
-                &TokenKey::RefreshHashes(vec![hash_token(x), x.clone()]),
-            )?,
+            RevokeTarget::RefreshToken(_) => {
+                maintain::lock_of_token(c, &TokenKey::RefreshHashes(hashes.clone()), &at)?
+            }
             _ => {
                 end_grants(c, target, actor, reason.as_deref())?;
                 None
             }
         };
-        let row: Revoked = diesel::sql_query(&sql)
+        let key = match &at {
+            Located::Nowhere => return Ok(0),
+            Located::In(k) => Some(k.clone()),
+            Located::Anywhere => None,
+        };
+        let located = if key.is_some() {
+            " AND shard_key = $9"
+        } else {
+            ""
+        };
+        let row: Revoked = diesel::sql_query(sql(located))
             .bind::<Text, _>(actor.kind.as_str())
             .bind::<Text, _>(&actor.id)
             .bind::<Nullable<Text>, _>(&reason)
@@ -201,6 +228,7 @@ pub fn revoke_tokens(
             .bind::<Nullable<Text>, _>(&a)
             .bind::<Nullable<Text>, _>(&b)
             .bind::<Nullable<BigInt>, _>(client)
+            .bind::<Nullable<Text>, _>(&key)
             .get_result(c)?;
         if let Some(g) = &locked {
             maintain::refresh_pair(c, &g.subject, g.client_id)?;

@@ -13,6 +13,7 @@ use crate::db::models::{AccessToken, NewAuditEvent};
 use crate::db::schema::access_tokens;
 use crate::error::AppResult;
 use crate::grants::maintain::{self, TokenKey};
+use crate::token_directory::{self as directory, Located};
 
 /// Which half of a token a value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,27 +54,41 @@ impl PresentedToken {
 }
 
 /// The token whose access or refresh token is `value`; `lock` takes its row for a change.
+/// `at`: where the token directory placed the value's hash (on Citus, the shard to ask).
 fn find(
     conn: &mut PgConnection,
     value: &str,
     hint: Option<TokenKind>,
     lock: bool,
+    at: &Located,
 ) -> QueryResult<Option<PresentedToken>> {
     if value.is_empty() || value.contains('\0') {
         return Ok(None);
     }
     let hash = hash_token(value);
-    let query = access_tokens::table
-        .filter(
-            access_tokens::access_token_hash
-                .eq(&hash)
-                .or(access_tokens::refresh_token_hash.eq(&hash)),
-        )
-        .select(AccessToken::as_select());
-    let found: Option<AccessToken> = if lock {
-        query.for_update().first(conn).optional()?
-    } else {
-        query.first(conn).optional()?
+    let query = || {
+        access_tokens::table
+            .filter(
+                access_tokens::access_token_hash
+                    .eq(hash.clone())
+                    .or(access_tokens::refresh_token_hash.eq(hash.clone())),
+            )
+            .select(AccessToken::as_select())
+    };
+    // On Citus, on the shard the token directory named (locking statements cannot be boxed).
+    let found: Option<AccessToken> = match (at, lock) {
+        (Located::Nowhere, _) => return Ok(None),
+        (Located::Anywhere, true) => query().for_update().first(conn).optional()?,
+        (Located::Anywhere, false) => query().first(conn).optional()?,
+        (Located::In(key), true) => query()
+            .filter(access_tokens::shard_key.eq(key))
+            .for_update()
+            .first(conn)
+            .optional()?,
+        (Located::In(key), false) => query()
+            .filter(access_tokens::shard_key.eq(key))
+            .first(conn)
+            .optional()?,
     };
     Ok(found.map(|token| {
         let is_access = token.access_token_hash == hash;
@@ -94,16 +109,24 @@ pub fn find_presented(
     value: &str,
     hint: Option<TokenKind>,
 ) -> AppResult<Option<PresentedToken>> {
-    let found = find(conn, value, hint, false)?;
+    if value.is_empty() || value.contains('\0') {
+        return Ok(None);
+    }
+    // On Citus, the token directory names the shard first (one single-shard read).
+    let at = directory::locate(conn, &[hash_token(value)])?;
+    let found = find(conn, value, hint, false, &at)?;
     if let Some(p) = &found {
         if p.kind == TokenKind::Access && p.is_active() {
             let now = Utc::now();
             diesel::update(
-                access_tokens::table.find(p.token.id).filter(
-                    access_tokens::last_used_at
-                        .is_null()
-                        .or(access_tokens::last_used_at.lt(now - chrono::Duration::minutes(1))),
-                ),
+                access_tokens::table
+                    .filter(access_tokens::shard_key.eq(p.token.shard_key()))
+                    .filter(access_tokens::id.eq(p.token.id))
+                    .filter(
+                        access_tokens::last_used_at
+                            .is_null()
+                            .or(access_tokens::last_used_at.lt(now - chrono::Duration::minutes(1))),
+                    ),
             )
             .set(access_tokens::last_used_at.eq(now))
             .execute(conn)?;
@@ -139,18 +162,19 @@ pub fn revoke_presented(
     let hash = hash_token(value);
     crate::db::transaction(conn, |c| {
         // The grant first, then the token (the order of `grants::maintain`).
-        let grant = maintain::lock_of_token(c, &TokenKey::AccessHashes(vec![hash.clone()]))?;
+        let at = directory::locate(c, std::slice::from_ref(&hash))?;
+        let grant = maintain::lock_of_token(c, &TokenKey::AccessHashes(vec![hash.clone()]), &at)?;
         let grant = match grant {
             Some(g) => Some(g),
-            None => maintain::lock_of_token(c, &TokenKey::RefreshHashes(vec![hash.clone()]))?,
+            None => maintain::lock_of_token(c, &TokenKey::RefreshHashes(vec![hash.clone()]), &at)?,
         };
-        let Some(found) = find(c, value, hint, true)? else {
+        let Some(found) = find(c, value, hint, true, &at)? else {
             return Ok(Revocation::Unknown);
         };
         if found.token.client_id != client_id {
             return Ok(Revocation::OtherClient);
         }
-        diesel::delete(access_tokens::table.find(found.token.id)).execute(c)?;
+        directory::delete_token(c, &found.token)?;
         if let Some(g) = &grant {
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }

@@ -110,8 +110,8 @@ pub fn sweep_expired_with_progress(
              FOR UPDATE SKIP LOCKED
          ), gone AS (
              DELETE FROM access_tokens WHERE id IN (SELECT id FROM batch)
-             RETURNING client_id, subject
-         ), events AS (
+             RETURNING client_id, subject, access_token_hash, refresh_token_hash
+         ), {forget}, events AS (
              INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
                                        affected_count, reason, request_id)
              SELECT $2, $3, 'token.sweep', client_id, subject, count(*),
@@ -122,7 +122,9 @@ pub fn sweep_expired_with_progress(
          )
          SELECT (SELECT count(*) FROM gone) AS deleted,
                 ARRAY(SELECT subject FROM touched ORDER BY subject, client_id) AS subjects,
-                ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients"
+                ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients",
+        // The swept tokens' rows in the token directory, in the same statement.
+        forget = crate::token_directory::directory_forget_cte!()
     );
     let mut deleted = 0u64;
     loop {

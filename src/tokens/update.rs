@@ -12,6 +12,7 @@ use crate::db::prepared::Prepared;
 use crate::error::{AppError, AppResult};
 use crate::grants::limit;
 use crate::grants::maintain::{self, LockedGrant};
+use crate::token_directory::{self as directory, Located};
 use crate::validate::dedup_scopes;
 
 /// What to change on one token. `None` (or `false`) leaves that part as it is.
@@ -96,20 +97,24 @@ pub fn update_token(
     actor: &Actor,
 ) -> AppResult<UpdatedToken> {
     crate::db::transaction(conn, |c| {
-        let grant = maintain::lock_of_token(c, &token.grant_key())?;
+        // On Citus the token directory names the shard first; then the grant and the token,
+        // each on that shard (two single-shard statements after the directory's).
+        let at = token.locate(c)?;
+        let grant = maintain::lock_of_token(c, &token.grant_key(), &at)?;
         let limit = grant.as_ref().and_then(|g| g.valid_until);
         let checked = if is_staff(actor.kind) {
             super::staff::checked_update(c, &token, changes.clone(), actor, limit)?
         } else {
             changes.clone()
         };
-        apply_update(c, &token, checked, actor, grant.as_ref())
+        apply_update(c, &token, &at, checked, actor, grant.as_ref())
     })
 }
 
 fn apply_update(
     conn: &mut PgConnection,
     token: &TokenRef,
+    at: &Located,
     changes: TokenUpdate,
     actor: &Actor,
     grant: Option<&LockedGrant>,
@@ -141,7 +146,7 @@ fn apply_update(
     let c = conn;
     {
         let now = Utc::now();
-        let current: AccessToken = token.find_for_update(c)?.ok_or(AppError::NotFound)?;
+        let current: AccessToken = token.find_for_update_at(c, at)?.ok_or(AppError::NotFound)?;
         if let Some(subject) = &changes.expected_subject {
             if current.subject.as_ref() != Some(subject) {
                 return Err(AppError::NotFound);
@@ -246,7 +251,18 @@ fn apply_update(
             .nullable_timestamptz(next.refresh_token_expires_at)
             .jsonb(&next.properties)
             .nullable_jsonb(next.authorization_details.clone())
+            .text(current.shard_key())
             .execute(c)?;
+        if current.access_token_hash != next.access_token_hash {
+            // A new value: the directory follows in the same transaction.
+            let key = current.shard_key();
+            directory::swap(
+                c,
+                &key,
+                [Some(&current.access_token_hash), None],
+                [Some(&next.access_token_hash), None],
+            )?;
+        }
         // PostgreSQL keeps microseconds (diesel truncates what it sends): the times as stored.
         let updated = AccessToken {
             version: current.version + 1,
@@ -293,12 +309,12 @@ fn apply_update(
     }
 }
 
-/// $1 id, then the new values; `version` goes up by one.
+/// $1 id, then the new values, $9 the shard key (one shard on Citus); `version` goes up by one.
 const UPDATE_SQL: &str = "UPDATE access_tokens
 SET access_token_hash = $2, scopes = $3, refresh_token_scopes = $4, access_token_expires_at = $5,
     refresh_token_expires_at = $6, properties = $7, authorization_details = $8,
     version = version + 1
-WHERE id = $1";
+WHERE id = $1 AND shard_key = $9";
 
 /// Whether `next` writes exactly what `current` holds.
 fn same_state(current: &AccessToken, next: &AccessToken) -> bool {

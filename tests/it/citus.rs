@@ -6,9 +6,9 @@
 //! The first checks that the migrations distribute what the plan says; the second drives an end
 //! user's pages (connected apps, an app, activity), captures every statement they send
 //! (`sql_count.rs`) and asks the coordinator for each one's distributed plan: a statement on
-//! the per-user tables that runs on more than one shard fails the test, but for the one known
-//! fan-out of token creation (`KNOWN_FANOUTS`). The other write paths do not run on Citus yet;
-//! docs/SCALING.md lists what stops each of them.
+//! the distributed tables that runs on more than one shard fails the test, but for the known
+//! fan-outs (`KNOWN_FANOUTS`). The third does the same for the look-ups by token hash, which
+//! read the token directory first. docs/SCALING.md lists what does not run on Citus yet.
 
 use std::collections::BTreeMap;
 
@@ -81,6 +81,7 @@ fn migrations_distribute_the_per_user_tables_by_subject_and_copy_the_catalogue()
             "rotated_refresh_tokens",
             d("refresh_token_hash", "rotated_refresh_tokens"),
         ),
+        ("token_directory", d("token_hash", "rotated_refresh_tokens")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -131,12 +132,57 @@ fn max_tasks(node: &Value) -> u64 {
     own.max(children)
 }
 
-/// Statements known to cross shards until the token directory exists (docs/SCALING.md, "Not
-/// yet working on Citus", 1), by a piece of their text.
+/// Statements known to cross shards, by a piece of their text (docs/SCALING.md lists them).
 const KNOWN_FANOUTS: &[&str] = &[
-    // tokens::create's check that neither value is taken: by hash alone.
-    r#"WHERE (("access_tokens"."access_token_hash" = ANY($1)) OR"#,
+    // The token directory is distributed by hash, not by the token's shard key: removing a
+    // token's rows writes to the shards of its two hashes (`token_directory::delete_token`)...
+    "DELETE FROM token_directory WHERE token_hash = ANY($1)",
+    // ... and `tokens::revoke_tokens` finds them from what its own statement deleted, which
+    // Citus plans as a delete on every directory shard.
+    "directory_forgotten AS (",
+    // `grants::refresh_pair`: the tokens are read on one shard (`subject = $1 AND shard_key =
+    // $1`), but the grant rows are written from the CTE's result, which Citus sends to every
+    // shard. The next step (docs/SCALING.md): name `subject = $1` in each of its writes.
+    "WITH touched AS (SELECT $1::text AS subject, $2::bigint AS client_id), sets AS (",
 ];
+
+/// EXPLAINs on the coordinator every captured statement that touches a distributed table;
+/// returns how many were checked and those that run on more than one shard (but for
+/// `KNOWN_FANOUTS`).
+fn multi_shard(conn: &mut PgConnection, captured: &[String]) -> (usize, Vec<String>) {
+    let mut statements = captured.to_vec();
+    statements.sort();
+    statements.dedup();
+    let distributed = [
+        "access_tokens",
+        "grants",
+        "grant_scopes",
+        "grant_usage",
+        "token_directory",
+        "rotated_refresh_tokens",
+    ];
+    let mut fanouts = Vec::new();
+    let mut checked = 0;
+    for captured in &statements {
+        let sql = captured.split(" -- binds: ").next().unwrap_or("");
+        if !distributed.iter().any(|t| sql.contains(t)) {
+            continue;
+        }
+        let replay = match crate::query_plans::with_literals(captured) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot replay {captured}: {e}"),
+        };
+        let plan: Plan = diesel::sql_query(format!("EXPLAIN (FORMAT JSON) {replay}"))
+            .get_result(conn)
+            .unwrap_or_else(|e| panic!("EXPLAIN failed: {e}\n{replay}"));
+        checked += 1;
+        let tasks = max_tasks(&plan.plan);
+        if tasks > 1 && !KNOWN_FANOUTS.iter().any(|piece| sql.contains(piece)) {
+            fanouts.push(format!("{tasks} shards: {sql}\n"));
+        }
+    }
+    (checked, fanouts)
+}
 
 #[actix_web::test]
 async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
@@ -167,31 +213,142 @@ async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
     .await;
     assert_eq!(created.status, 200, "{}", created.body);
 
-    let mut statements = sql_count::texts(&t.db.name).split_off(first);
-    statements.sort();
-    statements.dedup();
-    let per_user = ["access_tokens", "grants", "grant_scopes", "grant_usage"];
-    let mut fanouts = Vec::new();
-    let mut checked = 0;
-    for captured in &statements {
-        let sql = captured.split(" -- binds: ").next().unwrap_or("");
-        if !per_user.iter().any(|t| sql.contains(t)) {
-            continue;
-        }
-        let replay = match crate::query_plans::with_literals(captured) {
-            Ok(s) => s,
-            Err(e) => panic!("cannot replay {captured}: {e}"),
-        };
-        let plan: Plan = diesel::sql_query(format!("EXPLAIN (FORMAT JSON) {replay}"))
-            .get_result(&mut conn)
-            .unwrap_or_else(|e| panic!("EXPLAIN failed: {e}\n{replay}"));
-        checked += 1;
-        let tasks = max_tasks(&plan.plan);
-        if tasks > 1 && !KNOWN_FANOUTS.iter().any(|piece| sql.contains(piece)) {
-            fanouts.push(format!("{tasks} shards: {sql}\n"));
-        }
-    }
+    let statements = sql_count::texts(&t.db.name).split_off(first);
+    let (checked, fanouts) = multi_shard(&mut conn, &statements);
     assert!(checked >= 4, "too few statements captured: {statements:#?}");
+    assert!(
+        fanouts.is_empty(),
+        "{} of {checked} statements cross shards:\n{}",
+        fanouts.len(),
+        fanouts.join("\n")
+    );
+}
+
+/// The look-ups by token hash: introspection (Authlete's and the standard one), token update
+/// by value, a refresh, revocation by access and by refresh token. Each reads the token
+/// directory, then works on the token's shard: every statement runs on one shard (but the
+/// directory clean-up of `KNOWN_FANOUTS`), and each answers as on plain PostgreSQL.
+#[actix_web::test]
+async fn the_look_ups_by_token_hash_run_on_one_shard() {
+    if no_cluster("citus::the_look_ups_by_token_hash_run_on_one_shard") {
+        return;
+    }
+    sql_count::install();
+    let t = TestApp::with_demo();
+    let mut conn = t.conn();
+    let auth = fixtures::api_key(&mut conn, "citus");
+    let secret = tokendesk::client_auth::set_client_secret(
+        &mut conn,
+        1001,
+        &tokendesk::audit::Actor::system("test"),
+    )
+    .expect("secret");
+    let app = t.service().await;
+    let create = |access: &str, refresh: &str| {
+        json!({"grantType": "AUTHORIZATION_CODE", "clientId": 1001, "subject": "bob",
+               "scopes": ["read", "write"], "accessToken": access, "refreshToken": refresh})
+    };
+    for (a, r) in [
+        ("citus-One-Q7vK2mZp9xWc4LtB", "citus-OneR-Zp9xWc4LtBQ7vK2m"),
+        ("citus-Two-Q7vK2mZp9xWc4LtB", "citus-TwoR-Zp9xWc4LtBQ7vK2m"),
+        ("citus-Six-Q7vK2mZp9xWc4LtB", "citus-SixR-Zp9xWc4LtBQ7vK2m"),
+    ] {
+        let made = send(
+            &app,
+            post_json("/api/auth/token/create", &auth, &create(a, r)),
+        )
+        .await;
+        assert_eq!(made.status, 200, "{}", made.body);
+    }
+    let first = sql_count::texts(&t.db.name).len();
+
+    let asked = send(
+        &app,
+        post_json(
+            "/api/auth/introspection",
+            &auth,
+            &json!({"token": "citus-One-Q7vK2mZp9xWc4LtB", "scopes": ["read"]}),
+        ),
+    )
+    .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert_eq!(asked.body["action"], "OK", "{}", asked.body);
+    let plain = send(
+        &app,
+        post_json(
+            "/api/auth/introspection",
+            &auth,
+            &json!({"token": "citus-Two-Q7vK2mZp9xWc4LtB"}),
+        ),
+    )
+    .await;
+    assert_eq!(plain.body["action"], "OK", "{}", plain.body);
+    let unknown = send(
+        &app,
+        post_json(
+            "/api/auth/introspection",
+            &auth,
+            &json!({"token": "citus-Nobody-Q7vK2mZp9xWc4LtB"}),
+        ),
+    )
+    .await;
+    assert_eq!(unknown.body["action"], "UNAUTHORIZED", "{}", unknown.body);
+    let standard = send(
+        &app,
+        post_json(
+            "/api/auth/introspection/standard",
+            &auth,
+            &json!({"parameters": "token=citus-One-Q7vK2mZp9xWc4LtB"}),
+        ),
+    )
+    .await;
+    assert_eq!(standard.status, 200, "{}", standard.body);
+    assert!(
+        standard.body["responseContent"]
+            .as_str()
+            .is_some_and(|c| c.contains("\"active\":true")),
+        "{}",
+        standard.body
+    );
+    let updated = send(
+        &app,
+        post_json(
+            "/api/auth/token/update",
+            &auth,
+            &json!({"accessToken": "citus-One-Q7vK2mZp9xWc4LtB", "scopes": ["read"]}),
+        ),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["scopes"], json!(["read"]), "{}", updated.body);
+    let refreshed = send(
+        &app,
+        post_json(
+            "/api/auth/token",
+            &auth,
+            &json!({"parameters": "grant_type=refresh_token&refresh_token=citus-TwoR-Zp9xWc4LtBQ7vK2m",
+                    "clientId": "1001", "clientSecret": secret}),
+        ),
+    )
+    .await;
+    assert_eq!(refreshed.body["action"], "OK", "{}", refreshed.body);
+    for body in [
+        json!({"accessTokenIdentifier": "citus-One-Q7vK2mZp9xWc4LtB"}),
+        json!({"refreshTokenIdentifier": "citus-SixR-Zp9xWc4LtBQ7vK2m"}),
+    ] {
+        let revoked = send(&app, post_json("/api/auth/token/revoke", &auth, &body)).await;
+        assert_eq!(revoked.status, 200, "{}", revoked.body);
+        assert_eq!(revoked.body["count"], 1, "{body}: {}", revoked.body);
+    }
+    let statements = sql_count::texts(&t.db.name).split_off(first);
+    // What the changes left on the cluster: the directory equal to the tokens.
+    assert!(crate::token_directory::assert_directory_matches_tokens(&mut conn) > 0);
+
+    let (checked, fanouts) = multi_shard(&mut conn, &statements);
+    assert!(
+        checked >= 10,
+        "too few statements captured: {statements:#?}"
+    );
     assert!(
         fanouts.is_empty(),
         "{} of {checked} statements cross shards:\n{}",

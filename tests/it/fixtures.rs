@@ -110,7 +110,8 @@ impl Tok {
     }
 
     /// Inserts the token straight into the table, as a migration from another server would,
-    /// and brings its grant up to date the way every domain function does.
+    /// with its rows in the token directory, and brings its grant up to date the way every
+    /// domain function does.
     pub fn insert(self, conn: &mut PgConnection) -> AccessToken {
         let now = Utc::now();
         let scopes: Vec<String> = self.scopes.iter().map(|s| s.to_string()).collect();
@@ -134,6 +135,13 @@ impl Tok {
             .returning(AccessToken::as_returning())
             .get_result(conn)
             .expect("insert token");
+        // Its hashes in the token directory, as every writer keeps them.
+        let entries: Vec<(String, String)> = token
+            .hashes()
+            .into_iter()
+            .map(|h| (h, token.shard_key()))
+            .collect();
+        tokendesk::token_directory::add(conn, &entries).expect("directory");
         tokendesk::grants::refresh_pair(conn, self.subject, self.client).expect("grant");
         token
     }

@@ -1,7 +1,8 @@
 //! Grants stay equal to what their tokens say after every kind of change, from every door: a
 //! randomized sequence through the JSON API, the user's pages, the support console's domain
 //! calls, the sweep, the seed and direct inserts; the same from several threads at once; and
-//! the migration's backfill. After each, `grants_check` rebuilds the summary from the tokens.
+//! the migration's backfill. After each, `grants_check` rebuilds the summary from the tokens,
+//! and the token directory is compared with the tokens' hashes (`token_directory`).
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
@@ -21,6 +22,7 @@ use crate::fixtures::{self, actor, Tok, JOURNAL, PRINTER};
 use crate::grants_check::assert_grants_match_tokens;
 use crate::harness::{TestApp, TestDb};
 use crate::pages_client::Visitor;
+use crate::token_directory::assert_directory_matches_tokens;
 
 const SUBJECTS: [&str; 3] = ["ann", "ben", "cy"];
 const CLIENTS: [i64; 2] = [PRINTER, JOURNAL];
@@ -298,6 +300,7 @@ async fn random_changes_from_every_door_keep_grants_equal_to_their_tokens() {
         }
         if step % 20 == 19 {
             compared = assert_grants_match_tokens(c);
+            assert_directory_matches_tokens(c);
         }
         if step == 100 {
             // The bulk loader.
@@ -318,6 +321,7 @@ async fn random_changes_from_every_door_keep_grants_equal_to_their_tokens() {
     }
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let end = assert_grants_match_tokens(c);
+    assert_directory_matches_tokens(c);
     assert!(
         compared > 3 && end > 3,
         "the sequence made grants ({compared}, {end})"
@@ -466,6 +470,7 @@ fn concurrent_changes_to_the_same_pairs_keep_grants_equal_to_their_tokens() {
         th.join().expect("a worker failed");
     }
     assert_grants_match_tokens(&mut t.conn());
+    assert_directory_matches_tokens(&mut t.conn());
 }
 
 #[test]

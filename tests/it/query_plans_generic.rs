@@ -106,8 +106,11 @@ fn plan_with(
         } else {
             format!("EXECUTE hot_generic({})", values.join(", "))
         };
-        // A new token's insert cannot run again (its hash is taken); it scans nothing.
-        let options = if sql.trim_start().starts_with("INSERT INTO access_tokens") {
+        // A new token's insert (with its token directory rows) cannot run again (its hash is
+        // taken); it scans nothing.
+        let options = if sql.trim_start().starts_with("INSERT INTO access_tokens")
+            || sql.contains("INSERT INTO token_directory")
+        {
             "FORMAT JSON"
         } else {
             "ANALYZE, BUFFERS, FORMAT JSON"

@@ -3,7 +3,7 @@
 //! number of apps and tokens. Statements run while a connection is being set up are not
 //! counted: they happen once per pooled connection, not per page; neither is the pool's
 //! `SELECT 1` test of a connection that sat idle (`db::pool`), which depends on timing, not on
-//! the page.
+//! the page, nor a new connection's engine check (`db::engine`).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, Once};
@@ -41,6 +41,11 @@ impl Instrumentation for Counter {
                 // diesel shows a query as `SQL -- binds: [...]`.
                 let sql = query.to_string();
                 if sql.split(" -- binds").next().map(str::trim) == Some("SELECT 1") {
+                    return;
+                }
+                // The engine check of a new pooled connection (`db::engine::note`): once per
+                // connection, like its setup.
+                if sql.contains("extname = 'citus'") {
                     return;
                 }
                 if let Some(db) = &self.database {

@@ -34,6 +34,18 @@ pub struct AccessToken {
 
 impl AccessToken {
     /// The token's properties, in their stored order.
+    /// Its shard key (see [`shard_key`]).
+    pub fn shard_key(&self) -> String {
+        shard_key(self.subject.as_deref(), self.client_id)
+    }
+
+    /// Its access and refresh token hashes, as the token directory holds them.
+    pub fn hashes(&self) -> Vec<String> {
+        std::iter::once(self.access_token_hash.clone())
+            .chain(self.refresh_token_hash.clone())
+            .collect()
+    }
+
     pub fn property_list(&self) -> Vec<Property> {
         serde_json::from_value(self.properties.clone()).unwrap_or_default()
     }

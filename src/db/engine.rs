@@ -1,0 +1,37 @@
+//! Which engine the database is: plain PostgreSQL, or a Citus coordinator with the per-user
+//! tables distributed (docs/SCALING.md, step 3). The schema and every write are the same on
+//! both; only the look-ups by token hash differ (see [`crate::tokens::directory`]).
+//!
+//! The answer is noted for the whole process when a connection is made ([`note`]): a process
+//! serves one database, and asking on every request would cost a round trip on the hot paths.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+
+static DISTRIBUTED: AtomicBool = AtomicBool::new(false);
+
+#[derive(QueryableByName)]
+struct Citus {
+    #[diesel(sql_type = Bool)]
+    citus: bool,
+}
+
+/// Notes whether the database `conn` is connected to has the `citus` extension. Called for
+/// every new connection (pool and command line); once true, it stays true for the process.
+pub fn note(conn: &mut PgConnection) -> QueryResult<()> {
+    let found: Citus = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus",
+    )
+    .get_result(conn)?;
+    if found.citus {
+        DISTRIBUTED.store(true, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Whether the database is distributed (Citus), as [`note`] last saw it.
+pub fn distributed() -> bool {
+    DISTRIBUTED.load(Ordering::Relaxed)
+}
