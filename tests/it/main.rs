@@ -97,4 +97,5 @@ mod staff_roles;
 mod staff_search;
 mod staff_token_edit;
 mod staff_token_rules;
+mod sweep_batches;
 mod tokens_domain;
