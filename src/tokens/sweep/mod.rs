@@ -40,8 +40,9 @@ pub struct BatchDone {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SweepReport {
     pub deleted: u64,
-    /// Sweepable tokens left behind: their app's grant was being changed by someone else when
-    /// their batch came (it never waits), or their batch was full. The next sweep takes them.
+    /// Candidates left behind: their app's grant or the token was being changed by someone
+    /// else when their batch came (a batch never waits), the token was renewed meanwhile, or
+    /// its batch was full. The next sweep takes those still sweepable.
     pub left: u64,
     pub batches: BatchTimes,
 }
@@ -87,7 +88,8 @@ struct Deleted {
 }
 
 /// Deletes every token whose access token — and refresh token, if any — expired longer ago than
-/// `older_than`, in batches of [`SWEEP_BATCH_TARGET`]. Returns how many tokens went.
+/// `older_than`, in batches sized to hold their locks about [`SWEEP_BATCH_TARGET`] each.
+/// Returns how many tokens went.
 pub fn sweep_expired(
     conn: &mut PgConnection,
     older_than: chrono::Duration,
