@@ -53,7 +53,10 @@ pub use refresh::{refresh_token, RefreshRefusal, RefreshRequest, Refreshed};
 pub use revoke::{delete_token, revoke_token, revoke_tokens, RevokeTarget};
 pub use staff::{preview_delete_pair, CHANGED_MEANWHILE, READ_ONLY};
 pub use standard::{find_presented, revoke_presented, PresentedToken, Revocation, TokenKind};
-pub use sweep::{count_sweepable, sweep_expired, sweep_expired_with_progress, SWEEP_BATCH};
+pub use sweep::{
+    count_sweepable, sweep_expired, sweep_expired_with_progress, BatchDone, BatchSizer, BatchTimes,
+    SweepReport, SWEEP_BATCH_FIRST, SWEEP_BATCH_MAX, SWEEP_BATCH_MIN, SWEEP_BATCH_TARGET,
+};
 pub use update::{update_token, TokenUpdate, UpdatedToken};
 
 use chrono::{DateTime, Utc};

@@ -109,7 +109,8 @@ fn sigkill_mid_pair_update_is_all_or_nothing_and_sigterm_finishes_requests_in_fl
         d.as_str(),
         "--no-demo",
         "--shutdown-seconds",
-        "2",
+        // Room for the released request's 10,000-token update on a loaded machine.
+        "3",
         "--statement-timeout-ms",
         "0",
     ];

@@ -97,5 +97,6 @@ mod staff_roles;
 mod staff_search;
 mod staff_token_edit;
 mod staff_token_rules;
+mod sweep_batches;
 mod token_directory;
 mod tokens_domain;
