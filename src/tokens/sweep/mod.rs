@@ -204,10 +204,9 @@ pub fn sweep_expired_with_progress(
     let expected = count_sweepable(conn, older_than)?;
     let candidates_sql = CANDIDATES_SQL.replace("{SWEEPABLE}", SWEEPABLE);
     // The swept tokens' rows in the token directory go in the same statement.
-    let delete_sql = DELETE_SQL.replace("{SWEEPABLE}", SWEEPABLE).replace(
-        "{FORGET}",
-        crate::token_directory::directory_forget_cte!(),
-    );
+    let delete_sql = DELETE_SQL
+        .replace("{SWEEPABLE}", SWEEPABLE)
+        .replace("{FORGET}", crate::token_directory::directory_forget_cte!());
     let mut report = SweepReport::default();
     let mut cursor: Option<(DateTime<Utc>, i64)> = None;
     loop {
