@@ -130,7 +130,7 @@ fn sigkill_mid_pair_update_is_all_or_nothing_and_sigterm_finishes_requests_in_fl
         let auth = auth.clone();
         std::thread::spawn(move || narrow_dana(&addr, &auth))
     };
-    let seen = wait_for_backends(c, "state = 'active' AND query LIKE 'WITH pair AS%'", 1);
+    let seen = wait_for_backends(c, "state = 'active' AND query LIKE 'WITH groups AS%'", 1);
     first.signal(Signal::SIGKILL);
     if !seen {
         let answer = request.join();
@@ -150,7 +150,7 @@ fn sigkill_mid_pair_update_is_all_or_nothing_and_sigterm_finishes_requests_in_fl
     while number(
         c,
         "SELECT count(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-         AND query LIKE 'WITH pair AS%' AND state <> 'idle'",
+         AND query LIKE 'WITH groups AS%' AND state <> 'idle'",
     ) > 0
     {
         assert!(
