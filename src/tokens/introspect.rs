@@ -203,11 +203,18 @@ fn read(
             grant_scopes::last_needed_at.nullable(),
         ))
         .load(conn)?;
+    Ok(token_and_needs(rows))
+}
+
+/// The token of a read's rows (one per required scope the grant has), and the needs they carry.
+fn token_and_needs(
+    rows: Vec<(AccessToken, Option<String>, Option<DateTime<Utc>>)>,
+) -> (Option<AccessToken>, Vec<KnownNeed>) {
     let needs = rows
         .iter()
         .filter_map(|(_, scope, last)| scope.clone().map(|s| (s, *last)))
         .collect();
-    Ok((rows.into_iter().next().map(|(t, _, _)| t), needs))
+    (rows.into_iter().next().map(|(t, _, _)| t), needs)
 }
 
 /// [`read`] on the shard of `key` (Citus): both the token's and the grant's rows are named by
@@ -234,11 +241,7 @@ fn read_at(
             grant_scopes::last_needed_at.nullable(),
         ))
         .load(conn)?;
-    let needs = rows
-        .iter()
-        .filter_map(|(_, scope, last)| scope.clone().map(|s| (s, *last)))
-        .collect();
-    Ok((rows.into_iter().next().map(|(t, _, _)| t), needs))
+    Ok(token_and_needs(rows))
 }
 
 /// What one introspection saw that is due to be written.
