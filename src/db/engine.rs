@@ -1,6 +1,6 @@
 //! Which engine the database is: plain PostgreSQL, or a Citus coordinator with the per-user
 //! tables distributed (docs/SCALING.md, step 3). The schema and every write are the same on
-//! both; only the look-ups by token hash differ (see [`crate::tokens::directory`]).
+//! both; only the look-ups by token hash differ (see [`crate::token_directory`]).
 //!
 //! The answer is noted for the whole process when a connection is made ([`note`]): a process
 //! serves one database, and asking on every request would cost a round trip on the hot paths.
