@@ -281,7 +281,7 @@ WITH no_flush_wait AS (
 ), used AS (
     UPDATE access_tokens SET last_used_at = $4
     WHERE id = $3 AND shard_key = $1
-      AND (last_used_at IS NULL OR last_used_at < $4 - interval '1 minute')
+      AND (last_used_at IS NULL OR last_used_at < $4::timestamptz - interval '1 minute')
       AND EXISTS (SELECT 1 FROM g WHERE $5)
     RETURNING 1
 ), grant_used AS (
@@ -292,7 +292,7 @@ WITH no_flush_wait AS (
 ), needed AS (
     UPDATE grant_scopes SET last_needed_at = $4
     WHERE subject = $1 AND client_id = $2 AND scope = ANY($6)
-      AND (last_needed_at IS NULL OR last_needed_at < $4 - interval '1 minute')
+      AND (last_needed_at IS NULL OR last_needed_at < $4::timestamptz - interval '1 minute')
       AND EXISTS (SELECT 1 FROM g)
     RETURNING 1
 )
