@@ -14,17 +14,25 @@
 --    rewrite's time) move onto domains: a domain's check runs when a value is given to the
 --    column (INSERT, or an UPDATE that sets it), never when a row is rewritten for its scopes.
 --    Same rules, same values accepted.
-ALTER TABLE access_tokens SET (fillfactor = 50);
+--
+-- One DO block: each statement then reaches Citus with its own text, which it needs to pass a
+-- DDL statement on to the workers; the domains come first, before any statement that Citus
+-- runs on the shards in parallel (after one, it refuses a domain command in the transaction).
+DO $rewrite$
+BEGIN
+    CREATE DOMAIN token_hash AS text
+        CHECK (length(VALUE) = 43 AND VALUE ~ '^[A-Za-z0-9_-]+$');
+    CREATE DOMAIN token_subject AS text
+        CHECK (length(VALUE) BETWEEN 1 AND 100 AND VALUE ~ '^[ -~]+$');
 
-CREATE DOMAIN token_hash AS text
-    CHECK (length(VALUE) = 43 AND VALUE ~ '^[A-Za-z0-9_-]+$');
-CREATE DOMAIN token_subject AS text
-    CHECK (length(VALUE) BETWEEN 1 AND 100 AND VALUE ~ '^[ -~]+$');
+    ALTER TABLE access_tokens
+        DROP CONSTRAINT access_tokens_access_token_hash_check,
+        DROP CONSTRAINT access_tokens_refresh_token_hash_check,
+        DROP CONSTRAINT access_tokens_subject_check,
+        ALTER COLUMN access_token_hash TYPE token_hash,
+        ALTER COLUMN refresh_token_hash TYPE token_hash,
+        ALTER COLUMN subject TYPE token_subject;
 
-ALTER TABLE access_tokens
-    DROP CONSTRAINT access_tokens_access_token_hash_check,
-    DROP CONSTRAINT access_tokens_refresh_token_hash_check,
-    DROP CONSTRAINT access_tokens_subject_check,
-    ALTER COLUMN access_token_hash TYPE token_hash,
-    ALTER COLUMN refresh_token_hash TYPE token_hash,
-    ALTER COLUMN subject TYPE token_subject;
+    ALTER TABLE access_tokens SET (fillfactor = 50);
+END;
+$rewrite$;
