@@ -133,6 +133,7 @@ diesel::table! {
         refresh_token_hash -> Text,
         token_id -> Int8,
         rotated_at -> Timestamptz,
+        shard_key -> Nullable<Text>,
     }
 }
 

@@ -98,6 +98,9 @@ pub fn lock_of_token(
             .text(k.as_str()),
         (TokenKey::AccessHashes(h), _) => Prepared::new(LOCK_BY_ACCESS_HASH_SQL).text_array(h),
         (TokenKey::RefreshHashes(h), _) => Prepared::new(LOCK_BY_REFRESH_HASH_SQL).text_array(h),
+        (TokenKey::Id(id), Located::In(k)) => Prepared::new(LOCK_BY_ID_AT_SQL)
+            .big_int(*id)
+            .text(k.as_str()),
         (TokenKey::Id(id), _) => Prepared::new(LOCK_BY_ID_SQL).big_int(*id),
     };
     let row: Option<LockedRow> = query.get_result(conn).optional()?;
@@ -144,6 +147,7 @@ macro_rules! lock_of_token_sql {
 const LOCK_BY_ACCESS_HASH_SQL: &str = lock_of_token_sql!("t.access_token_hash = ANY($1)");
 const LOCK_BY_REFRESH_HASH_SQL: &str = lock_of_token_sql!("t.refresh_token_hash = ANY($1)");
 const LOCK_BY_ID_SQL: &str = lock_of_token_sql!("t.id = $1");
+const LOCK_BY_ID_AT_SQL: &str = lock_of_token_sql!("t.id = $1", at);
 const LOCK_BY_ACCESS_HASH_AT_SQL: &str = lock_of_token_sql!("t.access_token_hash = ANY($1)", at);
 const LOCK_BY_REFRESH_HASH_AT_SQL: &str = lock_of_token_sql!("t.refresh_token_hash = ANY($1)", at);
 

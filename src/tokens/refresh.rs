@@ -192,6 +192,7 @@ pub fn refresh_token(
                     rotated_refresh_tokens::refresh_token_hash.eq(&presented),
                     rotated_refresh_tokens::token_id.eq(current.id),
                     rotated_refresh_tokens::rotated_at.eq(now),
+                    rotated_refresh_tokens::shard_key.eq(current.shard_key()),
                 ))
                 .execute(c)?;
         }
@@ -245,19 +246,23 @@ fn revoke_if_reused(
     client: &Client,
     actor: &Actor,
 ) -> AppResult<Result<Refreshed, RefreshRefusal>> {
-    let family: Option<i64> = rotated_refresh_tokens::table
+    let family: Option<(i64, Option<String>)> = rotated_refresh_tokens::table
         .find(presented)
-        .select(rotated_refresh_tokens::token_id)
+        .select((
+            rotated_refresh_tokens::token_id,
+            rotated_refresh_tokens::shard_key,
+        ))
         .first(c)
         .optional()?;
-    let Some(token_id) = family else {
+    let Some((token_id, shard_key)) = family else {
         return Ok(Err(RefreshRefusal::Unknown));
     };
-    // The family's grant first, then its token (the order of `grants::maintain`).
-    // By id: the replaced hash is no longer in the token directory (on Citus this asks every
-    // shard; a reuse is rare).
-    let grant = maintain::lock_of_token(c, &TokenKey::Id(token_id), &Located::Anywhere)?;
-    let Some(token) = super::TokenRef::Id(token_id).find_for_update(c)? else {
+    // The family's grant first, then its token (the order of `grants::maintain`). By id and
+    // the shard key kept with the rotation (the replaced hash is no longer in the token
+    // directory): one shard on Citus; a row from before the key was kept asks every shard.
+    let at = shard_key.map_or(Located::Anywhere, Located::In);
+    let grant = maintain::lock_of_token(c, &TokenKey::Id(token_id), &at)?;
+    let Some(token) = super::TokenRef::Id(token_id).find_for_update_at(c, &at)? else {
         return Ok(Err(RefreshRefusal::Unknown));
     };
     revoke_family(c, &token, client, actor, grant.as_ref())?;
@@ -277,6 +282,12 @@ fn revoke_family(
     if gone == 0 {
         return Err(AppError::NotFound);
     }
+    // Its rotation history: the foreign key's cascade does it on PostgreSQL; Citus keeps no
+    // foreign key between the two tables (they are distributed by different columns).
+    diesel::delete(
+        rotated_refresh_tokens::table.filter(rotated_refresh_tokens::token_id.eq(token.id)),
+    )
+    .execute(c)?;
     if let Some(g) = grant {
         maintain::refresh_pair(c, &g.subject, g.client_id)?;
     }

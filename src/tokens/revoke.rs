@@ -111,7 +111,9 @@ struct Revoked {
 /// Revoking a pair, a client or a subject ends their grants first (deleting the grant rows
 /// locks them; see `grants::maintain`), and then deletes the tokens of the ended grants (and
 /// those without subject): a pair that gets its first token meanwhile is not touched. A single
-/// token's grant is locked first and recomputed after.
+/// token's grant is locked first and recomputed after. The tokens' look-ups of their grant
+/// name `shard_key` beside `subject` (the same value for a token with a subject): Citus joins
+/// the co-located tables only on their distribution columns.
 pub fn revoke_tokens(
     conn: &mut PgConnection,
     target: &RevokeTarget,
@@ -143,7 +145,8 @@ pub fn revoke_tokens(
             RevokeTarget::Client(client_id) => (
                 "client_id = $8 AND (subject IS NULL OR NOT EXISTS (
                      SELECT 1 FROM grants g
-                     WHERE g.subject = access_tokens.subject
+                     WHERE g.subject = access_tokens.shard_key
+                       AND g.subject = access_tokens.subject
                        AND g.client_id = access_tokens.client_id))",
                 None,
                 None,
@@ -152,7 +155,8 @@ pub fn revoke_tokens(
             RevokeTarget::Subject(subject) => (
                 "subject = $6 AND shard_key = $6 AND NOT EXISTS (
                      SELECT 1 FROM grants g
-                     WHERE g.subject = access_tokens.subject
+                     WHERE g.subject = access_tokens.shard_key
+                       AND g.subject = access_tokens.subject
                        AND g.client_id = access_tokens.client_id)",
                 Some(subject.clone()),
                 None,

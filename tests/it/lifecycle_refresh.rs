@@ -181,6 +181,12 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
         .as_str()
         .unwrap()
         .to_string();
+    // The rotation keeps the token's shard key, which routes the reuse's look-up on Citus.
+    let kept: Vec<Option<String>> = rotated_refresh_tokens::table
+        .select(rotated_refresh_tokens::shard_key)
+        .load(c)
+        .unwrap();
+    assert_eq!(kept, vec![Some("erin".to_string())]);
 
     let replay = send(
         &app,

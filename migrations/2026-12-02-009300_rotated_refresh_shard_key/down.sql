@@ -1,0 +1,1 @@
+ALTER TABLE rotated_refresh_tokens DROP COLUMN shard_key;
