@@ -262,7 +262,9 @@ pub fn add_token(
 
 /// The recomputation of grants from their tokens. `{pairs}` is the CTE `touched(subject,
 /// client_id)` naming the pairs, `{tokens}` the condition on `access_tokens` that finds their
-/// tokens through the `(subject, client_id, …)` index.
+/// tokens through the `(subject, client_id, …)` index, `{one_g}` and `{one_gs}` name the one subject
+/// (`$1`) when there is one: the writes that join the pairs then also name it, which routes them to
+/// one shard on Citus (and changes nothing on PostgreSQL).
 const REFRESH_SQL: &str = "
 WITH touched AS ({pairs}), sets AS (
     SELECT subject, client_id, scopes || coalesce(refresh_token_scopes, '{}') AS held,
@@ -301,12 +303,12 @@ WITH touched AS ({pairs}), sets AS (
         last_refreshed_at = NULL, live_until = NULL
     FROM sums
     WHERE sums.n = 0 AND g.subject = sums.subject AND g.client_id = sums.client_id
-      AND g.valid_until IS NOT NULL
+      AND {one_g} AND g.valid_until IS NOT NULL
     RETURNING 1
 ), ended AS (
     DELETE FROM grants g USING sums
     WHERE sums.n = 0 AND g.subject = sums.subject AND g.client_id = sums.client_id
-      AND g.valid_until IS NULL
+      AND {one_g} AND g.valid_until IS NULL
     RETURNING 1
 ), scopes_kept AS (
     INSERT INTO grant_scopes (subject, client_id, scope, held_until)
@@ -321,7 +323,7 @@ WITH touched AS ({pairs}), sets AS (
     RETURNING 1
 ), scopes_dropped AS (
     DELETE FROM grant_scopes gs USING touched p
-    WHERE gs.subject = p.subject AND gs.client_id = p.client_id
+    WHERE gs.subject = p.subject AND gs.client_id = p.client_id AND {one_gs}
       AND NOT EXISTS (SELECT 1 FROM per_scope ps
                       WHERE ps.subject = gs.subject AND ps.client_id = gs.client_id
                         AND ps.scope = gs.scope)
@@ -345,6 +347,8 @@ pub fn refresh_pair(conn: &mut PgConnection, subject: &str, client_id: i64) -> Q
                 "{tokens}",
                 "subject = $1 AND shard_key = $1 AND client_id = $2",
             )
+            .replace("{one_g}", "g.subject = $1")
+            .replace("{one_gs}", "gs.subject = $1")
     });
     let row: Count = Prepared::new(SQL.as_str())
         .text(subject)
@@ -368,7 +372,9 @@ pub fn refresh_pairs(conn: &mut PgConnection, pairs: &[(String, i64)]) -> QueryR
         .replace(
             "{tokens}",
             "(subject, client_id) IN (SELECT subject, client_id FROM touched)",
-        );
+        )
+        .replace("{one_g}", "true")
+        .replace("{one_gs}", "true");
     let row: Count = diesel::sql_query(sql)
         .bind::<Array<Text>, _>(subjects)
         .bind::<Array<BigInt>, _>(clients)

@@ -140,10 +140,6 @@ const KNOWN_FANOUTS: &[&str] = &[
     // ... and `tokens::revoke_tokens` finds them from what its own statement deleted, which
     // Citus plans as a delete on every directory shard.
     "directory_forgotten AS (",
-    // `grants::refresh_pair`: the tokens are read on one shard (`subject = $1 AND shard_key =
-    // $1`), but the grant rows are written from the CTE's result, which Citus sends to every
-    // shard. The next step (docs/SCALING.md): name `subject = $1` in each of its writes.
-    "WITH touched AS (SELECT $1::text AS subject, $2::bigint AS client_id), sets AS (",
 ];
 
 /// EXPLAINs on the coordinator every captured statement that touches a distributed table;
