@@ -177,17 +177,21 @@ fn read_sql() -> String {
 
 /// The new scopes of a token whose scopes are in `column`, by mode `$5`: `narrow` keeps its
 /// scopes ∩ $4, `remove` its scopes minus $4, `add` appends the scopes of $4 it lacks (each in
-/// their order); `set` gives exactly $4.
+/// their order); `set` gives exactly $4. A searched `CASE WHEN $5 = …`, not `CASE $5 WHEN …`:
+/// Citus 13.2, evaluating the parameters before it sends the statement to a shard, turns each
+/// `WHEN` of the simple form into `NULL::boolean` (and the worker refuses `text = boolean`).
 pub(super) fn new_scopes_sql(column: &str) -> String {
     format!(
-        "CASE $5
-              WHEN 'narrow' THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
-                                       WHERE s = ANY($4) ORDER BY i)
-              WHEN 'remove' THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
-                                       WHERE s <> ALL($4) ORDER BY i)
-              WHEN 'add' THEN {column} || ARRAY(SELECT s FROM unnest($4::text[])
-                                                    WITH ORDINALITY AS u(s, i)
-                                                WHERE s <> ALL({column}) ORDER BY i)
+        "CASE WHEN $5 = 'narrow'
+                   THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
+                              WHERE s = ANY($4) ORDER BY i)
+              WHEN $5 = 'remove'
+                   THEN ARRAY(SELECT s FROM unnest({column}) WITH ORDINALITY AS u(s, i)
+                              WHERE s <> ALL($4) ORDER BY i)
+              WHEN $5 = 'add'
+                   THEN {column} || ARRAY(SELECT s FROM unnest($4::text[])
+                                              WITH ORDINALITY AS u(s, i)
+                                          WHERE s <> ALL({column}) ORDER BY i)
               ELSE $4 END"
     )
 }
