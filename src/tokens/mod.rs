@@ -79,8 +79,12 @@ pub enum TokenRef {
     /// this string itself. Our own token values are also 43 base64url characters, so the shape
     /// cannot tell them apart; a collision of both would need a SHA-256 preimage.
     ValueOrHash(String),
-    /// The row id (pages).
+    /// The row id (the support console's links).
     Id(i64),
+    /// The row id among the tokens of one shard key: a user's own pages, which know whose
+    /// tokens they show. The same token as `Id` (or none, if it is someone else's), found on
+    /// one shard on Citus without reading the token directory.
+    IdOf(i64, String),
     /// The refresh token value the client holds (Authlete's `refreshToken`); hashed first.
     RefreshValue(String),
     /// The stored hash of the refresh token (`refreshTokenHash`).
@@ -95,7 +99,7 @@ impl TokenRef {
             TokenRef::Value(v) => TokenKey::AccessHashes(vec![hash_token(v)]),
             TokenRef::Hash(h) => TokenKey::AccessHashes(vec![h.clone()]),
             TokenRef::ValueOrHash(x) => TokenKey::AccessHashes(vec![hash_token(x), x.clone()]),
-            TokenRef::Id(id) => TokenKey::Id(*id),
+            TokenRef::Id(id) | TokenRef::IdOf(id, _) => TokenKey::Id(*id),
             TokenRef::RefreshValue(v) => TokenKey::RefreshHashes(vec![hash_token(v)]),
             TokenRef::RefreshHash(h) => TokenKey::RefreshHashes(vec![h.clone()]),
         }
@@ -107,14 +111,28 @@ impl TokenRef {
             TokenRef::Value(v) | TokenRef::RefreshValue(v) => vec![hash_token(v)],
             TokenRef::Hash(h) | TokenRef::RefreshHash(h) => vec![h.clone()],
             TokenRef::ValueOrHash(x) => vec![hash_token(x), x.clone()],
-            TokenRef::Id(_) => Vec::new(),
+            TokenRef::Id(_) | TokenRef::IdOf(..) => Vec::new(),
         }
     }
 
     /// Where the token is ([`directory::locate`]: a single-shard read on Citus, nothing on
     /// plain PostgreSQL).
     pub(crate) fn locate(&self, conn: &mut PgConnection) -> QueryResult<directory::Located> {
-        directory::locate(conn, &self.hashes())
+        match self {
+            TokenRef::IdOf(_, key) => Ok(directory::Located::In(key.clone())),
+            // On Citus, an id alone: one read on every shard, without a lock (Citus runs no
+            // `FOR UPDATE` across shards), then the lock on the token's own shard. A token's
+            // shard key never changes. Support's links only; a user's pages say `IdOf`.
+            TokenRef::Id(id) if crate::db::engine::distributed() => {
+                let key: Option<String> = access_tokens::table
+                    .filter(access_tokens::id.eq(*id))
+                    .select(access_tokens::shard_key)
+                    .first(conn)
+                    .optional()?;
+                Ok(key.map_or(directory::Located::Nowhere, directory::Located::In))
+            }
+            _ => directory::locate(conn, &self.hashes()),
+        }
     }
 
     /// Finds the token and locks its row until the end of the transaction
@@ -163,7 +181,9 @@ impl TokenRef {
                     TokenRef::ValueOrHash(x) => $query
                         .filter(t::access_token_hash.eq_any([hash_token(x), x.clone()]))
                         .first(conn),
-                    TokenRef::Id(id) => $query.filter(t::id.eq(*id)).first(conn),
+                    TokenRef::Id(id) | TokenRef::IdOf(id, _) => {
+                        $query.filter(t::id.eq(*id)).first(conn)
+                    }
                     TokenRef::RefreshValue(v) => $query
                         .filter(t::refresh_token_hash.eq(hash_token(v)))
                         .first(conn),

@@ -226,7 +226,12 @@ pub async fn narrow_token(
             expected_subject: Some(subject.clone()),
             ..Default::default()
         };
-        let after = tokens::update_token(conn, TokenRef::Id(token_id), changes, &actor)?;
+        let after = tokens::update_token(
+            conn,
+            TokenRef::IdOf(token_id, subject.clone()),
+            changes,
+            &actor,
+        )?;
         Ok((before, after, connected_apps::client_name(conn, client_id)?))
     })
     .await;

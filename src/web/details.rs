@@ -89,7 +89,7 @@ pub async fn remove_user_detail(
     let asked = digest.clone();
     let outcome = crate::db::run(&pool, move |conn| {
         let owned = connected_apps::owned_token(conn, &subject, client_id, token_id)?;
-        let before = TokenRef::Id(token_id)
+        let before = TokenRef::IdOf(token_id, subject.clone())
             .find_for_update(conn)?
             .ok_or(AppError::NotFound)?;
         let changes = TokenUpdate {
@@ -97,7 +97,12 @@ pub async fn remove_user_detail(
             expected_subject: Some(subject.clone()),
             ..Default::default()
         };
-        let after = tokens::update_token(conn, TokenRef::Id(token_id), changes, &actor)?;
+        let after = tokens::update_token(
+            conn,
+            TokenRef::IdOf(token_id, subject.clone()),
+            changes,
+            &actor,
+        )?;
         Ok((
             owned,
             before,
