@@ -501,6 +501,8 @@ pub fn delete_client(
     reason: Option<&str>,
 ) -> AppResult<(Client, u64)> {
     crate::db::transaction(conn, |c| {
+        // The client's tokens go from every shard, then the client's row (a reference table).
+        crate::db::engine::sequential_shards(c)?;
         let client: Client = clients::table
             .find(client_id)
             .select(Client::as_select())

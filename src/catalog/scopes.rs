@@ -260,6 +260,9 @@ pub fn scope_use(conn: &mut PgConnection, name: &str) -> AppResult<ScopeUse> {
 /// and a token can only be issued with scopes its client is allowed, so no new token gets it.
 pub fn delete_scope(conn: &mut PgConnection, name: &str, actor: &Actor) -> AppResult<Scope> {
     crate::db::transaction(conn, |c| {
+        // Whether tokens hold it is asked of every shard, then the scope's row (a reference
+        // table) goes.
+        crate::db::engine::sequential_shards(c)?;
         let scope: Scope = scopes::table
             .find(name)
             .select(Scope::as_select())

@@ -35,3 +35,15 @@ pub fn note(conn: &mut PgConnection) -> QueryResult<()> {
 pub fn distributed() -> bool {
     DISTRIBUTED.load(Ordering::Relaxed)
 }
+
+/// On Citus, makes the rest of the transaction reach the shards one connection per worker
+/// (`citus.multi_shard_modify_mode = 'sequential'`): a transaction that writes a reference
+/// table (the catalogue) after a write to every shard of a distributed one needs it, since
+/// Citus otherwise refuses that write. Nothing on PostgreSQL. Call it first in the transaction.
+pub fn sequential_shards(conn: &mut PgConnection) -> QueryResult<()> {
+    if distributed() {
+        diesel::sql_query("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+            .execute(conn)?;
+    }
+    Ok(())
+}

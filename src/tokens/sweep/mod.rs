@@ -61,6 +61,8 @@ struct Candidate {
     subject: Option<String>,
     #[diesel(sql_type = BigInt)]
     client_id: i64,
+    #[diesel(sql_type = Text)]
+    shard_key: String,
     #[diesel(sql_type = Timestamptz)]
     access_token_expires_at: DateTime<Utc>,
 }
@@ -119,7 +121,7 @@ fn interval(d: chrono::Duration) -> diesel::data_types::PgInterval {
 /// (or kept by a live refresh token) cost nothing to later batches. No lock: the delete
 /// checks again.
 const CANDIDATES_SQL: &str = "
-SELECT id, subject, client_id, access_token_expires_at FROM access_tokens
+SELECT id, subject, client_id, shard_key, access_token_expires_at FROM access_tokens
 WHERE {SWEEPABLE}
   AND access_token_expires_at >= $2 AND (access_token_expires_at, id) > ($2, $3)
 ORDER BY access_token_expires_at, id
@@ -130,7 +132,7 @@ LIMIT $4";
 /// locks only for its own work.
 const LOCK_SQL: &str = "
 SELECT g.subject, g.client_id FROM grants g
-WHERE (g.subject, g.client_id) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))
+WHERE (g.subject, g.client_id) IN (SELECT * FROM unnest($1::text[], $2::bigint[])){AT_LOCK}
 ORDER BY g.subject, g.client_id
 FOR NO KEY UPDATE OF g SKIP LOCKED";
 
@@ -144,24 +146,9 @@ const DELETE_SQL: &str = "
 WITH locked AS (
     SELECT * FROM unnest($5::text[], $6::bigint[]) AS p(subject, client_id)
 ), batch AS (
-    SELECT id FROM access_tokens
-    WHERE {SWEEPABLE}
-      AND id IN (
-          SELECT t.id FROM locked p
-          JOIN access_tokens t ON t.subject = p.subject AND t.client_id = p.client_id
-          WHERE t.access_token_expires_at < now() - $1
-          UNION ALL
-          SELECT t.id FROM access_tokens t
-          WHERE t.id = ANY($8)
-            AND (t.subject IS NULL
-                 -- Tokens written past the domain, without their grant.
-                 OR NOT EXISTS (SELECT 1 FROM grants g
-                                WHERE g.subject = t.subject AND g.client_id = t.client_id)))
-    ORDER BY access_token_expires_at, id
-    LIMIT $7
-    FOR UPDATE SKIP LOCKED
+    {BATCH}
 ), gone AS (
-    DELETE FROM access_tokens WHERE id IN (SELECT id FROM batch)
+    DELETE FROM access_tokens WHERE id IN (SELECT id FROM batch){AT}
     RETURNING id, client_id, subject, access_token_hash, refresh_token_hash
 ), {FORGET}, events AS (
     INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
@@ -177,6 +164,25 @@ SELECT (SELECT count(*) FROM gone) AS deleted,
         WHERE c.id NOT IN (SELECT id FROM gone)) AS kept,
        ARRAY(SELECT subject FROM touched ORDER BY subject, client_id) AS subjects,
        ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients";
+
+/// The tokens of a batch, locked (the `batch` of [`DELETE_SQL`]; its parameters).
+const BATCH_SQL: &str = "
+    SELECT id FROM access_tokens
+    WHERE {SWEEPABLE}{AT}
+      AND id IN (
+          SELECT t.id FROM locked p
+          JOIN access_tokens t ON t.subject = p.subject AND t.client_id = p.client_id
+          WHERE t.access_token_expires_at < now() - $1{AT_T}
+          UNION ALL
+          SELECT t.id FROM access_tokens t
+          WHERE t.id = ANY($8){AT_T}
+            AND (t.subject IS NULL
+                 -- Tokens written past the domain, without their grant.
+                 OR NOT EXISTS (SELECT 1 FROM grants g
+                                WHERE g.subject = t.subject AND g.client_id = t.client_id{AT_G})))
+    ORDER BY access_token_expires_at, id
+    LIMIT $7
+    FOR UPDATE SKIP LOCKED";
 
 /// How many tokens one batch deletes at most, per candidate: room for the other sweepable
 /// tokens of the candidates' apps.
@@ -203,10 +209,11 @@ pub fn sweep_expired_with_progress(
     let age = interval(older_than);
     let expected = count_sweepable(conn, older_than)?;
     let candidates_sql = CANDIDATES_SQL.replace("{SWEEPABLE}", SWEEPABLE);
-    // The swept tokens' rows in the token directory go in the same statement.
-    let delete_sql = DELETE_SQL
-        .replace("{SWEEPABLE}", SWEEPABLE)
-        .replace("{FORGET}", crate::token_directory::directory_forget_cte!());
+    // On Citus a batch goes shard key by shard key (its statements lock rows, and Citus runs
+    // no `FOR UPDATE` across shards): each statement then names its shard key ($3 of the
+    // lock, $9 of the delete). On PostgreSQL one statement each takes the whole batch.
+    let by_shard = crate::db::engine::distributed();
+    let (lock_sql, delete_sql, batch_alone_sql) = batch_sql(by_shard);
     let mut report = SweepReport::default();
     let mut cursor: Option<(DateTime<Utc>, i64)> = None;
     loop {
@@ -228,14 +235,7 @@ pub fn sweep_expired_with_progress(
             return Ok(report);
         };
         cursor = Some((last.access_token_expires_at, last.id));
-        let ids: Vec<i64> = candidates.iter().map(|c| c.id).collect();
-        let mut wanted: Vec<(String, i64)> = candidates
-            .iter()
-            .filter_map(|c| c.subject.clone().map(|s| (s, c.client_id)))
-            .collect();
-        wanted.sort();
-        wanted.dedup();
-        let (want_subjects, want_clients): (Vec<String>, Vec<i64>) = wanted.into_iter().unzip();
+        let groups = shard_groups(&candidates, by_shard);
 
         let started = Instant::now();
         let row = crate::db::transaction(conn, |c| {
@@ -244,22 +244,55 @@ pub fn sweep_expired_with_progress(
             // lose the last batches, tokens and audit events together; they were expired,
             // and the next sweep deletes them again.
             diesel::sql_query("SET LOCAL synchronous_commit = off").execute(c)?;
-            let locked: Vec<Pair> = diesel::sql_query(LOCK_SQL)
-                .bind::<Array<Text>, _>(&want_subjects)
-                .bind::<Array<BigInt>, _>(&want_clients)
-                .load(c)?;
-            let (subjects, clients): (Vec<String>, Vec<i64>) =
-                locked.into_iter().map(|p| (p.subject, p.client_id)).unzip();
-            let row: Deleted = diesel::sql_query(&delete_sql)
-                .bind::<Interval, _>(age)
-                .bind::<Text, _>(actor.kind.as_str())
-                .bind::<Text, _>(&actor.id)
-                .bind::<Nullable<Text>, _>(&actor.request_id)
-                .bind::<Array<Text>, _>(&subjects)
-                .bind::<Array<BigInt>, _>(&clients)
-                .bind::<BigInt, _>(size.saturating_mul(DELETED_PER_CANDIDATE))
-                .bind::<Array<BigInt>, _>(&ids)
-                .get_result(c)?;
+            let mut row = Deleted {
+                deleted: 0,
+                kept: 0,
+                subjects: Vec::new(),
+                clients: Vec::new(),
+            };
+            for group in &groups {
+                let locked: Vec<Pair> = diesel::sql_query(&lock_sql)
+                    .bind::<Array<Text>, _>(&group.subjects)
+                    .bind::<Array<BigInt>, _>(&group.clients)
+                    .bind::<Nullable<Text>, _>(&group.shard_key)
+                    .load(c)?;
+                let (subjects, clients): (Vec<String>, Vec<i64>) =
+                    locked.into_iter().map(|p| (p.subject, p.client_id)).unzip();
+                let limit = size.saturating_mul(DELETED_PER_CANDIDATE);
+                let batch: Vec<i64> = match by_shard {
+                    true => diesel::sql_query(&batch_alone_sql)
+                        .bind::<Interval, _>(age)
+                        .bind::<Text, _>(actor.kind.as_str())
+                        .bind::<Text, _>(&actor.id)
+                        .bind::<Nullable<Text>, _>(&actor.request_id)
+                        .bind::<Array<Text>, _>(&subjects)
+                        .bind::<Array<BigInt>, _>(&clients)
+                        .bind::<BigInt, _>(limit)
+                        .bind::<Array<BigInt>, _>(&group.ids)
+                        .bind::<Nullable<Text>, _>(&group.shard_key)
+                        .load::<Id>(c)?
+                        .into_iter()
+                        .map(|r| r.id)
+                        .collect(),
+                    false => Vec::new(),
+                };
+                let done: Deleted = diesel::sql_query(&delete_sql)
+                    .bind::<Interval, _>(age)
+                    .bind::<Text, _>(actor.kind.as_str())
+                    .bind::<Text, _>(&actor.id)
+                    .bind::<Nullable<Text>, _>(&actor.request_id)
+                    .bind::<Array<Text>, _>(&subjects)
+                    .bind::<Array<BigInt>, _>(&clients)
+                    .bind::<BigInt, _>(limit)
+                    .bind::<Array<BigInt>, _>(&group.ids)
+                    .bind::<Nullable<Text>, _>(&group.shard_key)
+                    .bind::<Array<BigInt>, _>(&batch)
+                    .get_result(c)?;
+                row.deleted += done.deleted;
+                row.kept += done.kept;
+                row.subjects.extend(done.subjects);
+                row.clients.extend(done.clients);
+            }
             let pairs: Vec<(String, i64)> = row
                 .subjects
                 .iter()
@@ -286,6 +319,88 @@ pub fn sweep_expired_with_progress(
             return Ok(report);
         }
     }
+}
+
+/// The lock and delete statements of a batch; `by_shard`: restricted to one shard key each.
+fn batch_sql(by_shard: bool) -> (String, String, String) {
+    let [at_lock, at, at_t, at_g] = match by_shard {
+        true => [
+            " AND g.subject = $3",
+            " AND shard_key = $9",
+            " AND t.shard_key = $9",
+            " AND g.subject = t.shard_key",
+        ],
+        false => ["", "", "", ""],
+    };
+    let lock = LOCK_SQL.replace("{AT_LOCK}", at_lock);
+    // On Citus the batch's tokens are locked by a statement of their own, whose ids the
+    // delete gets as `$10`: read from the same statement's CTE, Citus 13.2 handed them to the
+    // shard in a format it could not read ("invalid input syntax for type bigint: PGCOPY").
+    let batch = match by_shard {
+        true => "SELECT unnest($10::bigint[]) AS id",
+        false => BATCH_SQL.trim(),
+    };
+    // The swept tokens' rows in the token directory go in the same statement.
+    let delete = DELETE_SQL
+        .replace("{BATCH}", batch)
+        .replace("{SWEEPABLE}", SWEEPABLE)
+        .replace("{FORGET}", crate::token_directory::directory_forget_cte!())
+        .replace("{AT_T}", at_t)
+        .replace("{AT_G}", at_g)
+        .replace("{AT}", at);
+    let batch_alone = format!(
+        "WITH locked AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS p(subject, client_id))
+         {}",
+        BATCH_SQL.trim()
+    )
+    .replace("{SWEEPABLE}", SWEEPABLE)
+    .replace("{AT_T}", at_t)
+    .replace("{AT_G}", at_g)
+    .replace("{AT}", at);
+    (lock, delete, batch_alone)
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// A batch's candidates for one run of its statements: all of them, or (`by_shard`) those of
+/// one shard key.
+struct ShardGroup {
+    /// `None`: every shard key (the statements name none).
+    shard_key: Option<String>,
+    ids: Vec<i64>,
+    /// The candidates' client and user pairs, in key order, once each.
+    subjects: Vec<String>,
+    clients: Vec<i64>,
+}
+
+fn shard_groups(candidates: &[Candidate], by_shard: bool) -> Vec<ShardGroup> {
+    let mut keyed: std::collections::BTreeMap<Option<&str>, Vec<&Candidate>> = Default::default();
+    for c in candidates {
+        let key = by_shard.then_some(c.shard_key.as_str());
+        keyed.entry(key).or_default().push(c);
+    }
+    keyed
+        .into_iter()
+        .map(|(key, members)| {
+            let mut wanted: Vec<(String, i64)> = members
+                .iter()
+                .filter_map(|c| c.subject.clone().map(|s| (s, c.client_id)))
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            let (subjects, clients) = wanted.into_iter().unzip();
+            ShardGroup {
+                shard_key: key.map(str::to_string),
+                ids: members.iter().map(|c| c.id).collect(),
+                subjects,
+                clients,
+            }
+        })
+        .collect()
 }
 
 #[derive(QueryableByName)]
