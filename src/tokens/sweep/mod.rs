@@ -143,9 +143,7 @@ FOR NO KEY UPDATE OF g SKIP LOCKED";
 /// that lost tokens. Further deletes keyed by the swept tokens (such as a directory of
 /// tokens) join `gone` as more CTEs.
 const DELETE_SQL: &str = "
-WITH locked AS (
-    SELECT * FROM unnest($5::text[], $6::bigint[]) AS p(subject, client_id)
-), batch AS (
+WITH {LOCKED}, batch AS (
     {BATCH}
 ), gone AS (
     DELETE FROM access_tokens WHERE id IN (SELECT id FROM batch){AT}
@@ -164,6 +162,10 @@ SELECT (SELECT count(*) FROM gone) AS deleted,
         WHERE c.id NOT IN (SELECT id FROM gone)) AS kept,
        ARRAY(SELECT subject FROM touched ORDER BY subject, client_id) AS subjects,
        ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients";
+
+/// The grants locked by [`LOCK_SQL`], as the delete's parameters `$5` and `$6` give them.
+const LOCKED_CTE: &str =
+    "locked AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS p(subject, client_id))";
 
 /// The tokens of a batch, locked (the `batch` of [`DELETE_SQL`]; its parameters).
 const BATCH_SQL: &str = "
@@ -191,12 +193,14 @@ const DELETED_PER_CANDIDATE: i64 = 10;
 /// [`sweep_expired`] in batches sized by `sizer`, calling `progress` after each.
 ///
 /// A batch reads its next candidates outside any transaction (no locks), then runs one
-/// transaction (committed without waiting for the WAL flush) of three statements: the grants of the candidates' pairs are locked (in key
-/// order, as every token change takes them, skipping those another transaction holds); one
-/// statement deletes every sweepable token of those pairs and the candidates that belong to no
-/// grant, and writes one audit event per client and user pair with its count; one more
-/// recomputes the grants that lost tokens ([`maintain::refresh_pairs`]). All or nothing per
-/// batch. The time from `BEGIN` to `COMMIT` — how long the batch held its locks — sizes the
+/// transaction (committed without waiting for the WAL flush) of three statements: the grants
+/// of the candidates' pairs are locked (in key order, as every token change takes them,
+/// skipping those another transaction holds); one statement deletes every sweepable token of
+/// those pairs and the candidates that belong to no grant, and writes one audit event per
+/// client and user pair with its count; one more recomputes the grants that lost tokens
+/// ([`maintain::refresh_pairs`]). On Citus the first two run for each shard key of the batch,
+/// with the tokens' lock as a statement of its own between them (see `batch_sql`). All or
+/// nothing per batch. The time from `BEGIN` to `COMMIT` — how long the batch held its locks — sizes the
 /// next batch. Tokens another transaction holds, and a token whose pair got its first token
 /// meanwhile, are left for the next sweep (counted in [`SweepReport::left`]).
 pub fn sweep_expired_with_progress(
@@ -250,6 +254,7 @@ pub fn sweep_expired_with_progress(
                 subjects: Vec::new(),
                 clients: Vec::new(),
             };
+            let limit = size.saturating_mul(DELETED_PER_CANDIDATE);
             for group in &groups {
                 let locked: Vec<Pair> = diesel::sql_query(&lock_sql)
                     .bind::<Array<Text>, _>(&group.subjects)
@@ -258,34 +263,30 @@ pub fn sweep_expired_with_progress(
                     .load(c)?;
                 let (subjects, clients): (Vec<String>, Vec<i64>) =
                     locked.into_iter().map(|p| (p.subject, p.client_id)).unzip();
-                let limit = size.saturating_mul(DELETED_PER_CANDIDATE);
+                // $1–$9, the same for the tokens' lock and the delete.
+                macro_rules! with_batch_parameters {
+                    ($sql:expr) => {
+                        diesel::sql_query($sql)
+                            .bind::<Interval, _>(age)
+                            .bind::<Text, _>(actor.kind.as_str())
+                            .bind::<Text, _>(&actor.id)
+                            .bind::<Nullable<Text>, _>(&actor.request_id)
+                            .bind::<Array<Text>, _>(&subjects)
+                            .bind::<Array<BigInt>, _>(&clients)
+                            .bind::<BigInt, _>(limit)
+                            .bind::<Array<BigInt>, _>(&group.ids)
+                            .bind::<Nullable<Text>, _>(&group.shard_key)
+                    };
+                }
                 let batch: Vec<i64> = match by_shard {
-                    true => diesel::sql_query(&batch_alone_sql)
-                        .bind::<Interval, _>(age)
-                        .bind::<Text, _>(actor.kind.as_str())
-                        .bind::<Text, _>(&actor.id)
-                        .bind::<Nullable<Text>, _>(&actor.request_id)
-                        .bind::<Array<Text>, _>(&subjects)
-                        .bind::<Array<BigInt>, _>(&clients)
-                        .bind::<BigInt, _>(limit)
-                        .bind::<Array<BigInt>, _>(&group.ids)
-                        .bind::<Nullable<Text>, _>(&group.shard_key)
+                    true => with_batch_parameters!(&batch_alone_sql)
                         .load::<Id>(c)?
                         .into_iter()
                         .map(|r| r.id)
                         .collect(),
                     false => Vec::new(),
                 };
-                let done: Deleted = diesel::sql_query(&delete_sql)
-                    .bind::<Interval, _>(age)
-                    .bind::<Text, _>(actor.kind.as_str())
-                    .bind::<Text, _>(&actor.id)
-                    .bind::<Nullable<Text>, _>(&actor.request_id)
-                    .bind::<Array<Text>, _>(&subjects)
-                    .bind::<Array<BigInt>, _>(&clients)
-                    .bind::<BigInt, _>(limit)
-                    .bind::<Array<BigInt>, _>(&group.ids)
-                    .bind::<Nullable<Text>, _>(&group.shard_key)
+                let done: Deleted = with_batch_parameters!(&delete_sql)
                     .bind::<Array<BigInt>, _>(&batch)
                     .get_result(c)?;
                 row.deleted += done.deleted;
@@ -321,7 +322,8 @@ pub fn sweep_expired_with_progress(
     }
 }
 
-/// The lock and delete statements of a batch; `by_shard`: restricted to one shard key each.
+/// The statements of a batch: the grants' lock, the delete, and the tokens' lock on its own
+/// (run only `by_shard`, when each statement names one shard key).
 fn batch_sql(by_shard: bool) -> (String, String, String) {
     let [at_lock, at, at_t, at_g] = match by_shard {
         true => [
@@ -332,31 +334,27 @@ fn batch_sql(by_shard: bool) -> (String, String, String) {
         ],
         false => ["", "", "", ""],
     };
+    let scoped = |sql: &str| {
+        sql.replace("{SWEEPABLE}", SWEEPABLE)
+            .replace("{AT_T}", at_t)
+            .replace("{AT_G}", at_g)
+            .replace("{AT}", at)
+    };
     let lock = LOCK_SQL.replace("{AT_LOCK}", at_lock);
+    let batch = scoped(BATCH_SQL.trim());
+    let batch_alone = format!("WITH {LOCKED_CTE} {batch}");
     // On Citus the batch's tokens are locked by a statement of their own, whose ids the
     // delete gets as `$10`: read from the same statement's CTE, Citus 13.2 handed them to the
     // shard in a format it could not read ("invalid input syntax for type bigint: PGCOPY").
-    let batch = match by_shard {
+    let delete_batch = match by_shard {
         true => "SELECT unnest($10::bigint[]) AS id",
-        false => BATCH_SQL.trim(),
+        false => batch.as_str(),
     };
     // The swept tokens' rows in the token directory go in the same statement.
-    let delete = DELETE_SQL
-        .replace("{BATCH}", batch)
-        .replace("{SWEEPABLE}", SWEEPABLE)
-        .replace("{FORGET}", crate::token_directory::directory_forget_cte!())
-        .replace("{AT_T}", at_t)
-        .replace("{AT_G}", at_g)
-        .replace("{AT}", at);
-    let batch_alone = format!(
-        "WITH locked AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS p(subject, client_id))
-         {}",
-        BATCH_SQL.trim()
-    )
-    .replace("{SWEEPABLE}", SWEEPABLE)
-    .replace("{AT_T}", at_t)
-    .replace("{AT_G}", at_g)
-    .replace("{AT}", at);
+    let delete = scoped(DELETE_SQL)
+        .replace("{LOCKED}", LOCKED_CTE)
+        .replace("{BATCH}", delete_batch)
+        .replace("{FORGET}", crate::token_directory::directory_forget_cte!());
     (lock, delete, batch_alone)
 }
 
