@@ -262,9 +262,9 @@ pub fn add_token(
 
 /// The recomputation of grants from their tokens. `{pairs}` is the CTE `touched(subject,
 /// client_id)` naming the pairs, `{tokens}` the condition on `access_tokens` that finds their
-/// tokens through the `(subject, client_id, …)` index, `{one_g}` and `{one_gs}` name the one subject
-/// (`$1`) when there is one: the writes that join the pairs then also name it, which routes them to
-/// one shard on Citus (and changes nothing on PostgreSQL).
+/// tokens through the `(subject, client_id, …)` index, `{one_g}` and `{one_gs}` name the one
+/// subject (`$1`) when there is one: the writes that join the pairs then also name it, which
+/// routes them to one shard on Citus (and changes nothing on PostgreSQL).
 const REFRESH_SQL: &str = "
 WITH touched AS ({pairs}), sets AS (
     SELECT subject, client_id, scopes || coalesce(refresh_token_scopes, '{}') AS held,
