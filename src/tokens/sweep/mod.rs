@@ -200,9 +200,9 @@ const DELETED_PER_CANDIDATE: i64 = 10;
 /// client and user pair with its count; one more recomputes the grants that lost tokens
 /// ([`maintain::refresh_pairs`]). On Citus the first two run for each shard key of the batch,
 /// with the tokens' lock as a statement of its own between them (see `batch_sql`). All or
-/// nothing per batch. The time from `BEGIN` to `COMMIT` — how long the batch held its locks — sizes the
-/// next batch. Tokens another transaction holds, and a token whose pair got its first token
-/// meanwhile, are left for the next sweep (counted in [`SweepReport::left`]).
+/// nothing per batch. The time from `BEGIN` to `COMMIT` — how long the batch held its locks —
+/// sizes the next batch. Tokens another transaction holds, and a token whose pair got its
+/// first token meanwhile, are left for the next sweep (counted in [`SweepReport::left`]).
 pub fn sweep_expired_with_progress(
     conn: &mut PgConnection,
     older_than: chrono::Duration,
