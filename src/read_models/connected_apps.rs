@@ -119,23 +119,15 @@ impl ConnectedApp {
     }
 }
 
-/// The grants of `$1`, with their clients, whether they have access at `$2`, and the held
-/// scopes (with descriptions and use) of each: `{grant_filter}` narrows the grants, `{filter}`
-/// the grants with their clients. The user's grants are
-/// read first (a materialized CTE, by the grants' key), then their clients: a generic plan
-/// cannot tell how selective a name filter is, and starting from the clients would cost
-/// O(clients) instead of O(apps).
-const GRANTS_OF_USER: &str = "
-WITH mine AS MATERIALIZED (
-    SELECT client_id, first_authorized_at, last_used_at, live_until, valid_until,
-           valid_until_set_by, token_count
-    FROM grants WHERE subject = $1 {grant_filter}
-), g AS (
+/// The grant of `$1` with the app `$3`, with its client and whether it has access at `$2`:
+/// `g`, for the app page.
+const ONE_GRANT: &str = "
+WITH g AS (
     SELECT g.client_id, c.name, c.developer, c.description, g.first_authorized_at,
            g.last_used_at, g.live_until, g.valid_until, g.valid_until_set_by, g.token_count,
            coalesce(g.live_until > $2, false) AS has_access
-    FROM mine g JOIN clients c ON c.client_id = g.client_id
-    WHERE true {filter}
+    FROM grants g JOIN clients c ON c.client_id = g.client_id
+    WHERE g.subject = $1 AND g.client_id = $3
 )";
 
 /// The held scopes of the app `p.client_id` (with their descriptions and use), as four
@@ -179,6 +171,12 @@ pub const WITHOUT_ACCESS_SHOWN: i64 = 50;
 
 /// One page of the user's connected apps at `now`; `filter` keeps apps whose name contains it
 /// (any case). One statement over the user's grants.
+///
+/// It reads in two passes so that it costs what the page shows, not what the user has: first,
+/// for every grant of the user, only whether it has access (`live_until`, from the index
+/// `grants_access_idx`: an index-only scan) and its client's name, to order and count them;
+/// then the whole rows of the page's grants alone, each by its key (a `LIMIT 1` lateral, so
+/// that the plan probes the key rather than reading every grant of the user again).
 pub fn connected_apps(
     conn: &mut PgConnection,
     subject: &str,
@@ -189,21 +187,31 @@ pub fn connected_apps(
 ) -> AppResult<AppsPage> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "{grants}, ranked AS (
-            SELECT g.*, row_number() OVER (PARTITION BY has_access
-                                           ORDER BY lower(name), client_id) AS rn
-            FROM g
+            "WITH keys AS MATERIALIZED (
+            SELECT k.client_id, lower(c.name) AS sort_name,
+                   coalesce(k.live_until > $2, false) AS has_access
+            FROM grants k JOIN clients c ON c.client_id = k.client_id
+            WHERE k.subject = $1 AND ($3 = '' OR c.name ILIKE '%' || $3 || '%')
+        ), page AS MATERIALIZED (
+            (SELECT client_id, sort_name, has_access FROM keys WHERE has_access
+             ORDER BY sort_name, client_id OFFSET $4 LIMIT $5)
+            UNION ALL
+            (SELECT client_id, sort_name, has_access FROM keys WHERE NOT has_access
+             ORDER BY sort_name, client_id LIMIT $6)
         ), p AS (
-            SELECT * FROM ranked
-            WHERE (has_access AND rn > $4 AND rn <= $5) OR (NOT has_access AND rn <= $6)
+            SELECT g.client_id, c.name, c.developer, c.description, g.first_authorized_at,
+                   g.last_used_at, g.live_until, g.valid_until, g.valid_until_set_by,
+                   g.token_count, page.has_access, page.sort_name
+            FROM page
+            CROSS JOIN LATERAL (
+                SELECT * FROM grants
+                WHERE subject = $1 AND client_id = page.client_id LIMIT 1) AS g
+            JOIN clients c ON c.client_id = page.client_id
         )
         SELECT {APP_COLUMNS}, {HELD_COLUMNS},
-               (SELECT count(*) FROM g WHERE has_access) AS total_with_access,
-               (SELECT count(*) FROM g WHERE NOT has_access) AS total_without_access
-        FROM p {HELD_SCOPES} ORDER BY p.has_access DESC, lower(p.name), p.client_id",
-            grants = GRANTS_OF_USER
-                .replace("{grant_filter}", "")
-                .replace("{filter}", "AND ($3 = '' OR c.name ILIKE '%' || $3 || '%')"),
+               (SELECT count(*) FROM keys WHERE has_access) AS total_with_access,
+               (SELECT count(*) FROM keys WHERE NOT has_access) AS total_without_access
+        FROM p {HELD_SCOPES} ORDER BY p.has_access DESC, p.sort_name, p.client_id"
         )
     });
     let rows: Vec<ConnectedApp> = Prepared::new(SQL.as_str())
@@ -211,7 +219,7 @@ pub fn connected_apps(
         .timestamptz(now)
         .text(like_escape(filter.trim()))
         .big_int(offset)
-        .big_int(offset + limit)
+        .big_int(limit)
         .big_int(WITHOUT_ACCESS_SHOWN)
         .load(conn)?;
     let mut page = AppsPage {
@@ -264,7 +272,7 @@ pub fn connected_app(
     }
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "{grants}
+            "{ONE_GRANT}
         SELECT {APP_COLUMNS}, {HELD_COLUMNS}, 1::bigint AS total_with_access,
                0::bigint AS total_without_access, t.active_tokens, t.expired_tokens
         FROM g AS p {HELD_SCOPES}, LATERAL (
@@ -275,10 +283,7 @@ pub fn connected_app(
                                                    refresh_token_expires_at) <= $2)
                        AS expired_tokens
             FROM access_tokens
-            WHERE subject = $1 AND shard_key = $1 AND client_id = $3) AS t",
-            grants = GRANTS_OF_USER
-                .replace("{grant_filter}", "AND client_id = $3")
-                .replace("{filter}", ""),
+            WHERE subject = $1 AND shard_key = $1 AND client_id = $3) AS t"
         )
     });
     let row: Row = Prepared::new(SQL.as_str())
