@@ -174,7 +174,8 @@ pub const WITHOUT_ACCESS_SHOWN: i64 = 50;
 ///
 /// It reads in two passes so that it costs what the page shows, not what the user has: first,
 /// for every grant of the user, only whether it has access (`live_until`, from the index
-/// `grants_access_idx`: an index-only scan) and its client's name, to order and count them;
+/// `grants_access_idx`: index-only where the visibility map allows, else a heap fetch per
+/// grant, docs/GRANTS.md) and its client's name, to order and count them;
 /// then the whole rows of the page's grants alone, each by its key (a `LIMIT 1` lateral, so
 /// that the plan probes the key rather than reading every grant of the user again).
 pub fn connected_apps(
