@@ -128,6 +128,10 @@ impl Outage {
 /// PostgreSQL's primary messages for the failures diesel reports only as
 /// `DatabaseErrorKind::Unknown`, by SQLSTATE. Prefixes, compared case-sensitively.
 const DEADLOCK: &str = "deadlock detected"; // 40P01
+/// Citus's distributed deadlock detector cancelling one transaction of a cycle across nodes
+/// (or, rarely, of what it took for one: citusdata/citus#1655, #1803); retried the same way.
+const DISTRIBUTED_DEADLOCK: &str =
+    "canceling the transaction since it was involved in a distributed deadlock";
 const TIMEOUT_MESSAGES: &[&str] = &[
     "canceling statement due to statement timeout", // 57014
     "canceling statement due to lock timeout",      // 55P03
@@ -160,7 +164,9 @@ impl From<DieselError> for AppError {
                         AppError::Unavailable(Outage::ReadOnly(first_line(message)))
                     }
                     DatabaseErrorKind::Unknown | DatabaseErrorKind::UnableToSendCommand => {
-                        if message.starts_with(DEADLOCK) {
+                        if message.starts_with(DEADLOCK)
+                            || message.starts_with(DISTRIBUTED_DEADLOCK)
+                        {
                             AppError::Conflict(RETRYABLE.into())
                         } else if TIMEOUT_MESSAGES.iter().any(|m| message.starts_with(m)) {
                             AppError::Unavailable(Outage::Timeout(first_line(message)))
@@ -265,4 +271,54 @@ pub fn log_internal(error: &AppError) -> String {
         _ => {}
     }
     request_id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::DatabaseErrorInformation;
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn from_message(message: &'static str) -> AppError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Info(message))).into()
+    }
+
+    #[test]
+    fn local_and_distributed_deadlocks_are_retried_other_failures_are_not() {
+        assert!(from_message("deadlock detected").is_retryable());
+        assert!(from_message(
+            "canceling the transaction since it was involved in a distributed deadlock"
+        )
+        .is_retryable());
+        assert!(!from_message("duplicate key value violates unique constraint").is_retryable());
+        assert!(matches!(
+            from_message("canceling statement due to statement timeout"),
+            AppError::Unavailable(Outage::Timeout(_))
+        ));
+    }
 }

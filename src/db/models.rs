@@ -12,7 +12,7 @@ mod settings;
 pub use access_token::{shard_key, AccessToken, NewAccessToken, Property};
 pub use account::{Account, AccountChangeset, NewAccount, Role};
 pub use api_key::{ApiKey, NewApiKey};
-pub use audit_event::{AuditEvent, NewAuditEvent};
+pub use audit_event::{audit_shard_key, AuditEvent, NewAuditEvent};
 pub use client::{Client, ClientScope, NewClient};
 pub use scope::{NewScope, Scope};
 pub use session::SessionRecord;

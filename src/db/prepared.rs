@@ -28,6 +28,7 @@ enum Param {
     Timestamptz(DateTime<Utc>),
     NullableTimestamptz(Option<DateTime<Utc>>),
     TextArray(Vec<String>),
+    BigIntArray(Vec<i64>),
     NullableTextArray(Option<Vec<String>>),
     Jsonb(serde_json::Value),
     NullableJsonb(Option<serde_json::Value>),
@@ -94,6 +95,11 @@ impl Prepared {
         self.with(Param::TextArray(v.to_vec()))
     }
 
+    /// The next parameter, `bigint[]`.
+    pub fn big_int_array(self, v: &[i64]) -> Self {
+        self.with(Param::BigIntArray(v.to_vec()))
+    }
+
     /// The next parameter, `text[]` or NULL.
     pub fn nullable_text_array(self, v: Option<&[String]>) -> Self {
         self.with(Param::NullableTextArray(v.map(<[String]>::to_vec)))
@@ -157,6 +163,7 @@ impl QueryFragment<Pg> for Prepared {
                     out.push_bind_param::<Nullable<Timestamptz>, _>(v)?
                 }
                 Param::TextArray(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+                Param::BigIntArray(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
                 Param::NullableTextArray(v) => {
                     out.push_bind_param::<Nullable<Array<Text>>, _>(v)?
                 }

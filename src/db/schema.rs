@@ -67,6 +67,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         request_id -> Nullable<Text>,
         client_ip -> Nullable<Text>,
+        shard_key -> Text,
     }
 }
 

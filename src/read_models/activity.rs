@@ -20,7 +20,7 @@ pub fn activity(
 ) -> AppResult<Vec<NamedEvent>> {
     Ok(diesel::sql_query(format!(
         "{NAMED_EVENT_SELECT}
-         WHERE e.subject = $1
+         WHERE e.subject = $1 AND e.shard_key = $1
          ORDER BY e.occurred_at DESC, e.id DESC
          LIMIT $2 OFFSET $3"
     ))

@@ -177,7 +177,10 @@ pub fn list_events_sql(filter: &AuditFilter, after: Option<Cursor>) -> String {
     let checks = [
         (filter.actor.is_some(), "e.actor_id = $1"),
         (filter.actor_kind.is_some(), "e.actor_kind = $2"),
-        (filter.subject.is_some(), "e.subject = $3"),
+        (
+            filter.subject.is_some(),
+            "e.subject = $3 AND e.shard_key = $3",
+        ),
         (filter.client_id.is_some(), "e.client_id = $4"),
         (filter.action.is_some(), "e.action = $5"),
         (filter.from.is_some(), "e.occurred_at >= $6"),

@@ -33,16 +33,19 @@ struct Row {
 
 /// One statement over the pair's keys: the grant row, its scope rows, the newest live token
 /// (`(subject, client_id, …)` index) and the pair's latest audit event (index on subject).
+/// Every table is filtered by the pair's own values rather than correlated to the grant's row,
+/// so that Citus routes the whole statement to the pair's shard (correlated, the token's
+/// `ORDER BY … LIMIT 1` made it ask every shard).
 const SQL: &str = "
 SELECT ARRAY(SELECT s.scope FROM grant_scopes s
-             WHERE s.subject = g.subject AND s.client_id = g.client_id AND s.held_until > now()
+             WHERE s.subject = $1 AND s.client_id = $2 AND s.held_until > now()
              ORDER BY s.scope) AS merged,
        (SELECT t.scopes || coalesce(t.refresh_token_scopes, '{}') FROM access_tokens t
-        WHERE t.subject = g.subject AND t.client_id = g.client_id
+        WHERE t.subject = $1 AND t.shard_key = $1 AND t.client_id = $2
           AND greatest(t.access_token_expires_at, t.refresh_token_expires_at) > now()
         ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS latest,
        coalesce((SELECT max(e.occurred_at) FROM audit_events e
-                 WHERE e.subject = g.subject AND e.client_id = g.client_id
+                 WHERE e.subject = $1 AND e.shard_key = $1 AND e.client_id = $2
                    AND (e.action LIKE 'token.%' OR e.action LIKE 'authorization.%'
                         OR e.action LIKE 'grant.%')),
                 g.first_authorized_at, g.created_at) AS modified_at

@@ -3,7 +3,7 @@
 
 use diesel::dsl::now;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use serde_json::json;
 
 use crate::audit::{self, Actor};
@@ -193,6 +193,10 @@ pub fn end_sessions_by_oidc(
     struct Ended {
         #[diesel(sql_type = BigInt)]
         ended: i64,
+        #[diesel(sql_type = Array<BigInt>)]
+        event_ids: Vec<i64>,
+        #[diesel(sql_type = Array<Text>)]
+        event_keys: Vec<String>,
     }
     // One statement per shape, so that each is planned on its own partial index.
     let which = match (sid, sub) {
@@ -213,13 +217,18 @@ pub fn end_sessions_by_oidc(
              RETURNING account_id
          ), events AS (
              INSERT INTO audit_events (actor_kind, actor_id, action, subject, affected_count,
-                                       state_after, request_id, client_ip)
+                                       state_after, request_id, client_ip, shard_key)
              SELECT $4, $5, 'session.end_all', a.subject, count(*),
-                    jsonb_build_object('cause', 'oidc_logout', 'issuer', $1::text), $6, $7
+                    jsonb_build_object('cause', 'oidc_logout', 'issuer', $1::text), $6, $7,
+                    a.subject
              FROM ended JOIN accounts a ON a.id = ended.account_id
              GROUP BY a.subject
+             RETURNING id, shard_key
          )
-         SELECT count(*)::bigint AS ended FROM ended"
+         SELECT count(*)::bigint AS ended,
+                ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
+                ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys
+         FROM ended"
     ))
     .bind::<Text, _>(issuer)
     .bind::<Nullable<Text>, _>(sid)
@@ -229,5 +238,6 @@ pub fn end_sessions_by_oidc(
     .bind::<Nullable<Text>, _>(&actor.request_id)
     .bind::<Nullable<Text>, _>(&actor.client_ip)
     .get_result(conn)?;
+    crate::audit::outbox::enqueue(conn, &row.event_keys, &row.event_ids)?;
     Ok(row.ended as u64)
 }

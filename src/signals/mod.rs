@@ -9,7 +9,8 @@
 //!    database trigger `audit_events_signal` (migration `2026-12-01-008000_shared_signals`)
 //!    derives the CAEP event of each audit row (`ssf_event_of`) and writes one [`outbox`] row
 //!    per stream that wants it, in the same transaction — a change that rolls back sends
-//!    nothing, a committed one is never lost;
+//!    nothing, a committed one is never lost (on Citus, which takes no triggers on distributed
+//!    tables, the writers call `crate::audit::outbox` instead);
 //! 2. the delivery [`worker`] inside `serve` claims due rows (`FOR UPDATE SKIP LOCKED`, a lease
 //!    that expires), builds and signs each SET ([`set`], [`keys`]) and pushes it ([`push`]),
 //!    retrying with backoff and dead-lettering permanent refusals;

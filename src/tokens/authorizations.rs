@@ -126,6 +126,9 @@ struct PairRow {
     lost: serde_json::Value,
     #[diesel(sql_type = Jsonb)]
     gained: serde_json::Value,
+    /// The audit event written (none or one), for its SETs on Citus.
+    #[diesel(sql_type = Array<BigInt>)]
+    event_ids: Vec<i64>,
 }
 
 /// `$3` true: only the tokens that are not spent (end users and staff), else all.
@@ -267,21 +270,23 @@ fn update_sql() -> String {
          ), event AS (
              INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
                                        affected_count, state_before, state_after, reason,
-                                       request_id, client_ip)
+                                       request_id, client_ip, shard_key)
              SELECT $6, $7, 'authorization.update', $1, $2, updated,
                     jsonb_build_object('scopes', to_jsonb($12::text[])),
                     jsonb_build_object('scopes', to_jsonb(after),
                                        'requested', to_jsonb($4::text[]),
                                        'mode', $8, 'changedTokens', changed,
                                        'removed', lost, 'added', gained),
-                    $9, $10, $11
+                    $9, $10, $11, $2
              FROM summary
              -- A removal or an addition that changes nothing is no event (a form sent again,
              -- a scope someone else had removed already); Authlete's set is always recorded.
              WHERE updated > 0 AND (changed > 0 OR $8 IN ('set', 'narrow'))
              RETURNING id
          )
-         SELECT updated, changed, after, lost, gained FROM summary",
+         SELECT updated, changed, after, lost, gained,
+                ARRAY(SELECT id FROM event) AS event_ids
+         FROM summary",
         held_ctes = maintain::PAIR_HELD_CTES.trim(),
     )
 }
@@ -467,6 +472,7 @@ pub fn change_pair_scopes(
             .text_array(&pair.held)
             .text(pair.groups.as_str())
             .get_result(c)?;
+        crate::audit::outbox::enqueue(c, &[subject.to_string()], &row.event_ids)?;
         if row.updated == 0 {
             return Err(AppError::NotFound);
         }
@@ -497,6 +503,9 @@ pub fn change_pair_scopes(
 struct DeletedRow {
     #[diesel(sql_type = BigInt)]
     deleted: i64,
+    /// The audit event written (none or one), for its SETs on Citus.
+    #[diesel(sql_type = Array<BigInt>)]
+    event_ids: Vec<i64>,
 }
 
 /// $1 client, $2 subject, $3 actor kind, $4 actor id, $5 reason, $6 request id, $7 client ip.
@@ -511,17 +520,17 @@ WITH gone AS (
     directory_forget_cte!(),
     ", event AS (
     INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject, affected_count,
-                              state_before, reason, request_id, client_ip)
+                              state_before, reason, request_id, client_ip, shard_key)
     SELECT $3, $4, 'authorization.delete', $1, $2, count(*),
            jsonb_build_object('scopes', to_jsonb(ARRAY(
                SELECT DISTINCT s FROM gone, unnest(scopes || coalesce(refresh_token_scopes, '{}'))
                                             AS s ORDER BY s))),
-           $5, $6, $7
+           $5, $6, $7, $2
     FROM gone
     HAVING count(*) > 0
     RETURNING id
 )
-SELECT count(*) AS deleted FROM gone"
+SELECT count(*) AS deleted, ARRAY(SELECT id FROM event) AS event_ids FROM gone"
 );
 
 /// Deletes every access and refresh token of the pair with one statement and one audit row
@@ -553,6 +562,7 @@ pub fn delete_pair(
             .bind::<Nullable<Text>, _>(&actor.request_id)
             .bind::<Nullable<Text>, _>(&actor.client_ip)
             .get_result(c)?;
+        crate::audit::outbox::enqueue(c, &[subject.to_string()], &row.event_ids)?;
         if row.deleted == 0 {
             if !ended {
                 return Err(AppError::NotFound);

@@ -1,7 +1,7 @@
 //! Taking tokens away: one token, or every token of a client, a subject or a pair.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 
 use super::{audit_state, policy, TokenRef};
 use crate::audit::{self, Actor};
@@ -101,6 +101,20 @@ pub enum RevokeTarget {
 struct Revoked {
     #[diesel(sql_type = BigInt)]
     revoked: i64,
+    /// The audit events written, and their shard keys (for their SETs on Citus).
+    #[diesel(sql_type = Array<BigInt>)]
+    event_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    event_keys: Vec<String>,
+}
+
+/// An audit event written by a statement, for its SETs on Citus.
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    shard_key: String,
 }
 
 /// Deletes what `target` names with one statement, writing one audit event per client +
@@ -181,13 +195,18 @@ pub fn revoke_tokens(
              RETURNING client_id, subject, access_token_hash, refresh_token_hash
          ), {forget}, events AS (
              INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
-                                       token_hash, affected_count, reason, request_id, client_ip)
+                                       token_hash, affected_count, reason, request_id, client_ip,
+                                       shard_key)
              SELECT $1, $2, 'token.revoke', client_id, subject,
-                    CASE WHEN {single} THEN min(access_token_hash) END, count(*), $3, $4, $5
+                    CASE WHEN {single} THEN min(access_token_hash) END, count(*), $3, $4, $5,
+                    coalesce(subject, 'client:' || client_id::text)
              FROM gone GROUP BY client_id, subject
-             RETURNING id
+             RETURNING id, shard_key
          )
-         SELECT count(*) AS revoked FROM gone",
+         SELECT count(*) AS revoked,
+                ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
+                ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys
+         FROM gone",
             forget = directory_forget_cte!()
         )
     };
@@ -234,6 +253,7 @@ pub fn revoke_tokens(
             .bind::<Nullable<BigInt>, _>(client)
             .bind::<Nullable<Text>, _>(&key)
             .get_result(c)?;
+        crate::audit::outbox::enqueue(c, &row.event_keys, &row.event_ids)?;
         if let Some(g) = &locked {
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }
@@ -261,14 +281,15 @@ fn end_grants(
         RevokeTarget::AccessToken(_) | RevokeTarget::RefreshToken(_) => return Ok(()),
     };
     // The condition is one of the fixed strings above; every value is a bound parameter.
-    diesel::sql_query(format!(
+    let written = diesel::sql_query(format!(
         "WITH ended AS (
              DELETE FROM grants WHERE {condition} RETURNING subject, client_id, token_count
          )
          INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
-                                   affected_count, reason, request_id, client_ip)
-         SELECT $3, $4, 'authorization.delete', client_id, subject, 0, $5, $6, $7
-         FROM ended WHERE token_count = 0"
+                                   affected_count, reason, request_id, client_ip, shard_key)
+         SELECT $3, $4, 'authorization.delete', client_id, subject, 0, $5, $6, $7, subject
+         FROM ended WHERE token_count = 0
+         RETURNING id, shard_key"
     ))
     .bind::<Nullable<Text>, _>(subject)
     .bind::<Nullable<BigInt>, _>(client)
@@ -277,6 +298,9 @@ fn end_grants(
     .bind::<Nullable<Text>, _>(reason)
     .bind::<Nullable<Text>, _>(&actor.request_id)
     .bind::<Nullable<Text>, _>(&actor.client_ip)
-    .execute(c)?;
+    .load::<Written>(c)?;
+    let (ids, keys): (Vec<i64>, Vec<String>) =
+        written.into_iter().map(|w| (w.id, w.shard_key)).unzip();
+    crate::audit::outbox::enqueue(c, &keys, &ids)?;
     Ok(())
 }

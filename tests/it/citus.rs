@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Json, Text};
 use serde_json::{json, Value};
@@ -74,6 +75,7 @@ fn migrations_distribute_the_per_user_tables_by_subject_and_copy_the_catalogue()
     };
     let expected: BTreeMap<String, (String, String, String)> = [
         ("access_tokens", d("shard_key", "access_tokens")),
+        ("audit_events", d("shard_key", "access_tokens")),
         ("grants", d("subject", "access_tokens")),
         ("grant_scopes", d("subject", "access_tokens")),
         ("grant_usage", d("subject", "access_tokens")),
@@ -113,6 +115,73 @@ fn migrations_distribute_the_per_user_tables_by_subject_and_copy_the_catalogue()
             .contains("access_tokens_shard_key_derived"),
         "{wrong}"
     );
+    let wrong = diesel::sql_query(
+        "INSERT INTO audit_events (actor_kind, actor_id, action, subject, shard_key)
+         VALUES ('system', 'test', 'token.update', 'alice', 'bob')",
+    )
+    .execute(&mut demo.conn())
+    .expect_err("an audit event on another shard than its subject's is refused");
+    assert!(
+        wrong.to_string().contains("audit_events_shard_key_derived"),
+        "{wrong}"
+    );
+}
+
+/// On both engines: the role that owns the tables — the one that runs the migrations and
+/// serves — can append audit events and change none. On plain PostgreSQL the append-only
+/// trigger refuses; on Citus, which distributes no table with triggers, its privileges do
+/// (the migration revoked them). Both answer "insufficient privilege".
+#[test]
+fn the_role_that_owns_the_tables_can_append_audit_events_and_change_none() {
+    let t = TestApp::new();
+    let mut conn = t.conn();
+    let role = format!("owner_{}", t.db.name);
+    // One statement at a time: Citus hands each DDL statement on to the workers by its text.
+    for sql in [
+        // LOGIN: Citus reaches the workers as the current role.
+        format!("CREATE ROLE {role} NOSUPERUSER LOGIN"),
+        format!("ALTER TABLE audit_events OWNER TO {role}"),
+        format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+    ] {
+        conn.batch_execute(&sql).expect("a role of its own");
+    }
+    conn.batch_execute(&format!("SET ROLE {role}")).unwrap();
+    conn.batch_execute(
+        "INSERT INTO audit_events (actor_kind, actor_id, action, subject, shard_key)
+         VALUES ('system', 'test', 'token.update', 'alice', 'alice')",
+    )
+    .expect("appending is allowed");
+    for sql in [
+        "UPDATE audit_events SET reason = 'rewritten' WHERE shard_key = 'alice'",
+        "DELETE FROM audit_events WHERE shard_key = 'alice'",
+        "TRUNCATE audit_events",
+    ] {
+        let err = conn.batch_execute(sql).expect_err(sql);
+        let refused = match &err {
+            diesel::result::Error::DatabaseError(_, info) => info.message().to_string(),
+            other => other.to_string(),
+        };
+        assert!(
+            refused.contains("permission denied") || refused.contains("append-only"),
+            "{sql}: {refused}"
+        );
+    }
+    conn.batch_execute("RESET ROLE").unwrap();
+    let kept: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM audit_events WHERE action = 'token.update' AND reason IS NULL)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(kept, 1, "the event is still there, unchanged");
+    for sql in [
+        "ALTER TABLE audit_events OWNER TO CURRENT_USER".to_string(),
+        format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}"),
+        format!("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}"),
+        format!("DROP ROLE {role}"),
+    ] {
+        conn.batch_execute(&sql).expect("the role dropped");
+    }
 }
 
 #[derive(QueryableByName)]
@@ -151,6 +220,7 @@ fn multi_shard(conn: &mut PgConnection, captured: &[String]) -> (usize, Vec<Stri
     statements.dedup();
     let distributed = [
         "access_tokens",
+        "audit_events",
         "grants",
         "grant_scopes",
         "grant_usage",
@@ -208,6 +278,16 @@ async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
     )
     .await;
     assert_eq!(created.status, 200, "{}", created.body);
+    let granted = send(
+        &app,
+        post_json(
+            "/api/client/granted_scopes/get/1001",
+            &auth,
+            &json!({"subject": "alice"}),
+        ),
+    )
+    .await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
 
     let statements = sql_count::texts(&t.db.name).split_off(first);
     let (checked, fanouts) = multi_shard(&mut conn, &statements);
@@ -345,6 +425,125 @@ async fn the_look_ups_by_token_hash_run_on_one_shard() {
         checked >= 10,
         "too few statements captured: {statements:#?}"
     );
+    assert!(
+        fanouts.is_empty(),
+        "{} of {checked} statements cross shards:\n{}",
+        fanouts.len(),
+        fanouts.join("\n")
+    );
+}
+
+/// A poll stream of every event about every subject, written as the stream management API
+/// would (`tests/it/ssf_streams.rs` drives that API itself).
+fn poll_stream(conn: &mut PgConnection) -> String {
+    let stream = "citusStreamOfEverything1".to_string();
+    conn.batch_execute(&format!(
+        "INSERT INTO ssf_receivers (name, credential_id, secret_hash, audience)
+         VALUES ('citus', 'tdr_citusCitusCitusCitus1234', repeat('a', 43), 'https://rs.example.com');
+         INSERT INTO ssf_streams (stream_id, receiver_id, delivery_method, events_delivered,
+                                  default_subjects)
+         SELECT '{stream}', id, 'urn:ietf:rfc:8936',
+                ARRAY['{}', '{}'], 'ALL'
+         FROM ssf_receivers",
+        tokendesk::signals::SESSION_REVOKED,
+        tokendesk::signals::TOKEN_CLAIMS_CHANGE,
+    ))
+    .expect("a stream");
+    stream
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Queued {
+    #[diesel(sql_type = Text)]
+    event: String,
+    #[diesel(sql_type = Text)]
+    about: String,
+    #[diesel(sql_type = Text)]
+    action: String,
+}
+
+/// The outbox rows of `stream`, in order: the event's short name, the user and app it is
+/// about, and the audit action it tells of.
+fn queued(conn: &mut PgConnection, stream: &str) -> Vec<Queued> {
+    diesel::sql_query(
+        "SELECT regexp_replace(o.event_type, '.*/', '') AS event, o.order_key AS about,
+                e.action
+         FROM ssf_outbox o JOIN audit_events e
+           ON e.shard_key = coalesce(o.subject_user, 'client:' || o.subject_client)
+          AND e.id = o.audit_event_id
+         WHERE o.stream_id = $1 ORDER BY o.id",
+    )
+    .bind::<Text, _>(stream)
+    .load(conn)
+    .expect("outbox rows")
+}
+
+/// A pair update and a pair delete through the API: each is one statement on the pair's
+/// shard (tokens, grant and audit row), and each audit event still becomes its SET — on Citus
+/// written by the writer (`audit::outbox`), not by the trigger, which Citus refuses. A sweep
+/// that leaves an app without tokens tells of it too; a sweep of spent tokens of an app that
+/// keeps others does not. On both engines: on plain PostgreSQL the trigger writes the same
+/// rows, and no statement has a distributed plan.
+#[actix_web::test]
+async fn pair_changes_write_tokens_audit_and_signals_on_the_pairs_shard() {
+    sql_count::install();
+    let t = TestApp::with_demo();
+    let mut conn = t.conn();
+    let auth = fixtures::api_key(&mut conn, "citus");
+    let stream = poll_stream(&mut conn);
+    fixtures::Tok::new("carol-old", 1001, "carol", &["read"])
+        .expires_in(-3 * 86400)
+        .refresh_in(None)
+        .insert(&mut conn);
+    let app = t.service().await;
+    let first = sql_count::texts(&t.db.name).len();
+
+    let narrowed = send(
+        &app,
+        post_json(
+            "/api/client/authorization/update/1001",
+            &auth,
+            &json!({"subject": "alice", "scopes": ["read"]}),
+        ),
+    )
+    .await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    let deleted = send(
+        &app,
+        crate::api_client::request(
+            actix_web::http::Method::DELETE,
+            "/api/client/authorization/delete/1001?subject=bob",
+            &auth,
+        ),
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let statements = sql_count::texts(&t.db.name).split_off(first);
+
+    tokendesk::tokens::sweep_expired(
+        &mut conn,
+        chrono::Duration::days(1),
+        &tokendesk::audit::Actor::system("sweep"),
+    )
+    .expect("sweep");
+
+    let mut got = queued(&mut conn, &stream);
+    // The demo's other users' spent tokens are swept too; these three pairs are the test's.
+    got.retain(|q| ["1001/alice", "1001/bob", "1001/carol"].contains(&q.about.as_str()));
+    let want = [
+        ("token-claims-change", "1001/alice", "authorization.update"),
+        ("session-revoked", "1001/bob", "authorization.delete"),
+        ("session-revoked", "1001/carol", "token.sweep"),
+    ];
+    assert_eq!(
+        got.iter()
+            .map(|q| (q.event.as_str(), q.about.as_str(), q.action.as_str()))
+            .collect::<Vec<_>>(),
+        want,
+        "{got:#?}"
+    );
+    let (checked, fanouts) = multi_shard(&mut conn, &statements);
+    assert!(checked >= 4, "too few statements captured: {statements:#?}");
     assert!(
         fanouts.is_empty(),
         "{} of {checked} statements cross shards:\n{}",

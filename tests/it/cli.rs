@@ -178,13 +178,13 @@ fn sweep_deletes_only_long_expired_tokens_and_audits_per_pair() {
     let mut conn = db.conn();
     conn.batch_execute(
         "INSERT INTO clients (client_id, name) VALUES (7, 'Photo Printer');
-         INSERT INTO access_tokens (access_token_hash, client_id, subject, grant_type,
-                                    created_at, access_token_expires_at)
-         VALUES ('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 7, 'alice', 'PASSWORD',
+         INSERT INTO access_tokens (access_token_hash, client_id, subject, shard_key,
+                                    grant_type, created_at, access_token_expires_at)
+         VALUES ('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 7, 'alice', 'alice', 'PASSWORD',
                  now() - interval '90 days', now() - interval '40 days'),
-                ('BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', 7, 'alice', 'PASSWORD',
+                ('BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB', 7, 'alice', 'alice', 'PASSWORD',
                  now() - interval '60 days', now() - interval '35 days'),
-                ('CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC', 7, 'alice', 'PASSWORD',
+                ('CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC', 7, 'alice', 'alice', 'PASSWORD',
                  now() - interval '9 days', now() - interval '1 day');",
     )
     .expect("tokens");

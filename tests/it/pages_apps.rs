@@ -341,6 +341,7 @@ async fn the_activity_page_tells_what_support_did_and_why() {
             audit_events::action.eq("token.revoke"),
             audit_events::client_id.eq(1003),
             audit_events::subject.eq("alice"),
+            audit_events::shard_key.eq("alice"),
             audit_events::token_hash.eq(&hash),
             audit_events::affected_count.eq(1i64),
             audit_events::reason.eq("Ticket 4521: card reported stolen"),

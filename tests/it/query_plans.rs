@@ -59,6 +59,9 @@ enum Bind {
     JsonArray(Vec<Bind>),
     /// A `PgInterval { microseconds: …, days: …, months: … }`, written back as an interval.
     Interval(String),
+    /// A JSON object (`Object {…}`), written back as `'{}'::jsonb`: the value a row gets in a
+    /// jsonb column changes no plan and no shard.
+    JsonObject,
     Null,
 }
 
@@ -118,6 +121,27 @@ fn parse_value(c: &[char], pos: &mut usize) -> Result<Bind, String> {
                     *pos += 1;
                 }
             }
+        }
+        Some(_) if c[*pos..].starts_with(&['O', 'b', 'j', 'e', 'c', 't', ' ', '{']) => {
+            // Skip to the matching brace, minding strings (`String("}")`).
+            *pos += 7;
+            let (mut depth, mut quoted) = (0usize, false);
+            while let Some(&ch) = c.get(*pos) {
+                *pos += 1;
+                match ch {
+                    '\\' if quoted => *pos += 1,
+                    '"' => quoted = !quoted,
+                    '{' if !quoted => depth += 1,
+                    '}' if !quoted => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(Bind::JsonObject);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Err("unterminated JSON object".into())
         }
         Some(_) if c[*pos..].starts_with(&['P', 'g', 'I', 'n', 't', 'e', 'r', 'v', 'a', 'l']) => {
             let end = c[*pos..]
@@ -191,6 +215,7 @@ fn literal(bind: &Bind) -> Result<String, String> {
         }
         Bind::Bare(w) => w.clone(),
         Bind::JsonArray(items) if items.is_empty() => "'[]'::jsonb".into(),
+        Bind::JsonObject => "'{}'::jsonb".into(),
         Bind::JsonArray(_) => return Err("cannot replay a non-empty JSON bind".into()),
         Bind::List(items) if items.iter().all(|i| matches!(i, Bind::Str(_))) => {
             let inner: Result<Vec<String>, String> = items.iter().map(literal).collect();
@@ -237,7 +262,7 @@ fn type_of(bind: &Bind) -> &'static str {
         Bind::Str(_) => "text",
         Bind::Null => "unknown",
         Bind::Interval(_) => "interval",
-        Bind::JsonArray(_) => "jsonb",
+        Bind::JsonArray(_) | Bind::JsonObject => "jsonb",
         Bind::Bare(w) if w == "true" || w == "false" => "boolean",
         Bind::Bare(w) if w.len() > 10 && w.as_bytes()[4] == b'-' && w.contains('T') => {
             "timestamptz"

@@ -205,11 +205,11 @@ pub fn short(event_type: &str) -> &str {
 /// statement (a pair the size of a heavy user's).
 pub fn insert_pair_tokens(conn: &mut PgConnection, subject: &str, n: i64) {
     diesel::sql_query(
-        "INSERT INTO access_tokens (access_token_hash, client_id, subject, grant_type, scopes,
-                                    access_token_expires_at, properties)
+        "INSERT INTO access_tokens (access_token_hash, client_id, subject, shard_key,
+                                    grant_type, scopes, access_token_expires_at, properties)
          SELECT rtrim(translate(encode(sha256(($2 || '-' || g)::bytea), 'base64'), '+/', '-_'),
                       '='),
-                $1, $2, 'AUTHORIZATION_CODE', ARRAY['read', 'write'],
+                $1, $2, $2, 'AUTHORIZATION_CODE', ARRAY['read', 'write'],
                 now() + interval '1 hour', '[]'
          FROM generate_series(1, $3) AS g",
     )

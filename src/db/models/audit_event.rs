@@ -25,6 +25,8 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
+    /// See [`audit_shard_key`].
+    pub shard_key: String,
 }
 
 /// An event to append.
@@ -43,4 +45,16 @@ pub struct NewAuditEvent {
     pub reason: Option<String>,
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
+}
+
+/// The shard key of an audit event: what it is about, as a token's ([`super::shard_key`]) —
+/// the subject, else `client:<id>`, else `''` (the catalogue's and the service's events). The
+/// database checks it (`audit_events_shard_key_derived`); under Citus it is the distribution
+/// column, so every writer sets it (docs/SCALING.md).
+pub fn audit_shard_key(subject: Option<&str>, client_id: Option<i64>) -> String {
+    match (subject, client_id) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(c)) => format!("client:{c}"),
+        (None, None) => String::new(),
+    }
 }

@@ -87,6 +87,11 @@ struct Deleted {
     subjects: Vec<String>,
     #[diesel(sql_type = Array<BigInt>)]
     clients: Vec<i64>,
+    /// The audit events written, and their shard keys (for their SETs on Citus).
+    #[diesel(sql_type = Array<BigInt>)]
+    event_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    event_keys: Vec<String>,
 }
 
 /// Deletes every token whose access token — and refresh token, if any — expired longer ago than
@@ -150,10 +155,12 @@ WITH {LOCKED}, batch AS (
     RETURNING id, client_id, subject, access_token_hash, refresh_token_hash
 ), {FORGET}, events AS (
     INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
-                              affected_count, reason, request_id)
+                              affected_count, reason, request_id, shard_key)
     SELECT $2, $3, 'token.sweep', client_id, subject, count(*),
-           'expired longer ago than ' || $1::text, $4
+           'expired longer ago than ' || $1::text, $4,
+           coalesce(subject, 'client:' || client_id::text)
     FROM gone GROUP BY client_id, subject
+    RETURNING id, shard_key
 ), touched AS (
     SELECT DISTINCT subject, client_id FROM gone WHERE subject IS NOT NULL
 )
@@ -161,7 +168,9 @@ SELECT (SELECT count(*) FROM gone) AS deleted,
        (SELECT count(*) FROM unnest($8::bigint[]) AS c(id)
         WHERE c.id NOT IN (SELECT id FROM gone)) AS kept,
        ARRAY(SELECT subject FROM touched ORDER BY subject, client_id) AS subjects,
-       ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients";
+       ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients,
+       ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
+       ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys";
 
 /// The grants locked by [`LOCK_SQL`], as the delete's parameters `$5` and `$6` give them.
 const LOCKED_CTE: &str =
@@ -253,6 +262,8 @@ pub fn sweep_expired_with_progress(
                 kept: 0,
                 subjects: Vec::new(),
                 clients: Vec::new(),
+                event_ids: Vec::new(),
+                event_keys: Vec::new(),
             };
             let limit = size.saturating_mul(DELETED_PER_CANDIDATE);
             for group in &groups {
@@ -289,6 +300,7 @@ pub fn sweep_expired_with_progress(
                 let done: Deleted = with_batch_parameters!(&delete_sql)
                     .bind::<Array<BigInt>, _>(&batch)
                     .get_result(c)?;
+                crate::audit::outbox::enqueue(c, &done.event_keys, &done.event_ids)?;
                 row.deleted += done.deleted;
                 row.kept += done.kept;
                 row.subjects.extend(done.subjects);

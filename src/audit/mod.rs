@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 
-use crate::db::models::{NewAuditEvent, Property};
+use crate::db::models::{audit_shard_key, NewAuditEvent, Property};
 use crate::error::AppResult;
+
+pub mod outbox;
 
 /// Who made a change, and from where.
 #[derive(Debug, Clone)]
@@ -55,16 +57,26 @@ impl Actor {
     }
 }
 
-/// $1 actor kind … $12 client ip: every column an event may set, so that the text is fixed and
-/// the statement stays prepared (`db::prepared`).
+/// $1 actor kind … $12 client ip, $13 shard key: every column an event may set, so that the
+/// text is fixed and the statement stays prepared (`db::prepared`).
 const RECORD_SQL: &str =
     "INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
-    token_hash, affected_count, state_before, state_after, reason, request_id, client_ip)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    token_hash, affected_count, state_before, state_after, reason, request_id, client_ip,
+    shard_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING id";
 
-/// Appends one event, filling in the actor.
+#[derive(QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Appends one event, filling in the actor, with its SETs (on Citus through
+/// [`outbox`]; on PostgreSQL the database's trigger writes them).
 pub fn record(conn: &mut PgConnection, actor: &Actor, event: NewAuditEvent) -> AppResult<()> {
-    crate::db::prepared::Prepared::new(RECORD_SQL)
+    let key = audit_shard_key(event.subject.as_deref(), event.client_id);
+    let recorded: Recorded = crate::db::prepared::Prepared::new(RECORD_SQL)
         .text(actor.kind.as_str())
         .text(actor.id.as_str())
         .text(event.action)
@@ -77,7 +89,9 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, event: NewAuditEvent) -> A
         .nullable_text(event.reason)
         .nullable_text(actor.request_id.clone())
         .nullable_text(actor.client_ip.clone())
-        .execute(conn)?;
+        .text(key.as_str())
+        .get_result(conn)?;
+    outbox::enqueue(conn, &[key], &[recorded.id])?;
     Ok(())
 }
 

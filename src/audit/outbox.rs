@@ -1,0 +1,61 @@
+//! The SETs (`crate::signals`) of audit events on Citus. On plain PostgreSQL the trigger `audit_events_signal`
+//! writes them for every statement that inserts audit rows; Citus distributes no table with
+//! triggers, so there each writer of audit events hands what it wrote to [`enqueue`], in
+//! its own transaction, right after the statement (docs/SCALING.md, "Audit events on the
+//! shards"). The rules are the database's either way: `ssf_event_of` decides the event, the
+//! streams' filters decide who gets it.
+
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+
+use crate::db::prepared::Prepared;
+
+/// `$1` the events' shard keys, `$2` their ids. The sweep's "is the app left without any
+/// token" is read here, by the tokens' shard keys, and handed to `ssf_event_of`: Citus runs
+/// no SQL function over a distributed table inside a distributed statement.
+const ENQUEUE_SQL: &str = "
+WITH n AS MATERIALIZED (
+    SELECT * FROM audit_events WHERE shard_key = ANY ($1) AND id = ANY ($2)
+), kept AS MATERIALIZED (
+    SELECT DISTINCT t.client_id, t.subject FROM access_tokens t
+    WHERE t.shard_key = ANY ($1)
+      AND t.client_id = ANY (ARRAY(SELECT client_id FROM n WHERE action = 'token.sweep'))
+)
+INSERT INTO ssf_outbox (stream_id, txn, audit_event_id, event_type, subject_user,
+                        subject_client, subject_token, event, order_key)
+SELECT s.stream_id, ssf_txn(), n.id, ev.event_type, n.subject, n.client_id, ev.token_hash,
+       ev.body, coalesce(n.client_id::text, '') || '/' || coalesce(n.subject, '')
+FROM n
+CROSS JOIN LATERAL ssf_event_of(n::audit_events, n.action = 'token.sweep' AND NOT EXISTS (
+    SELECT 1 FROM kept k WHERE k.client_id = n.client_id AND k.subject = n.subject)) ev
+JOIN ssf_streams s ON s.status <> 'disabled' AND ev.event_type = ANY (s.events_delivered)
+WHERE ssf_stream_wants(s.stream_id, s.default_subjects, n.subject, n.client_id, ev.token_hash)
+ORDER BY n.id, s.stream_id";
+
+#[derive(QueryableByName)]
+struct Streams {
+    #[diesel(sql_type = Bool)]
+    any: bool,
+}
+
+/// On Citus, writes the outbox rows of the audit events `ids` (of shard keys `keys`, the same
+/// length or one key for all) just written in this transaction. Nothing on PostgreSQL, where
+/// the trigger did it, and nothing without a stream (one look at the coordinator's
+/// `ssf_streams`).
+pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryResult<()> {
+    if !crate::db::engine::distributed() || ids.is_empty() {
+        return Ok(());
+    }
+    let streams: Streams = Prepared::new(
+        "SELECT EXISTS (SELECT 1 FROM ssf_streams WHERE status <> 'disabled') AS any",
+    )
+    .get_result(conn)?;
+    if !streams.any {
+        return Ok(());
+    }
+    Prepared::new(ENQUEUE_SQL)
+        .text_array(keys)
+        .big_int_array(ids)
+        .execute(conn)?;
+    Ok(())
+}
