@@ -250,6 +250,22 @@ fn multi_shard(conn: &mut PgConnection, captured: &[String]) -> (usize, Vec<Stri
     (checked, fanouts)
 }
 
+/// Fails unless at least `at_least` of `statements` touch a distributed table and each of
+/// them runs on one shard (but for `KNOWN_FANOUTS`).
+fn assert_one_shard(conn: &mut PgConnection, statements: &[String], at_least: usize) {
+    let (checked, fanouts) = multi_shard(conn, statements);
+    assert!(
+        checked >= at_least,
+        "too few statements captured: {statements:#?}"
+    );
+    assert!(
+        fanouts.is_empty(),
+        "{} of {checked} statements cross shards:\n{}",
+        fanouts.len(),
+        fanouts.join("\n")
+    );
+}
+
 #[actix_web::test]
 async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
     if no_cluster("citus::the_per_user_pages_and_token_creation_run_on_one_shard") {
@@ -290,14 +306,7 @@ async fn the_per_user_pages_and_token_creation_run_on_one_shard() {
     assert_eq!(granted.status, 200, "{}", granted.body);
 
     let statements = sql_count::texts(&t.db.name).split_off(first);
-    let (checked, fanouts) = multi_shard(&mut conn, &statements);
-    assert!(checked >= 4, "too few statements captured: {statements:#?}");
-    assert!(
-        fanouts.is_empty(),
-        "{} of {checked} statements cross shards:\n{}",
-        fanouts.len(),
-        fanouts.join("\n")
-    );
+    assert_one_shard(&mut conn, &statements, 4);
 }
 
 /// The look-ups by token hash: introspection (Authlete's and the standard one), token update
@@ -420,17 +429,7 @@ async fn the_look_ups_by_token_hash_run_on_one_shard() {
     // What the changes left on the cluster: the directory equal to the tokens.
     assert!(crate::token_directory::assert_directory_matches_tokens(&mut conn) > 0);
 
-    let (checked, fanouts) = multi_shard(&mut conn, &statements);
-    assert!(
-        checked >= 10,
-        "too few statements captured: {statements:#?}"
-    );
-    assert!(
-        fanouts.is_empty(),
-        "{} of {checked} statements cross shards:\n{}",
-        fanouts.len(),
-        fanouts.join("\n")
-    );
+    assert_one_shard(&mut conn, &statements, 10);
 }
 
 /// A poll stream of every event about every subject, written as the stream management API
@@ -542,12 +541,5 @@ async fn pair_changes_write_tokens_audit_and_signals_on_the_pairs_shard() {
         want,
         "{got:#?}"
     );
-    let (checked, fanouts) = multi_shard(&mut conn, &statements);
-    assert!(checked >= 4, "too few statements captured: {statements:#?}");
-    assert!(
-        fanouts.is_empty(),
-        "{} of {checked} statements cross shards:\n{}",
-        fanouts.len(),
-        fanouts.join("\n")
-    );
+    assert_one_shard(&mut conn, &statements, 4);
 }

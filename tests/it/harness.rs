@@ -82,6 +82,42 @@ fn on_each(urls: &[&str], sql: &str) {
     }
 }
 
+#[derive(QueryableByName)]
+struct DatabaseName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// Drops, on every node, the template and test databases of earlier test runs whose process
+/// has ended (`tokendesk_tpl_<pid>`, `t_<pid>_<n>`): on a server that outlives the runs (a
+/// `TEST_DATABASE_URL`, a Citus cluster, where each database also keeps a maintenance daemon of
+/// its own) they would pile up. The server runs on this machine, so a process id is one here.
+fn drop_leftovers(urls: &[&str]) {
+    for url in urls {
+        let mut conn = db::connect_one(url).expect("node connection");
+        let names: Vec<DatabaseName> = diesel::sql_query(
+            "SELECT datname FROM pg_database WHERE datname ~ '^(tokendesk_tpl|t)_[0-9]+(_[0-9]+)?$'",
+        )
+        .load(&mut conn)
+        .expect("databases");
+        for name in names {
+            let pid = match name.datname.strip_prefix("tokendesk_tpl_") {
+                Some(p) => p.parse::<u32>().ok(),
+                None => name.datname.split('_').nth(1).and_then(|p| p.parse().ok()),
+            };
+            let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                // Another node may have lost it already; what cannot be dropped is left.
+                let _ = diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    name.datname
+                ))
+                .execute(&mut conn);
+            }
+        }
+    }
+}
+
 /// Makes `name` on every node of a Citus cluster: cloned from `template` if given (which must
 /// have no connections), else empty with the extension and, on the coordinator, the workers.
 fn citus_database(h_admin: &str, workers: &[String], name: &str, template: Option<&str>) {
@@ -192,6 +228,9 @@ fn harness() -> &'static Harness {
         };
         let mut all: Vec<&str> = vec![&admin_url];
         all.extend(workers.iter().map(String::as_str));
+        if citus_url().is_some() || std::env::var("TEST_DATABASE_URL").is_ok() {
+            drop_leftovers(&all);
+        }
         on_each(
             &all,
             &format!("DROP DATABASE IF EXISTS {template} WITH (FORCE)"),
