@@ -1,6 +1,7 @@
 //! Deleting tokens long expired, in batches sized by time (see [`batching`]).
 
 mod batching;
+mod groups;
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ pub use batching::{
 use crate::audit::Actor;
 use crate::error::AppResult;
 use crate::grants::maintain;
+use groups::shard_groups;
 
 /// Which tokens the sweep takes: `$1` is the age.
 const SWEEPABLE: &str = "access_token_expires_at < now() - $1
@@ -207,8 +209,8 @@ const DELETED_PER_CANDIDATE: i64 = 10;
 /// skipping those another transaction holds); one statement deletes every sweepable token of
 /// those pairs and the candidates that belong to no grant, and writes one audit event per
 /// client and user pair with its count; one more recomputes the grants that lost tokens
-/// ([`maintain::refresh_pairs`]). On Citus the first two run for each shard key of the batch,
-/// with the tokens' lock as a statement of its own between them (see `batch_sql`). All or
+/// ([`maintain::refresh_pairs`]). On Citus the first two run for each shard the batch's tokens
+/// are on, with the tokens' lock as a statement of its own between them (see `batch_sql`). All or
 /// nothing per batch. The time from `BEGIN` to `COMMIT` — how long the batch held its locks —
 /// sizes the next batch. Tokens another transaction holds, and a token whose pair got its
 /// first token meanwhile, are left for the next sweep (counted in [`SweepReport::left`]).
@@ -222,9 +224,10 @@ pub fn sweep_expired_with_progress(
     let age = interval(older_than);
     let expected = count_sweepable(conn, older_than)?;
     let candidates_sql = CANDIDATES_SQL.replace("{SWEEPABLE}", SWEEPABLE);
-    // On Citus a batch goes shard key by shard key (its statements lock rows, and Citus runs
-    // no `FOR UPDATE` across shards): each statement then names its shard key ($3 of the
-    // lock, $9 of the delete). On PostgreSQL one statement each takes the whole batch.
+    // On Citus a batch goes shard by shard (its statements lock rows, and Citus runs no
+    // `FOR UPDATE` across shards): each statement then names the shard keys of its shard ($3
+    // of the lock, $9 of the delete), which routes it there. On PostgreSQL one statement each
+    // takes the whole batch.
     let by_shard = crate::db::engine::distributed();
     let (lock_sql, delete_sql, batch_alone_sql) = batch_sql(by_shard);
     let mut report = SweepReport::default();
@@ -248,7 +251,7 @@ pub fn sweep_expired_with_progress(
             return Ok(report);
         };
         cursor = Some((last.access_token_expires_at, last.id));
-        let groups = shard_groups(&candidates, by_shard);
+        let groups = shard_groups(conn, &candidates, by_shard)?;
 
         let started = Instant::now();
         let row = crate::db::transaction(conn, |c| {
@@ -270,7 +273,7 @@ pub fn sweep_expired_with_progress(
                 let locked: Vec<Pair> = diesel::sql_query(&lock_sql)
                     .bind::<Array<Text>, _>(&group.subjects)
                     .bind::<Array<BigInt>, _>(&group.clients)
-                    .bind::<Nullable<Text>, _>(&group.shard_key)
+                    .bind::<Nullable<Array<Text>>, _>(&group.shard_keys)
                     .load(c)?;
                 let (subjects, clients): (Vec<String>, Vec<i64>) =
                     locked.into_iter().map(|p| (p.subject, p.client_id)).unzip();
@@ -286,7 +289,7 @@ pub fn sweep_expired_with_progress(
                             .bind::<Array<BigInt>, _>(&clients)
                             .bind::<BigInt, _>(limit)
                             .bind::<Array<BigInt>, _>(&group.ids)
-                            .bind::<Nullable<Text>, _>(&group.shard_key)
+                            .bind::<Nullable<Array<Text>>, _>(&group.shard_keys)
                     };
                 }
                 let batch: Vec<i64> = match by_shard {
@@ -339,9 +342,9 @@ pub fn sweep_expired_with_progress(
 fn batch_sql(by_shard: bool) -> (String, String, String) {
     let [at_lock, at, at_t, at_g] = match by_shard {
         true => [
-            " AND g.subject = $3",
-            " AND shard_key = $9",
-            " AND t.shard_key = $9",
+            " AND g.subject = ANY($3)",
+            " AND shard_key = ANY($9)",
+            " AND t.shard_key = ANY($9)",
             " AND g.subject = t.shard_key",
         ],
         false => ["", "", "", ""],
@@ -374,43 +377,6 @@ fn batch_sql(by_shard: bool) -> (String, String, String) {
 struct Id {
     #[diesel(sql_type = BigInt)]
     id: i64,
-}
-
-/// A batch's candidates for one run of its statements: all of them, or (`by_shard`) those of
-/// one shard key.
-struct ShardGroup {
-    /// `None`: every shard key (the statements name none).
-    shard_key: Option<String>,
-    ids: Vec<i64>,
-    /// The candidates' client and user pairs, in key order, once each.
-    subjects: Vec<String>,
-    clients: Vec<i64>,
-}
-
-fn shard_groups(candidates: &[Candidate], by_shard: bool) -> Vec<ShardGroup> {
-    let mut keyed: std::collections::BTreeMap<Option<&str>, Vec<&Candidate>> = Default::default();
-    for c in candidates {
-        let key = by_shard.then_some(c.shard_key.as_str());
-        keyed.entry(key).or_default().push(c);
-    }
-    keyed
-        .into_iter()
-        .map(|(key, members)| {
-            let mut wanted: Vec<(String, i64)> = members
-                .iter()
-                .filter_map(|c| c.subject.clone().map(|s| (s, c.client_id)))
-                .collect();
-            wanted.sort();
-            wanted.dedup();
-            let (subjects, clients) = wanted.into_iter().unzip();
-            ShardGroup {
-                shard_key: key.map(str::to_string),
-                ids: members.iter().map(|c| c.id).collect(),
-                subjects,
-                clients,
-            }
-        })
-        .collect()
 }
 
 #[derive(QueryableByName)]
