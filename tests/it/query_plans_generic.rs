@@ -64,6 +64,29 @@ fn buffers(node: &Value) -> i64 {
         + node["Shared Read Blocks"].as_i64().unwrap_or(0)
 }
 
+/// The plan node named `name` (`Subplan Name`, such as `CTE keys`), if any.
+fn subplan<'a>(node: &'a Value, name: &str) -> Option<&'a Value> {
+    if node["Subplan Name"].as_str() == Some(name) {
+        return Some(node);
+    }
+    node["Plans"]
+        .as_array()
+        .and_then(|plans| plans.iter().find_map(|p| subplan(p, name)))
+}
+
+/// The most times any node scanning by `index` ran in a plan (0: no such node).
+fn loops_on(node: &Value, index: &str) -> i64 {
+    let own = match node["Index Name"].as_str() {
+        Some(name) if name == index => node["Actual Loops"].as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    let children = node["Plans"]
+        .as_array()
+        .map(|plans| plans.iter().map(|p| loops_on(p, index)).max().unwrap_or(0))
+        .unwrap_or(0);
+    own.max(children)
+}
+
 /// The generic plan of `captured` run with its own values, changes rolled back. A NULL's type
 /// is left to PostgreSQL to infer, or else taken as `text` (as the server sends `Option<String>`).
 fn generic_plan_of(conn: &mut PgConnection, captured: &str) -> Result<Value, String> {
@@ -309,6 +332,20 @@ async fn hot_statements_stay_prepared_with_generic_plans_good_for_both_data_shap
                         if !scans.is_empty() {
                             failures.push(format!(
                                 "{path}: sequential scan of {scans:?}:\n{captured}\n"
+                            ));
+                        }
+                        // The connected-apps page's first pass reads the user's grants
+                        // once, by the index, whatever the estimates (a join could put the
+                        // clients outside and read them once per client; docs/GRANTS.md).
+                        let first_pass = subplan(&plan, "CTE keys")
+                            .map(|keys| loops_on(keys, "grants_access_idx"));
+                        if *path == "connected apps"
+                            && sql_of(captured).starts_with("WITH keys")
+                            && first_pass != Some(1)
+                        {
+                            failures.push(format!(
+                                "{path}: the first pass read the user's grants {first_pass:?} \
+                                 times:\n{captured}\n{plan:#}\n"
                             ));
                         }
                         // A page or a single-token call reads a bounded number of pages
