@@ -8,7 +8,7 @@
 //! (`sql_count.rs`) and asks the coordinator for each one's distributed plan: a statement on
 //! the distributed tables that runs on more than one shard fails the test, but for the known
 //! fan-outs (`KNOWN_FANOUTS`). The third does the same for the look-ups by token hash, which
-//! read the token directory first. docs/SCALING.md lists what does not run on Citus yet.
+//! read the token directory first. docs/SCALING.md lists what runs on Citus and what is left.
 
 use std::collections::BTreeMap;
 
