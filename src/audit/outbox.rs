@@ -6,7 +6,7 @@
 //! streams' filters decide who gets it.
 
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use crate::db::prepared::Prepared;
 
@@ -31,6 +31,26 @@ CROSS JOIN LATERAL ssf_event_of(n::audit_events, n.action = 'token.sweep' AND NO
 JOIN ssf_streams s ON s.status <> 'disabled' AND ev.event_type = ANY (s.events_delivered)
 WHERE ssf_stream_wants(s.stream_id, s.default_subjects, n.subject, n.client_id, ev.token_hash)
 ORDER BY n.id, s.stream_id";
+
+/// The audit events a statement wrote, read back by the columns of [`written_events!`]; embed
+/// it (`#[diesel(embed)]`) in the statement's row and hand it to [`enqueue_written`].
+#[derive(Debug, Default, QueryableByName)]
+pub struct Written {
+    #[diesel(sql_type = Array<BigInt>)]
+    pub event_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    pub event_keys: Vec<String>,
+}
+
+/// The columns of a [`Written`], for a statement whose CTE `events` inserted audit rows
+/// `RETURNING id, shard_key`.
+macro_rules! written_events {
+    () => {
+        "ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
+       ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys"
+    };
+}
+pub(crate) use written_events;
 
 #[derive(QueryableByName)]
 struct Streams {
@@ -58,4 +78,9 @@ pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryRe
         .big_int_array(ids)
         .execute(conn)?;
     Ok(())
+}
+
+/// [`enqueue`] for the events a statement read back as a [`Written`].
+pub fn enqueue_written(conn: &mut PgConnection, written: &Written) -> QueryResult<()> {
+    enqueue(conn, &written.event_keys, &written.event_ids)
 }

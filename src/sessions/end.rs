@@ -3,7 +3,7 @@
 
 use diesel::dsl::now;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use serde_json::json;
 
 use crate::audit::{self, Actor};
@@ -193,10 +193,8 @@ pub fn end_sessions_by_oidc(
     struct Ended {
         #[diesel(sql_type = BigInt)]
         ended: i64,
-        #[diesel(sql_type = Array<BigInt>)]
-        event_ids: Vec<i64>,
-        #[diesel(sql_type = Array<Text>)]
-        event_keys: Vec<String>,
+        #[diesel(embed)]
+        events: crate::audit::outbox::Written,
     }
     // One statement per shape, so that each is planned on its own partial index.
     let which = match (sid, sub) {
@@ -225,10 +223,8 @@ pub fn end_sessions_by_oidc(
              GROUP BY a.subject
              RETURNING id, shard_key
          )
-         SELECT count(*)::bigint AS ended,
-                ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
-                ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys
-         FROM ended"
+         SELECT count(*)::bigint AS ended, {written} FROM ended",
+        written = crate::audit::outbox::written_events!()
     ))
     .bind::<Text, _>(issuer)
     .bind::<Nullable<Text>, _>(sid)
@@ -238,6 +234,6 @@ pub fn end_sessions_by_oidc(
     .bind::<Nullable<Text>, _>(&actor.request_id)
     .bind::<Nullable<Text>, _>(&actor.client_ip)
     .get_result(conn)?;
-    crate::audit::outbox::enqueue(conn, &row.event_keys, &row.event_ids)?;
+    crate::audit::outbox::enqueue_written(conn, &row.events)?;
     Ok(row.ended as u64)
 }

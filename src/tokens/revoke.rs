@@ -1,9 +1,10 @@
 //! Taking tokens away: one token, or every token of a client, a subject or a pair.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::{audit_state, policy, TokenRef};
+use crate::audit::outbox::{self, written_events, Written};
 use crate::audit::{self, Actor};
 use crate::crypto::hash_token;
 use crate::db::models::{AccessToken, NewAuditEvent};
@@ -101,20 +102,9 @@ pub enum RevokeTarget {
 struct Revoked {
     #[diesel(sql_type = BigInt)]
     revoked: i64,
-    /// The audit events written, and their shard keys (for their SETs on Citus).
-    #[diesel(sql_type = Array<BigInt>)]
-    event_ids: Vec<i64>,
-    #[diesel(sql_type = Array<Text>)]
-    event_keys: Vec<String>,
-}
-
-/// An audit event written by a statement, for its SETs on Citus.
-#[derive(QueryableByName)]
-struct Written {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    shard_key: String,
+    /// The audit events written (for their SETs on Citus).
+    #[diesel(embed)]
+    events: Written,
 }
 
 /// Deletes what `target` names with one statement, writing one audit event per client +
@@ -203,11 +193,9 @@ pub fn revoke_tokens(
              FROM gone GROUP BY client_id, subject
              RETURNING id, shard_key
          )
-         SELECT count(*) AS revoked,
-                ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
-                ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys
-         FROM gone",
-            forget = directory_forget_cte!()
+         SELECT count(*) AS revoked, {written} FROM gone",
+            forget = directory_forget_cte!(),
+            written = written_events!()
         )
     };
     crate::db::transaction(conn, |c| {
@@ -253,7 +241,7 @@ pub fn revoke_tokens(
             .bind::<Nullable<BigInt>, _>(client)
             .bind::<Nullable<Text>, _>(&key)
             .get_result(c)?;
-        crate::audit::outbox::enqueue(c, &row.event_keys, &row.event_ids)?;
+        outbox::enqueue_written(c, &row.events)?;
         if let Some(g) = &locked {
             maintain::refresh_pair(c, &g.subject, g.client_id)?;
         }
@@ -284,12 +272,15 @@ fn end_grants(
     let written = diesel::sql_query(format!(
         "WITH ended AS (
              DELETE FROM grants WHERE {condition} RETURNING subject, client_id, token_count
+         ), events AS (
+             INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
+                                       affected_count, reason, request_id, client_ip, shard_key)
+             SELECT $3, $4, 'authorization.delete', client_id, subject, 0, $5, $6, $7, subject
+             FROM ended WHERE token_count = 0
+             RETURNING id, shard_key
          )
-         INSERT INTO audit_events (actor_kind, actor_id, action, client_id, subject,
-                                   affected_count, reason, request_id, client_ip, shard_key)
-         SELECT $3, $4, 'authorization.delete', client_id, subject, 0, $5, $6, $7, subject
-         FROM ended WHERE token_count = 0
-         RETURNING id, shard_key"
+         SELECT {written}",
+        written = written_events!()
     ))
     .bind::<Nullable<Text>, _>(subject)
     .bind::<Nullable<BigInt>, _>(client)
@@ -298,9 +289,7 @@ fn end_grants(
     .bind::<Nullable<Text>, _>(reason)
     .bind::<Nullable<Text>, _>(&actor.request_id)
     .bind::<Nullable<Text>, _>(&actor.client_ip)
-    .load::<Written>(c)?;
-    let (ids, keys): (Vec<i64>, Vec<String>) =
-        written.into_iter().map(|w| (w.id, w.shard_key)).unzip();
-    crate::audit::outbox::enqueue(c, &keys, &ids)?;
+    .get_result::<Written>(c)?;
+    outbox::enqueue_written(c, &written)?;
     Ok(())
 }

@@ -52,9 +52,8 @@ pub struct NewAuditEvent {
 /// database checks it (`audit_events_shard_key_derived`); under Citus it is the distribution
 /// column, so every writer sets it (docs/SCALING.md).
 pub fn audit_shard_key(subject: Option<&str>, client_id: Option<i64>) -> String {
-    match (subject, client_id) {
-        (Some(s), _) => s.to_string(),
-        (None, Some(c)) => format!("client:{c}"),
-        (None, None) => String::new(),
+    match client_id {
+        Some(c) => super::shard_key(subject, c),
+        None => subject.unwrap_or_default().to_string(),
     }
 }

@@ -89,11 +89,9 @@ struct Deleted {
     subjects: Vec<String>,
     #[diesel(sql_type = Array<BigInt>)]
     clients: Vec<i64>,
-    /// The audit events written, and their shard keys (for their SETs on Citus).
-    #[diesel(sql_type = Array<BigInt>)]
-    event_ids: Vec<i64>,
-    #[diesel(sql_type = Array<Text>)]
-    event_keys: Vec<String>,
+    /// The audit events written (for their SETs on Citus).
+    #[diesel(embed)]
+    events: crate::audit::outbox::Written,
 }
 
 /// Deletes every token whose access token — and refresh token, if any — expired longer ago than
@@ -149,7 +147,8 @@ FOR NO KEY UPDATE OF g SKIP LOCKED";
 /// grant; writes one audit event per client and user pair with its count; returns the pairs
 /// that lost tokens. Further deletes keyed by the swept tokens (such as a directory of
 /// tokens) join `gone` as more CTEs.
-const DELETE_SQL: &str = "
+const DELETE_SQL: &str = concat!(
+    "
 WITH {LOCKED}, batch AS (
     {BATCH}
 ), gone AS (
@@ -171,8 +170,9 @@ SELECT (SELECT count(*) FROM gone) AS deleted,
         WHERE c.id NOT IN (SELECT id FROM gone)) AS kept,
        ARRAY(SELECT subject FROM touched ORDER BY subject, client_id) AS subjects,
        ARRAY(SELECT client_id FROM touched ORDER BY subject, client_id) AS clients,
-       ARRAY(SELECT id FROM events ORDER BY id) AS event_ids,
-       ARRAY(SELECT shard_key FROM events ORDER BY id) AS event_keys";
+       ",
+    crate::audit::outbox::written_events!()
+);
 
 /// The grants locked by [`LOCK_SQL`], as the delete's parameters `$5` and `$6` give them.
 const LOCKED_CTE: &str =
@@ -265,8 +265,7 @@ pub fn sweep_expired_with_progress(
                 kept: 0,
                 subjects: Vec::new(),
                 clients: Vec::new(),
-                event_ids: Vec::new(),
-                event_keys: Vec::new(),
+                events: Default::default(),
             };
             let limit = size.saturating_mul(DELETED_PER_CANDIDATE);
             for group in &groups {
@@ -303,7 +302,7 @@ pub fn sweep_expired_with_progress(
                 let done: Deleted = with_batch_parameters!(&delete_sql)
                     .bind::<Array<BigInt>, _>(&batch)
                     .get_result(c)?;
-                crate::audit::outbox::enqueue(c, &done.event_keys, &done.event_ids)?;
+                crate::audit::outbox::enqueue_written(c, &done.events)?;
                 row.deleted += done.deleted;
                 row.kept += done.kept;
                 row.subjects.extend(done.subjects);
