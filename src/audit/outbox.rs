@@ -10,7 +10,8 @@ use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use crate::db::prepared::Prepared;
 
-/// `$1` the events' shard keys, `$2` their ids. The sweep's "is the app left without any
+/// `$1` the events' shard keys, `$2` their ids, `$3` the transaction's `txn` (`ssf_txn()`,
+/// asked on the coordinator: a function in the insert would run on each shard). The sweep's "is the app left without any
 /// token" is read here, by the tokens' shard keys, and handed to `ssf_event_of`: Citus runs
 /// no SQL function over a distributed table inside a distributed statement.
 const ENQUEUE_SQL: &str = "
@@ -21,16 +22,17 @@ WITH n AS MATERIALIZED (
     WHERE t.shard_key = ANY ($1)
       AND t.client_id = ANY (ARRAY(SELECT client_id FROM n WHERE action = 'token.sweep'))
 )
-INSERT INTO ssf_outbox (stream_id, txn, audit_event_id, event_type, subject_user,
+INSERT INTO ssf_outbox (shard_key, stream_id, txn, audit_event_id, event_type, subject_user,
                         subject_client, subject_token, event, order_key)
-SELECT s.stream_id, ssf_txn(), n.id, ev.event_type, n.subject, n.client_id, ev.token_hash,
-       ev.body, coalesce(n.client_id::text, '') || '/' || coalesce(n.subject, '')
+SELECT n.shard_key, s.stream_id, $3, n.id, ev.event_type, n.subject, n.client_id,
+       ev.token_hash, ev.body, coalesce(n.client_id::text, '') || '/' || coalesce(n.subject, '')
 FROM n
 CROSS JOIN LATERAL ssf_event_of(n::audit_events, n.action = 'token.sweep' AND NOT EXISTS (
     SELECT 1 FROM kept k WHERE k.client_id = n.client_id AND k.subject = n.subject)) ev
 JOIN ssf_streams s ON s.status <> 'disabled' AND ev.event_type = ANY (s.events_delivered)
 WHERE ssf_stream_wants(s.stream_id, s.default_subjects, n.subject, n.client_id, ev.token_hash)
-ORDER BY n.id, s.stream_id";
+ORDER BY n.id, s.stream_id
+RETURNING stream_id";
 
 /// The audit events a statement wrote, read back by the columns of [`written_events!`]; embed
 /// it (`#[diesel(embed)]`) in the statement's row and hand it to [`enqueue_written`].
@@ -58,8 +60,21 @@ struct Streams {
     any: bool,
 }
 
+#[derive(QueryableByName)]
+struct Txn {
+    #[diesel(sql_type = Text)]
+    txn: String,
+}
+
+#[derive(QueryableByName)]
+struct Queued {
+    #[diesel(sql_type = Text)]
+    stream_id: String,
+}
+
 /// On Citus, writes the outbox rows of the audit events `ids` (of shard keys `keys`, the same
-/// length or one key for all) just written in this transaction. Nothing on PostgreSQL, where
+/// length or one key for all) just written in this transaction, on their shards, and notifies
+/// sleeping delivery as the outbox trigger does on PostgreSQL. Nothing on PostgreSQL, where
 /// the trigger did it, and nothing without a stream (one look at the coordinator's
 /// `ssf_streams`).
 pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryResult<()> {
@@ -73,9 +88,21 @@ pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryRe
     if !streams.any {
         return Ok(());
     }
-    Prepared::new(ENQUEUE_SQL)
+    let txn: Txn = Prepared::new("SELECT ssf_txn() AS txn").get_result(conn)?;
+    let queued: Vec<Queued> = Prepared::new(ENQUEUE_SQL)
         .text_array(keys)
         .big_int_array(ids)
+        .text(&txn.txn)
+        .load(conn)?;
+    if queued.is_empty() {
+        return Ok(());
+    }
+    // The outbox trigger's `NOTIFY` on PostgreSQL (the outbox has no trigger on Citus).
+    let mut streams: Vec<String> = queued.into_iter().map(|q| q.stream_id).collect();
+    streams.sort();
+    streams.dedup();
+    Prepared::new("SELECT ssf_wake_for($1)")
+        .text_array(&streams)
         .execute(conn)?;
     Ok(())
 }

@@ -47,3 +47,46 @@ pub fn sequential_shards(conn: &mut PgConnection) -> QueryResult<()> {
     }
     Ok(())
 }
+
+#[derive(QueryableByName)]
+struct KeyShard {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    shard: i64,
+}
+
+/// The shard of each of `keys` in `table` (a table distributed by its shard key), from Citus's
+/// metadata on the coordinator: no shard is read. Co-located tables give the same answer.
+pub fn shards_of(
+    conn: &mut PgConnection,
+    table: &str,
+    keys: &[String],
+) -> QueryResult<std::collections::BTreeMap<String, i64>> {
+    let rows: Vec<KeyShard> = diesel::sql_query(
+        "SELECT k AS key, get_shard_id_for_distribution_column($1::regclass, k) AS shard
+         FROM unnest($2::text[]) AS k",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.key, r.shard)).collect())
+}
+
+/// `keys` (each once) grouped by their shard in `table`, in shard order, for statements that
+/// Citus runs on one shard only (`FOR UPDATE`): each names its group (`shard_key = ANY (…)`).
+pub fn by_shard(
+    conn: &mut PgConnection,
+    table: &str,
+    mut keys: Vec<String>,
+) -> QueryResult<Vec<Vec<String>>> {
+    keys.sort();
+    keys.dedup();
+    let shards = shards_of(conn, table, &keys)?;
+    let mut grouped: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    for key in keys {
+        let shard = shards.get(&key).copied().unwrap_or_default();
+        grouped.entry(shard).or_default().push(key);
+    }
+    Ok(grouped.into_values().collect())
+}

@@ -3,6 +3,11 @@
 //! SETs that are failing or dead now. Two statements, each bounded: the counts come from the
 //! outbox's partial indexes on pending and dead rows, the last delivery and last error from a
 //! backward walk of the stream's index, and the problem list is the newest 50 rows.
+//!
+//! On Citus the outbox is distributed and a subquery correlated with a stream cannot reach its
+//! shards: there the figures of every stream are one aggregate over the outbox's shards (a
+//! scan of each, in parallel; the outbox holds only undelivered and recent rows), and the last
+//! delivery and last error are read back by their ids (docs/SCALING.md, fan-outs).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -47,6 +52,9 @@ pub struct StreamRow {
 
 /// The receivers and their streams, receivers by name.
 pub fn streams(conn: &mut PgConnection) -> AppResult<Vec<StreamRow>> {
+    if crate::db::engine::distributed() {
+        return Ok(diesel::sql_query(STREAMS_ON_SHARDS).load(conn)?);
+    }
     Ok(diesel::sql_query(
         "SELECT r.name AS receiver, r.audience, r.revoked_at, s.stream_id,
                 CASE s.delivery_method WHEN 'urn:ietf:rfc:8935' THEN 'push'
@@ -74,6 +82,38 @@ pub fn streams(conn: &mut PgConnection) -> AppResult<Vec<StreamRow>> {
     )
     .load(conn)?)
 }
+
+/// [`streams`] on Citus.
+const STREAMS_ON_SHARDS: &str = "
+WITH f AS (
+    SELECT o.stream_id,
+           count(*) FILTER (WHERE o.state = 'pending') AS pending,
+           count(*) FILTER (WHERE o.state = 'pending' AND o.attempts > 0
+                              AND o.last_error IS NOT NULL) AS failing,
+           count(*) FILTER (WHERE o.state = 'dead') AS dead,
+           max(o.id) FILTER (WHERE o.state = 'delivered') AS delivered_id,
+           max(o.id) FILTER (WHERE o.last_error IS NOT NULL
+                               AND o.state IN ('pending', 'dead')) AS error_id
+    FROM ssf_outbox o
+    GROUP BY o.stream_id
+), last AS (
+    SELECT o.id, o.delivered_at, o.last_error FROM ssf_outbox o
+    WHERE o.stream_id IN (SELECT stream_id FROM f)
+      AND o.id IN (SELECT delivered_id FROM f UNION ALL SELECT error_id FROM f)
+)
+SELECT r.name AS receiver, r.audience, r.revoked_at, s.stream_id,
+       CASE s.delivery_method WHEN 'urn:ietf:rfc:8935' THEN 'push'
+                              WHEN 'urn:ietf:rfc:8936' THEN 'poll' END AS method,
+       s.endpoint_url, s.status, s.status_reason,
+       coalesce(f.pending, 0) AS pending, coalesce(f.failing, 0) AS failing,
+       coalesce(f.dead, 0) AS dead,
+       delivered.delivered_at AS last_delivered_at, failed.last_error
+FROM ssf_receivers r
+LEFT JOIN ssf_streams s ON s.receiver_id = r.id
+LEFT JOIN f ON f.stream_id = s.stream_id
+LEFT JOIN last delivered ON delivered.id = f.delivered_id
+LEFT JOIN last failed ON failed.id = f.error_id
+ORDER BY r.name, s.created_at";
 
 /// A SET that failed at least once and is not delivered: retried (`pending`) or `dead`.
 #[derive(Debug, Clone, QueryableByName)]

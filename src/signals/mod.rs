@@ -19,6 +19,7 @@
 //! Receivers ([`receivers`]) manage their own [`streams`] through the stream management API
 //! (`crate::api::ssf`, the door).
 
+pub mod claim;
 pub mod keys;
 pub mod outbox;
 pub mod poll;

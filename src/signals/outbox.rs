@@ -1,5 +1,5 @@
-//! The outbox table's side of delivery: claiming due rows with a lease, recording what became
-//! of them, and forgetting old ones. In the shape of crates.io's background jobs (a row claimed
+//! The outbox table's side of delivery: recording what became of claimed rows
+//! (`signals::claim`), and forgetting old ones. In the shape of crates.io's background jobs (a row claimed
 //! with `FOR UPDATE SKIP LOCKED`, the retry backoff computed in SQL), with one difference: a
 //! push can take seconds, so a claim commits at once and the row is held by a lease
 //! (`leased_until`) rather than by a transaction. A worker that dies loses its lease when it
@@ -10,117 +10,17 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Int4, Interval, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Interval, Nullable, Text};
 
-use super::set::SetContent;
+pub use super::claim::{claim_push, Claimed};
+use crate::db::engine;
 use crate::error::AppResult;
-
-/// A row claimed for delivery, with what its stream needs to deliver it.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Text)]
-    pub stream_id: String,
-    #[diesel(sql_type = Text)]
-    pub jti: String,
-    #[diesel(sql_type = Text)]
-    pub txn: String,
-    #[diesel(sql_type = Text)]
-    pub event_type: String,
-    #[diesel(sql_type = Jsonb)]
-    pub event: serde_json::Value,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub subject_user: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub subject_client: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub subject_token: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
-    pub created_at: DateTime<Utc>,
-    /// Including this one.
-    #[diesel(sql_type = Int4)]
-    pub attempts: i32,
-    #[diesel(sql_type = Text)]
-    pub audience: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub endpoint_url: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub authorization_header: Option<String>,
-}
-
-impl Claimed {
-    /// What the SET says.
-    pub fn content(&self) -> SetContent<'_> {
-        SetContent {
-            jti: &self.jti,
-            txn: &self.txn,
-            aud: &self.audience,
-            stream_id: &self.stream_id,
-            event_type: &self.event_type,
-            event: &self.event,
-            subject_user: self.subject_user.as_deref(),
-            subject_client: self.subject_client,
-            subject_token: self.subject_token.as_deref(),
-            issued_at: self.created_at,
-        }
-    }
-}
-
-/// The columns of [`Claimed`] from the leased rows `l`, their streams `s` and receivers `r`.
-pub(super) const CLAIMED_COLUMNS: &str = "l.id, l.stream_id, l.jti::text AS jti, l.txn,
-     l.event_type, l.event, l.subject_user, l.subject_client, l.subject_token, l.created_at,
-     l.attempts, r.audience, s.endpoint_url, s.authorization_header";
-
-/// Rows that may go out now: pending, due, not leased, and the first pending one of their key.
-pub(super) const DELIVERABLE: &str = "o.state = 'pending'
-      AND o.next_attempt_at <= now()
-      AND (o.leased_until IS NULL OR o.leased_until < now())
-      AND NOT EXISTS (SELECT 1 FROM ssf_outbox p
-                      WHERE p.stream_id = o.stream_id AND p.order_key = o.order_key
-                        AND p.state = 'pending' AND p.id < o.id)";
 
 fn interval(d: Duration) -> diesel::data_types::PgInterval {
     diesel::data_types::PgInterval::from_microseconds(
         i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
     )
-}
-
-/// Claims up to `batch` rows of enabled push streams (and stream-updated events of any push
-/// stream), leased to `worker` for `lease`. One statement.
-pub fn claim_push(
-    conn: &mut PgConnection,
-    worker: &str,
-    batch: i64,
-    lease: Duration,
-) -> AppResult<Vec<Claimed>> {
-    Ok(diesel::sql_query(format!(
-        "WITH due AS (
-             SELECT o.id FROM ssf_outbox o
-             JOIN ssf_streams s ON s.stream_id = o.stream_id
-             WHERE {DELIVERABLE}
-               AND s.delivery_method = 'urn:ietf:rfc:8935'
-               AND (s.status = 'enabled' OR o.bypass_status)
-             ORDER BY o.id
-             LIMIT $1
-             FOR UPDATE OF o SKIP LOCKED
-         ), l AS (
-             UPDATE ssf_outbox o
-             SET leased_until = now() + $2, leased_by = $3, attempts = o.attempts + 1
-             FROM due WHERE o.id = due.id
-             RETURNING o.*
-         )
-         SELECT {CLAIMED_COLUMNS}
-         FROM l JOIN ssf_streams s ON s.stream_id = l.stream_id
-                JOIN ssf_receivers r ON r.id = s.receiver_id
-         ORDER BY l.id"
-    ))
-    .bind::<BigInt, _>(batch)
-    .bind::<Interval, _>(interval(lease))
-    .bind::<Text, _>(worker)
-    .load(conn)?)
 }
 
 /// What became of one delivery attempt.
@@ -173,6 +73,9 @@ pub fn record(
         return Ok(Vec::new());
     }
     let mut ids = Vec::new();
+    let mut keys = Vec::new();
+    // The retries' jitter, drawn here: Citus runs no volatile function in an update.
+    let mut jitters = Vec::new();
     let mut attempts = Vec::new();
     let mut kinds = Vec::new();
     let mut statuses: Vec<Option<i32>> = Vec::new();
@@ -180,6 +83,8 @@ pub fn record(
     let mut waits: Vec<Option<i64>> = Vec::new();
     for (row, outcome) in outcomes {
         ids.push(row.id);
+        keys.push(row.shard_key.clone());
+        jitters.push(0.5 + rand::random::<f64>() / 2.0);
         attempts.push(row.attempts);
         let (kind, status, error, wait) = match outcome {
             Outcome::Delivered { status, note } => ("delivered", Some(*status), note.clone(), None),
@@ -205,8 +110,8 @@ pub fn record(
     Ok(diesel::sql_query(
         "WITH x AS (
              SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::text[],
-                                  $6::bigint[])
-                 AS x(id, attempt, kind, status, error, wait_ms)
+                                  $6::bigint[], $11::text[], $12::float8[])
+                 AS x(id, attempt, kind, status, error, wait_ms, shard_key, jitter)
          ), decided AS (
              SELECT x.*, CASE
                  WHEN x.kind = 'delivered' THEN 'delivered'
@@ -214,23 +119,31 @@ pub fn record(
                  WHEN x.attempt >= $9 THEN 'dead'
                  ELSE 'pending' END AS new_state
              FROM x
+         ), d AS MATERIALIZED (
+             -- Everything the update writes, computed before it: Citus runs no function
+             -- but an immutable one in an update's CASE.
+             SELECT decided.*,
+                 CASE WHEN new_state = 'delivered' THEN now() END AS delivered_at,
+                 CASE WHEN new_state = 'pending'
+                     THEN now() + make_interval(secs => least($8::bigint, coalesce(wait_ms,
+                              floor($7 * power(2, least(attempt - 1, 30))
+                                    * jitter)::bigint)) / 1000.0) END AS next_attempt_at,
+                 CASE WHEN kind = 'retry' AND new_state = 'dead'
+                     THEN 'gave up after ' || attempt || ' attempts: ' || error
+                     ELSE error END AS last_error
+             FROM decided
          )
          UPDATE ssf_outbox o SET
              state = d.new_state,
-             delivered_at = CASE WHEN d.new_state = 'delivered' THEN clock_timestamp() END,
-             next_attempt_at = CASE WHEN d.new_state = 'pending'
-                 THEN now() + make_interval(secs => least($8::bigint, coalesce(d.wait_ms,
-                          floor($7 * power(2, least(o.attempts - 1, 30))
-                                * (0.5 + random() / 2))::bigint)) / 1000.0)
-                 ELSE o.next_attempt_at END,
+             delivered_at = d.delivered_at,
+             next_attempt_at = coalesce(d.next_attempt_at, o.next_attempt_at),
              leased_until = NULL,
              leased_by = NULL,
              last_status = d.status,
-             last_error = CASE WHEN d.kind = 'retry' AND d.new_state = 'dead'
-                 THEN 'gave up after ' || o.attempts || ' attempts: ' || d.error
-                 ELSE d.error END
-         FROM decided d
-         WHERE o.id = d.id AND o.attempts = d.attempt AND o.leased_by = $10
+             last_error = d.last_error
+         FROM d
+         WHERE o.shard_key = d.shard_key AND o.id = d.id AND o.attempts = d.attempt
+           AND o.leased_by = $10
            AND o.state = 'pending'
          RETURNING o.id, o.state,
              CASE WHEN o.state = 'delivered'
@@ -247,6 +160,8 @@ pub fn record(
     .bind::<BigInt, _>(max_ms)
     .bind::<Int4, _>(backoff.max_attempts)
     .bind::<Text, _>(worker)
+    .bind::<Array<Text>, _>(&keys)
+    .bind::<Array<diesel::sql_types::Double>, _>(&jitters)
     .load(conn)?)
 }
 
@@ -265,15 +180,26 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// Deletes up to 1,000 delivered, dead or dropped rows older than `older_than`; returns how
 /// many went.
 pub fn purge(conn: &mut PgConnection, older_than: Duration) -> AppResult<usize> {
-    Ok(diesel::sql_query(
-        "DELETE FROM ssf_outbox WHERE id IN (
-             SELECT id FROM ssf_outbox
-             WHERE state <> 'pending' AND created_at < now() - $1
-             ORDER BY id LIMIT 1000
-             FOR UPDATE SKIP LOCKED)",
-    )
-    .bind::<Interval, _>(interval(older_than))
-    .execute(conn)?)
+    // Citus locks rows (`FOR UPDATE`) on one shard only: there, another instance's purge of
+    // the same rows waits for this one and then finds them gone.
+    let sql = match engine::distributed() {
+        false => {
+            "DELETE FROM ssf_outbox WHERE id IN (
+                 SELECT id FROM ssf_outbox
+                 WHERE state <> 'pending' AND created_at < now() - $1
+                 ORDER BY id LIMIT 1000
+                 FOR UPDATE SKIP LOCKED)"
+        }
+        true => {
+            "DELETE FROM ssf_outbox WHERE (shard_key, id) IN (
+                 SELECT shard_key, id FROM ssf_outbox
+                 WHERE state <> 'pending' AND created_at < now() - $1
+                 ORDER BY id LIMIT 1000)"
+        }
+    };
+    Ok(diesel::sql_query(sql)
+        .bind::<Interval, _>(interval(older_than))
+        .execute(conn)?)
 }
 
 /// Says that a push worker is about to sleep and wants commits that write SETs of push streams
@@ -331,7 +257,8 @@ pub fn next_due(conn: &mut PgConnection, stream: Option<&str>) -> AppResult<Opti
                     ELSE o.stream_id = $1 END
            AND (s.status = 'enabled' OR o.bypass_status)
            AND NOT EXISTS (SELECT 1 FROM ssf_outbox p
-                           WHERE p.stream_id = o.stream_id AND p.order_key = o.order_key
+                           WHERE p.shard_key = o.shard_key
+                             AND p.stream_id = o.stream_id AND p.order_key = o.order_key
                              AND p.state = 'pending' AND p.id < o.id)",
     )
     .bind::<Nullable<Text>, _>(stream)

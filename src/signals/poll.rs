@@ -4,13 +4,11 @@
 //! out and not acknowledged within the redelivery time is handed out again (the same `jti`).
 //! Rows of one order key are handed out one at a time, as pushes are.
 
-use std::time::Duration;
-
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Interval, Text, Uuid};
+use diesel::sql_types::{Array, Bool, Text, Uuid};
 use serde_json::Value;
 
-use super::outbox::{Claimed, CLAIMED_COLUMNS, DELIVERABLE};
+use super::claim::{self, Claim};
 use super::receivers::Receiver;
 use super::streams::{self, Status};
 use super::{set, SignalSettings, POLL};
@@ -151,28 +149,13 @@ pub fn poll_once(
             return Ok(PollAnswer::default());
         }
         let enabled = stream.status == Status::Enabled.as_str();
-        let rows: Vec<Claimed> = diesel::sql_query(format!(
-            "WITH due AS (
-                 SELECT o.id FROM ssf_outbox o
-                 WHERE o.stream_id = $1 AND {DELIVERABLE} AND ($2 OR o.bypass_status)
-                 ORDER BY o.id LIMIT $3
-                 FOR UPDATE OF o SKIP LOCKED
-             ), l AS (
-                 UPDATE ssf_outbox o
-                 SET leased_until = now() + $4, leased_by = 'poll', attempts = o.attempts + 1
-                 FROM due WHERE o.id = due.id
-                 RETURNING o.*
-             )
-             SELECT {CLAIMED_COLUMNS}
-             FROM l JOIN ssf_streams s ON s.stream_id = l.stream_id
-                    JOIN ssf_receivers r ON r.id = s.receiver_id
-             ORDER BY l.id"
-        ))
-        .bind::<Text, _>(stream_id)
-        .bind::<Bool, _>(enabled)
-        .bind::<BigInt, _>(wanted)
-        .bind::<Interval, _>(interval(settings.poll_redelivery))
-        .load(c)?;
+        let rows = claim::claim(
+            c,
+            Claim::Stream { stream_id, enabled },
+            wanted,
+            settings.poll_redelivery,
+            "poll",
+        )?;
         let more_available = rows.len() as i64 == wanted && more_due(c, stream_id, enabled)?;
         if rows.is_empty() {
             return Ok(PollAnswer {
@@ -194,12 +177,6 @@ pub fn poll_once(
     })
 }
 
-fn interval(d: Duration) -> diesel::data_types::PgInterval {
-    diesel::data_types::PgInterval::from_microseconds(
-        i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-    )
-}
-
 fn more_due(c: &mut PgConnection, stream_id: &str, enabled: bool) -> AppResult<bool> {
     #[derive(QueryableByName)]
     struct More {
@@ -208,8 +185,9 @@ fn more_due(c: &mut PgConnection, stream_id: &str, enabled: bool) -> AppResult<b
     }
     Ok(diesel::sql_query(format!(
         "SELECT EXISTS (SELECT 1 FROM ssf_outbox o
-                        WHERE o.stream_id = $1 AND {DELIVERABLE} AND ($2 OR o.bypass_status))
-             AS more"
+                        WHERE o.stream_id = $1 AND {} AND ($2 OR o.bypass_status))
+             AS more",
+        claim::deliverable(false)
     ))
     .bind::<Text, _>(stream_id)
     .bind::<Bool, _>(enabled)
@@ -232,7 +210,7 @@ fn acknowledge(
     let acked = uuids(request.ack.iter().cloned());
     if !acked.is_empty() {
         let rows: Vec<Acked> = diesel::sql_query(
-            "UPDATE ssf_outbox SET state = 'delivered', delivered_at = clock_timestamp(),
+            "UPDATE ssf_outbox SET state = 'delivered', delivered_at = now(),
                  leased_until = NULL, leased_by = NULL, last_status = 200, last_error = NULL
              WHERE stream_id = $1 AND jti = ANY($2) AND state = 'pending'
              RETURNING extract(epoch FROM delivered_at - created_at)::float8 AS latency",

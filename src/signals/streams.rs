@@ -319,6 +319,7 @@ fn write(
         .bind::<Nullable<Text>, _>(description)
         .execute(c)?,
     };
+    super::wakeup::notify_stream_changed(c)?;
     Ok(())
 }
 
@@ -464,6 +465,7 @@ pub fn set_status(
         .bind::<Text, _>(status.as_str())
         .bind::<Nullable<Text>, _>(reason)
         .execute(c)?;
+        super::wakeup::notify_stream_changed(c)?;
         let dropped = if status == Status::Disabled {
             drop_held(c, stream_id)?
         } else {
@@ -539,14 +541,16 @@ fn enqueue_stream_event(
     bypass_status: bool,
 ) -> AppResult<()> {
     diesel::sql_query(
-        "INSERT INTO ssf_outbox (stream_id, txn, event_type, event, order_key, bypass_status)
-         VALUES ($1, ssf_txn(), $2, $3, $2, $4)",
+        "INSERT INTO ssf_outbox (shard_key, stream_id, txn, event_type, event, order_key,
+                                 bypass_status)
+         VALUES ('stream:' || $1, $1, ssf_txn(), $2, $3, $2, $4)",
     )
     .bind::<Text, _>(stream_id)
     .bind::<Text, _>(event_type)
     .bind::<Jsonb, _>(event)
     .bind::<Bool, _>(bypass_status)
     .execute(c)?;
+    super::wakeup::notify_written(c, &[stream_id.to_string()])?;
     Ok(())
 }
 

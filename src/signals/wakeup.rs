@@ -194,3 +194,32 @@ fn describe(e: &tokio_postgres::Error) -> String {
         None => e.to_string(),
     }
 }
+
+/// On Citus, the outbox trigger's `NOTIFY` for rows of `streams` just written in this
+/// transaction: the database's `ssf_wake_for` decides whether anyone sleeps. Nothing on
+/// PostgreSQL, where the trigger asks the same function.
+pub fn notify_written(
+    conn: &mut diesel::PgConnection,
+    streams: &[String],
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    if crate::db::engine::distributed() && !streams.is_empty() {
+        diesel::sql_query("SELECT ssf_wake_for($1)")
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(streams)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// On Citus, the stream trigger's `NOTIFY` for a stream whose status or delivery was just
+/// changed in this transaction (a paused stream enabled again has SETs to deliver at once).
+/// Nothing on PostgreSQL, where the trigger does it.
+pub fn notify_stream_changed(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    if crate::db::engine::distributed() {
+        diesel::sql_query("SELECT pg_notify($1, '')")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -83,19 +83,28 @@ fn migrations_distribute_the_per_user_tables_by_subject_and_copy_the_catalogue()
             "rotated_refresh_tokens",
             d("refresh_token_hash", "rotated_refresh_tokens"),
         ),
+        ("ssf_outbox", d("shard_key", "access_tokens")),
         ("token_directory", d("token_hash", "rotated_refresh_tokens")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .chain(
-        ["client_scopes", "clients", "scopes", "service_settings"]
-            .into_iter()
-            .map(|r| {
-                (
-                    r.to_string(),
-                    ("reference".into(), String::new(), "client_scopes".into()),
-                )
-            }),
+        [
+            "client_scopes",
+            "clients",
+            "scopes",
+            "service_settings",
+            "ssf_receivers",
+            "ssf_stream_subjects",
+            "ssf_streams",
+        ]
+        .into_iter()
+        .map(|r| {
+            (
+                r.to_string(),
+                ("reference".into(), String::new(), "client_scopes".into()),
+            )
+        }),
     )
     .collect();
     assert_eq!(found, expected);
@@ -226,6 +235,7 @@ fn multi_shard(conn: &mut PgConnection, captured: &[String]) -> (usize, Vec<Stri
         "grant_usage",
         "token_directory",
         "rotated_refresh_tokens",
+        "ssf_outbox",
     ];
     let mut fanouts = Vec::new();
     let mut checked = 0;
@@ -468,8 +478,7 @@ fn queued(conn: &mut PgConnection, stream: &str) -> Vec<Queued> {
         "SELECT regexp_replace(o.event_type, '.*/', '') AS event, o.order_key AS about,
                 e.action
          FROM ssf_outbox o JOIN audit_events e
-           ON e.shard_key = coalesce(o.subject_user, 'client:' || o.subject_client)
-          AND e.id = o.audit_event_id
+           ON e.shard_key = o.shard_key AND e.id = o.audit_event_id
          WHERE o.stream_id = $1 ORDER BY o.id",
     )
     .bind::<Text, _>(stream)

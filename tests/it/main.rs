@@ -86,6 +86,7 @@ mod ssf_console;
 mod ssf_delivery;
 mod ssf_discovery;
 mod ssf_input;
+mod ssf_outbox;
 mod ssf_poll;
 mod ssf_query_plans;
 mod ssf_streams;

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::PgConnection;
 
 use super::Candidate;
 use crate::error::AppResult;
@@ -21,25 +20,6 @@ pub(super) struct ShardGroup {
     pub clients: Vec<i64>,
 }
 
-#[derive(QueryableByName)]
-struct KeyShard {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    shard: i64,
-}
-
-/// The shard of each of `keys`, from Citus's metadata on the coordinator (no shard is read).
-fn shards_of(conn: &mut PgConnection, keys: &[String]) -> AppResult<BTreeMap<String, i64>> {
-    let rows: Vec<KeyShard> = diesel::sql_query(
-        "SELECT k AS key, get_shard_id_for_distribution_column('access_tokens', k) AS shard
-         FROM unnest($1::text[]) AS k",
-    )
-    .bind::<Array<Text>, _>(keys)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|r| (r.key, r.shard)).collect())
-}
-
 /// `candidates` in one group, or (`by_shard`) in one group per shard, in shard order.
 pub(super) fn shard_groups(
     conn: &mut PgConnection,
@@ -51,7 +31,7 @@ pub(super) fn shard_groups(
             let mut keys: Vec<String> = candidates.iter().map(|c| c.shard_key.clone()).collect();
             keys.sort();
             keys.dedup();
-            shards_of(conn, &keys)?
+            crate::db::engine::shards_of(conn, "access_tokens", &keys)?
         }
         false => BTreeMap::new(),
     };
