@@ -10,25 +10,33 @@ use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use crate::db::prepared::Prepared;
 
-/// `$1` the events' shard keys, `$2` their ids, `$3` the transaction's `txn` (`ssf_txn()`,
-/// asked on the coordinator: a function in the insert would run on each shard). The sweep's "is the app left without any
-/// token" is read here, by the tokens' shard keys, and handed to `ssf_event_of`: Citus runs
-/// no SQL function over a distributed table inside a distributed statement.
+/// The events `$2` (of shard keys `$1`) as JSON, read on their shards, each with the one fact
+/// of `ssf_event_of` that reads the tokens: whether a sweep left its app without any token.
+const EVENTS_SQL: &str = "
+SELECT coalesce(jsonb_agg(to_jsonb(e) || jsonb_build_object('pair_emptied',
+           e.action = 'token.sweep' AND NOT EXISTS (
+               SELECT 1 FROM access_tokens t
+               WHERE t.shard_key = e.shard_key AND t.shard_key = ANY ($1)
+                 AND t.client_id = e.client_id
+                 AND t.subject = e.subject))
+         ORDER BY e.id), '[]') AS events
+FROM audit_events e
+WHERE e.shard_key = ANY ($1) AND e.id = ANY ($2)";
+
+/// The SETs of the events `$1` (as [`EVENTS_SQL`] read them), of the transaction `$2`
+/// (`ssf_txn()`, asked on the coordinator). The select reads no distributed table, so Citus
+/// runs it, and the SQL functions that read the streams' subjects (reference tables), on the
+/// coordinator and routes each row to its shard: run on a shard, those functions would be
+/// distributed queries nested in one, which Citus refuses; fed by the events' own statement,
+/// the insert took 170–290 ms through the coordinator's intermediate results, against ≈ 5 ms.
 const ENQUEUE_SQL: &str = "
-WITH n AS MATERIALIZED (
-    SELECT * FROM audit_events WHERE shard_key = ANY ($1) AND id = ANY ($2)
-), kept AS MATERIALIZED (
-    SELECT DISTINCT t.client_id, t.subject FROM access_tokens t
-    WHERE t.shard_key = ANY ($1)
-      AND t.client_id = ANY (ARRAY(SELECT client_id FROM n WHERE action = 'token.sweep'))
-)
 INSERT INTO ssf_outbox (shard_key, stream_id, txn, audit_event_id, event_type, subject_user,
                         subject_client, subject_token, event, order_key)
-SELECT n.shard_key, s.stream_id, $3, n.id, ev.event_type, n.subject, n.client_id,
+SELECT n.shard_key, s.stream_id, $2, n.id, ev.event_type, n.subject, n.client_id,
        ev.token_hash, ev.body, coalesce(n.client_id::text, '') || '/' || coalesce(n.subject, '')
-FROM n
-CROSS JOIN LATERAL ssf_event_of(n::audit_events, n.action = 'token.sweep' AND NOT EXISTS (
-    SELECT 1 FROM kept k WHERE k.client_id = n.client_id AND k.subject = n.subject)) ev
+FROM jsonb_array_elements($1) j
+CROSS JOIN LATERAL jsonb_populate_record(NULL::audit_events, j) n
+CROSS JOIN LATERAL ssf_event_of(n, (j ->> 'pair_emptied')::boolean) ev
 JOIN ssf_streams s ON s.status <> 'disabled' AND ev.event_type = ANY (s.events_delivered)
 WHERE ssf_stream_wants(s.stream_id, s.default_subjects, n.subject, n.client_id, ev.token_hash)
 ORDER BY n.id, s.stream_id
@@ -67,6 +75,12 @@ struct Txn {
 }
 
 #[derive(QueryableByName)]
+struct Events {
+    #[diesel(sql_type = diesel::sql_types::Jsonb)]
+    events: serde_json::Value,
+}
+
+#[derive(QueryableByName)]
 struct Queued {
     #[diesel(sql_type = Text)]
     stream_id: String,
@@ -88,10 +102,13 @@ pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryRe
     if !streams.any {
         return Ok(());
     }
-    let txn: Txn = Prepared::new("SELECT ssf_txn() AS txn").get_result(conn)?;
-    let queued: Vec<Queued> = Prepared::new(ENQUEUE_SQL)
+    let events: Events = Prepared::new(EVENTS_SQL)
         .text_array(keys)
         .big_int_array(ids)
+        .get_result(conn)?;
+    let txn: Txn = Prepared::new("SELECT ssf_txn() AS txn").get_result(conn)?;
+    let queued: Vec<Queued> = Prepared::new(ENQUEUE_SQL)
+        .jsonb(&events.events)
         .text(&txn.txn)
         .load(conn)?;
     if queued.is_empty() {

@@ -125,7 +125,8 @@ impl Claim<'_> {
     }
 }
 
-fn interval(d: Duration) -> diesel::data_types::PgInterval {
+/// `d` as a PostgreSQL interval.
+pub(super) fn interval(d: Duration) -> diesel::data_types::PgInterval {
     diesel::data_types::PgInterval::from_microseconds(
         i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
     )
@@ -143,6 +144,9 @@ pub fn claim(
         return claim_on(conn, what, batch, lease, by, None);
     }
     let keys = due_keys(conn, what, batch)?;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut claimed = Vec::new();
     for group in engine::by_shard(conn, "ssf_outbox", keys)? {
         let left = batch - claimed.len() as i64;

@@ -13,15 +13,10 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Interval, Nullable, Text};
 
+use super::claim::interval;
 pub use super::claim::{claim_push, Claimed};
 use crate::db::engine;
 use crate::error::AppResult;
-
-fn interval(d: Duration) -> diesel::data_types::PgInterval {
-    diesel::data_types::PgInterval::from_microseconds(
-        i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-    )
-}
 
 /// What became of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

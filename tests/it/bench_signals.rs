@@ -13,6 +13,22 @@ use tokendesk::tokens::ScopeMode;
 use crate::fixtures::{actor, strings, Tok, PRINTER};
 use crate::ssf_support::Rig;
 
+/// `sql` without its statements about the outbox's wake-up trigger on Citus, where the outbox
+/// has none (the writers notify): there the "no trigger" rounds measure the same as the others.
+fn setup(c: &mut PgConnection, sql: &str) {
+    let sql = match tokendesk::db::engine::distributed() {
+        false => sql.to_string(),
+        true => sql
+            .split(';')
+            .filter(|s| !s.contains("TRIGGER ssf_outbox_wake"))
+            .collect::<Vec<_>>()
+            .join(";"),
+    };
+    if !sql.trim().is_empty() {
+        diesel::connection::SimpleConnection::batch_execute(c, &sql).unwrap();
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -71,7 +87,7 @@ async fn bench_signals_pair_change() {
     rig.stop_workers();
     let mut times: [Vec<Duration>; 3] = Default::default();
     for _ in 0..7 {
-        for (way, setup) in [
+        for (way, sql) in [
             "UPDATE ssf_streams SET status = 'enabled';
              ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake",
             "ALTER TABLE ssf_outbox DISABLE TRIGGER ssf_outbox_wake",
@@ -81,7 +97,7 @@ async fn bench_signals_pair_change() {
         .iter()
         .enumerate()
         {
-            diesel::connection::SimpleConnection::batch_execute(&mut c, setup).unwrap();
+            setup(&mut c, sql);
             let (narrow, widen) = pair_changes(&mut c, 1);
             times[way].push(narrow + widen);
         }
@@ -221,7 +237,7 @@ async fn bench_signals_latency_throughput_and_notify_cost() {
     let mut notified = (0, 0.0);
     for _ in 0..3 {
         for way in 0..3 {
-            let setup = match way {
+            let sql = match way {
                 0 => {
                     "UPDATE ssf_wakeup SET wanted = true;
                       ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake"
@@ -229,7 +245,7 @@ async fn bench_signals_latency_throughput_and_notify_cost() {
                 1 => "ALTER TABLE ssf_outbox DISABLE TRIGGER ssf_outbox_wake",
                 _ => "ALTER TABLE ssf_outbox ENABLE TRIGGER ssf_outbox_wake",
             };
-            diesel::connection::SimpleConnection::batch_execute(&mut c, setup).unwrap();
+            setup(&mut c, sql);
             if way == 2 {
                 rig.start_workers();
             }
