@@ -304,22 +304,26 @@ fn write(
         .bind::<Nullable<Text>, _>(description)
         .bind::<Text, _>(default_subjects.unwrap_or("ALL"))
         .execute(c)?,
-        None => diesel::sql_query(
-            "UPDATE ssf_streams SET delivery_method = $2, endpoint_url = $3,
-                 authorization_header = $4, events_requested = $5, events_delivered = $6,
-                 description = $7, updated_at = now()
-             WHERE stream_id = $1",
-        )
-        .bind::<Text, _>(stream_id)
-        .bind::<Text, _>(method)
-        .bind::<Nullable<Text>, _>(url)
-        .bind::<Nullable<Text>, _>(header)
-        .bind::<Nullable<Array<Text>>, _>(events_requested)
-        .bind::<Array<Text>, _>(&delivered)
-        .bind::<Nullable<Text>, _>(description)
-        .execute(c)?,
+        None => {
+            let n = diesel::sql_query(
+                "UPDATE ssf_streams SET delivery_method = $2, endpoint_url = $3,
+                     authorization_header = $4, events_requested = $5, events_delivered = $6,
+                     description = $7, updated_at = now()
+                 WHERE stream_id = $1",
+            )
+            .bind::<Text, _>(stream_id)
+            .bind::<Text, _>(method)
+            .bind::<Nullable<Text>, _>(url)
+            .bind::<Nullable<Text>, _>(header)
+            .bind::<Nullable<Array<Text>>, _>(events_requested)
+            .bind::<Array<Text>, _>(&delivered)
+            .bind::<Nullable<Text>, _>(description)
+            .execute(c)?;
+            // A changed delivery may have SETs to deliver at once (a new stream has none).
+            super::wakeup::notify_stream_changed(c)?;
+            n
+        }
     };
-    super::wakeup::notify_stream_changed(c)?;
     Ok(())
 }
 
@@ -465,7 +469,9 @@ pub fn set_status(
         .bind::<Text, _>(status.as_str())
         .bind::<Nullable<Text>, _>(reason)
         .execute(c)?;
-        super::wakeup::notify_stream_changed(c)?;
+        if current.status != status.as_str() {
+            super::wakeup::notify_stream_changed(c)?;
+        }
         let dropped = if status == Status::Disabled {
             drop_held(c, stream_id)?
         } else {
