@@ -17,7 +17,7 @@
 //! | `TOKENDESK_POOL_TIMEOUT_MS` | `serve --pool-timeout-ms` | 1000 | wait for a connection, then 503 |
 //! | `TOKENDESK_STATEMENT_TIMEOUT_MS` | `serve --statement-timeout-ms` | 5000 | `statement_timeout`; 0: none |
 //! | `TOKENDESK_SHUTDOWN_SECONDS` | `serve --shutdown-seconds` | 10 | finishing requests on SIGTERM |
-//! | `TOKENDESK_WORKERS` | `serve --workers` | cores | HTTP worker threads |
+//! | `TOKENDESK_WORKERS` | `serve --workers` | 2 × cores | HTTP worker threads |
 //! | `TOKENDESK_NO_DEMO` | `serve --no-demo` | off | skip demo data on a new embedded cluster |
 //! | `TOKENDESK_TRUSTED_PROXIES` | `serve --trusted-proxies` | empty | CIDRs whose forwarding headers are believed |
 //! | `TOKENDESK_METRICS_TOKEN` | `serve --metrics-token` | generated (embedded) / off | bearer token for `/metrics` |

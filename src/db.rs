@@ -72,6 +72,38 @@ where
     .await?
 }
 
+/// Runs `f` right here, on the HTTP worker's own thread, with a pooled connection when one is
+/// free at once; otherwise as [`run`], on the blocking pool, waiting its turn for a connection.
+///
+/// For the hot reads only — the session check, the API credential check, the connected-apps
+/// and app pages, introspection: statements by index that take a millisecond or less, bounded
+/// by the statement time-out. Handing such a call to the blocking pool and back costs more
+/// than the call (two thread wake-ups each way), and lets as many PostgreSQL backends as the
+/// pool holds compete for the cores, which is what made their tail long; on the worker, at
+/// most one statement per worker runs at a time. Bulk work and changes that may wait for row
+/// locks stay on [`run`], so that they never hold up a worker's other requests. See
+/// `docs/BENCHMARKS.md` ("Where a request waits").
+pub async fn read<F, T>(pool: &PgPool, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut PgConnection) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let Some(mut conn) = pool.try_get() else {
+        return run(pool, f).await;
+    };
+    // A panic must not end the worker and every connection it serves: it answers as a failed
+    // call, as a panic on the blocking pool does.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))) {
+        Ok(done) => done.map_err(|e| pool::settle(&mut conn, e)),
+        Err(_) => {
+            conn.mark_lost();
+            Err(AppError::Internal(anyhow::anyhow!(
+                "a database call panicked"
+            )))
+        }
+    }
+}
+
 /// Inside a transaction: the prepared statements that follow, until it ends, run their generic
 /// plan, planned once per connection, instead of PostgreSQL's default of planning again for the
 /// values whenever it estimates a custom plan cheaper (it does for every statement over a pair's

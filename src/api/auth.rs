@@ -60,6 +60,9 @@ impl FromRequest for ApiCaller {
         let has_action = req
             .match_pattern()
             .is_some_and(|p| super::is_action_route(&p));
+        let reads = req
+            .match_pattern()
+            .is_some_and(|p| super::is_read_route(&p));
         Box::pin(async move {
             let presented = presented.ok_or_else(ApiError::unauthenticated)?;
             let pool = pool.ok_or_else(|| {
@@ -67,7 +70,7 @@ impl FromRequest for ApiCaller {
                     "the API is mounted without a database pool"
                 )))
             })?;
-            let found = db::run(&pool, move |c| {
+            let check = move |c: &mut diesel::PgConnection| {
                 let name = match &presented {
                     Presented::Basic { key, secret } => {
                         crate::api_keys::authenticate(c, key, secret)?.map(|k| k.name)
@@ -87,8 +90,12 @@ impl FromRequest for ApiCaller {
                     }
                 }
                 Ok(Ok(name))
-            })
-            .await
+            };
+            let found = if reads {
+                db::read(&pool, check).await
+            } else {
+                db::run(&pool, check).await
+            }
             .map_err(|e| {
                 // The same 503 body whichever step met the outage: on the endpoints with an
                 // `action`, it says INTERNAL_SERVER_ERROR.

@@ -120,7 +120,7 @@ pub async fn introspect(
         subject: r.subject.filter(|s| !s.is_empty()),
     };
     let (now, usage) = (clock.now(), usage.get_ref().clone());
-    let answer = db::run(&pool, move |c| {
+    let answer = db::read(&pool, move |c| {
         tokens::introspect_at(c, &question, now, Some(&usage))
     })
     .await

@@ -148,13 +148,26 @@ pub const ACTION_ROUTES: &[&str] = &[
     "/api/auth/revocation",
 ];
 
+/// The hot endpoints that only read (their last-use records aside): their credential check
+/// runs with the call itself on the HTTP worker (`db::read`). A change's check stays on the
+/// blocking pool with the change, which may wait for row locks.
+pub const READ_ROUTES: &[&str] = &["/api/auth/introspection", "/api/auth/token/get/list"];
+
 /// Whether the route `pattern` (as registered, 2.x or 3.0) answers with an `action`.
 pub fn is_action_route(pattern: &str) -> bool {
-    let v2 = match pattern.strip_prefix("/api/{serviceId}") {
+    ACTION_ROUTES.contains(&v2_path(pattern).as_str())
+}
+
+/// Whether the route `pattern` (2.x or 3.0) is one of [`READ_ROUTES`].
+pub fn is_read_route(pattern: &str) -> bool {
+    READ_ROUTES.contains(&v2_path(pattern).as_str())
+}
+
+fn v2_path(pattern: &str) -> String {
+    match pattern.strip_prefix("/api/{serviceId}") {
         Some(rest) => format!("/api{rest}"),
         None => pattern.to_string(),
-    };
-    ACTION_ROUTES.contains(&v2.as_str())
+    }
 }
 
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.

@@ -112,7 +112,7 @@ pub async fn list(
         start,
         end,
     };
-    let page = db::run(&pool, move |c| tokens::list_tokens(c, &query))
+    let page = db::read(&pool, move |c| tokens::list_tokens(c, &query))
         .await
         .map_err(|e| ApiError::from_app(e, Code::NoSuchToken))?;
     Ok(HttpResponse::Ok().json(TokenListResponse {

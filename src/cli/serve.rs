@@ -40,7 +40,8 @@ pub struct ServeArgs {
     /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish (seconds).
     #[arg(long, env = "TOKENDESK_SHUTDOWN_SECONDS", default_value_t = 10)]
     pub shutdown_seconds: u64,
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: two per core; the hot reads run on them, see
+    /// `docs/BENCHMARKS.md`, "Where a request waits").
     #[arg(long, env = "TOKENDESK_WORKERS")]
     pub workers: Option<usize>,
     /// Sign-out after this many minutes without a request.
@@ -128,8 +129,10 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = AppState::new(pool, config)?;
     let usage = (state.pool.clone(), state.usage.clone(), state.clock.clone());
+    // Two per core: a worker waits for PostgreSQL during a hot read (`db::read`), and a second
+    // one per core serves meanwhile.
     let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        2 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
     });

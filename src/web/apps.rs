@@ -149,7 +149,7 @@ pub async fn connected_apps(
     let filter: String = query.text("q").trim().chars().take(200).collect();
     let page = page_number(query.get("page"));
     let (subject, f, now) = (user.subject.clone(), filter.clone(), time.now());
-    let apps = crate::db::run(&pool, move |conn| {
+    let apps = crate::db::read(&pool, move |conn| {
         connected_apps::connected_apps(
             conn,
             &subject,
@@ -328,7 +328,7 @@ pub async fn build_app_page(
     time: &TimeSource,
 ) -> Result<AppPage, AppError> {
     let (subject, now) = (user.subject.clone(), time.now());
-    let (app, tokens, daily) = crate::db::run(pool, move |conn| {
+    let (app, tokens, daily) = crate::db::read(pool, move |conn| {
         let app = connected_apps::connected_app(conn, &subject, client_id, now)?;
         let offset = (page - 1) * TOKENS_PER_PAGE;
         let tokens =

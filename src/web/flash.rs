@@ -98,8 +98,13 @@ impl Flash {
         super::session::insert(session, FLASH, self)
     }
 
-    /// The waiting message, removed from the session.
+    /// The waiting message, removed from the session. Without one the session is left as it
+    /// is: a removal marks it changed, and a changed session is encrypted again and sent back
+    /// as a new cookie with every page.
     pub fn take(session: &Session) -> Option<Flash> {
+        if !session.contains_key(FLASH) {
+            return None;
+        }
         session.remove_as::<Flash>(FLASH).and_then(Result::ok)
     }
 }

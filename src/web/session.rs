@@ -233,7 +233,7 @@ impl FromRequest for CurrentUser {
                 .ok_or_else(|| CurrentUserError::App(missing("database pool")))?
                 .get_ref()
                 .clone();
-            let checked = crate::db::run(&pool, move |conn| {
+            let checked = crate::db::read(&pool, move |conn| {
                 sessions::check(conn, &session_id, &limits)
             })
             .await

@@ -130,3 +130,88 @@ async fn a_database_that_is_gone_fails_fast_once_no_connection_is_left() {
         started.elapsed()
     );
 }
+
+// The hot reads (`db::read`) run on the calling thread with a connection that is free at once,
+// and keep every promise of `db::run`.
+
+async fn read_one(t: &TestApp) -> Result<(), AppError> {
+    db::read(&t.pool, |c| {
+        diesel::sql_query("SELECT 1").execute(c)?;
+        Ok(())
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_read_waits_its_turn_for_a_connection_and_gives_up_after_the_checkout_time_out() {
+    let t = TestApp::with_pool(pool_of(1));
+    warm(&t, 1);
+    // The only connection is busy for 200 ms: the read waits for it on the blocking pool
+    // instead of failing at once.
+    let held = t.pool.get().expect("connection");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(held);
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(read_one(&t).await.ok(), Some(()));
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+    release.join().expect("released");
+    // Busy for longer than the checkout time-out: the outage answer, after that wait.
+    let held = t.pool.get().expect("connection");
+    let answer = read_one(&t).await;
+    assert!(
+        matches!(answer, Err(AppError::Unavailable(Outage::NoConnection(_)))),
+        "{answer:?}"
+    );
+    drop(held);
+    assert_eq!(read_one(&t).await.ok(), Some(()));
+}
+
+#[actix_web::test]
+async fn a_read_whose_connection_dies_is_an_outage_and_the_connection_is_retired() {
+    let t = TestApp::with_pool(pool_of(1));
+    warm(&t, 1);
+    let died = db::read(&t.pool, |c| {
+        let _ = diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())").execute(c);
+        diesel::sql_query("SELECT 1").execute(c)?;
+        Ok(())
+    })
+    .await;
+    assert!(
+        matches!(died, Err(AppError::Unavailable(Outage::ConnectionLost(_)))),
+        "{died:?}"
+    );
+    assert_eq!(read_one(&t).await.ok(), Some(()));
+}
+
+#[actix_web::test]
+async fn a_read_that_panics_is_a_failed_call_and_its_connection_is_not_reused() {
+    let t = TestApp::with_pool(pool_of(1));
+    warm(&t, 1);
+    let pid_before: i32 = db::read(&t.pool, backend_pid).await.expect("pid");
+    let answer: Result<(), AppError> = db::read(&t.pool, |c| {
+        diesel::sql_query("BEGIN").execute(c)?;
+        panic!("a bug inside a read");
+    })
+    .await;
+    assert!(matches!(answer, Err(AppError::Internal(_))), "{answer:?}");
+    // The connection, left inside a transaction, was dropped: the next read has a new one.
+    let pid_after: i32 = db::read(&t.pool, backend_pid).await.expect("pid");
+    assert_ne!(pid_before, pid_after);
+}
+
+fn backend_pid(c: &mut diesel::PgConnection) -> Result<i32, AppError> {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(c)?
+        .pid)
+}
