@@ -368,3 +368,33 @@ async fn signing_in_again_ends_the_session_the_browser_had() {
     assert_eq!(live_sessions(&mut t.conn(), "alice"), 0);
     assert_eq!(live_sessions(&mut t.conn(), "bob"), 1);
 }
+
+#[actix_web::test]
+async fn a_page_sends_the_cookie_back_only_when_the_session_changed() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let mut v = signed_in(&app, "alice", "demo-alice", "127.0.0.1:40000").await;
+    let sets_cookie = |r: &Reply| r.headers.contains_key(actix_web::http::header::SET_COOKIE);
+    let _ = v.get(&app, "/apps").await;
+    let page = v.get(&app, "/apps").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!sets_cookie(&page), "{:?}", page.headers);
+    // A flash message is taken out of the session by the page that shows it: that page sends
+    // the changed cookie, the next one nothing.
+    let res = v.submit(&app, "/activity", "/logout/everywhere", &[]).await;
+    assert_see_other(&res, "/activity");
+    let shown = v.get(&app, "/activity").await;
+    assert!(
+        shown.body.contains("You stay signed in here"),
+        "{}",
+        shown.body
+    );
+    assert!(sets_cookie(&shown), "{:?}", shown.headers);
+    let next = v.get(&app, "/activity").await;
+    assert!(
+        !next.body.contains("You stay signed in here"),
+        "{}",
+        next.body
+    );
+    assert!(!sets_cookie(&next), "{:?}", next.headers);
+}
