@@ -280,10 +280,19 @@ async fn the_connected_apps_page_costs_the_same_statements_for_one_app_or_fifty_
         let mut v = Visitor::new();
         assert_eq!(v.sign_in(&app, login, password).await.status, 303);
         for path in ["/apps", "/apps?page=2"] {
-            let before = sql_count::statements(&t.db.name);
+            let (before, seen) = (
+                sql_count::statements(&t.db.name),
+                sql_count::texts(&t.db.name).len(),
+            );
             let page = v.get(&app, path).await;
             assert_eq!(page.status, 200);
-            cost.push((login, path, sql_count::statements(&t.db.name) - before));
+            let n = sql_count::statements(&t.db.name) - before;
+            let sent = sql_count::texts(&t.db.name)[seen..].to_vec();
+            assert_eq!(
+                n, 2,
+                "{login} {path}: one for the account, one for the page: {sent:#?}"
+            );
+            cost.push((login, path, n));
         }
         if login == "bench-heavy" {
             let page = v.get(&app, "/apps").await;

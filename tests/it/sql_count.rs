@@ -48,6 +48,11 @@ impl Instrumentation for Counter {
                 if sql.contains("extname = 'citus'") {
                     return;
                 }
+                // Nor its settings (`db::pool::Manager`), sent right after it is established:
+                // the pool may open a connection in the background while a page is measured.
+                if sql.starts_with("SET statement_timeout") {
+                    return;
+                }
                 if let Some(db) = &self.database {
                     let mut counts = COUNTS.lock().unwrap();
                     *counts
