@@ -118,28 +118,33 @@ impl Prepared {
 
 /// The text cut at its placeholders: `(text before, placeholder number)`, the last piece with
 /// number 0. diesel numbers binds itself as it writes them, so every occurrence of a
-/// placeholder becomes a bind of its own, with the same value.
-fn pieces(sql: &str) -> Vec<(&str, usize)> {
-    let mut out = Vec::new();
+/// placeholder becomes a bind of its own, with the same value. An iterator, not a vector:
+/// diesel walks a statement several times per execution (its cache key is the text).
+fn pieces(sql: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
     let bytes = sql.as_bytes();
-    let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            let mut j = i + 1;
-            let mut n = 0usize;
-            while let Some(&d) = bytes.get(j).filter(|d| d.is_ascii_digit()) {
-                n = n * 10 + usize::from(d - b'0');
-                j += 1;
+    let (mut start, mut i, mut done) = (0, 0, false);
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                let mut j = i + 1;
+                let mut n = 0usize;
+                while let Some(&d) = bytes.get(j).filter(|d| d.is_ascii_digit()) {
+                    n = n * 10 + usize::from(d - b'0');
+                    j += 1;
+                }
+                let text = &sql[start..i];
+                start = j;
+                i = j;
+                return Some((text, n));
             }
-            out.push((&sql[start..i], n));
-            start = j;
-            i = j;
-        } else {
             i += 1;
         }
-    }
-    out.push((&sql[start..], 0));
-    out
+        if done {
+            return None;
+        }
+        done = true;
+        Some((&sql[start..], 0))
+    })
 }
 
 impl QueryFragment<Pg> for Prepared {
@@ -194,9 +199,12 @@ mod tests {
     #[test]
     fn placeholders_are_found_with_their_numbers() {
         assert_eq!(
-            pieces("a = $1 AND b = $12 OR c = $1"),
+            pieces("a = $1 AND b = $12 OR c = $1").collect::<Vec<_>>(),
             vec![("a = ", 1), (" AND b = ", 12), (" OR c = ", 1), ("", 0)]
         );
-        assert_eq!(pieces("'$' || x"), vec![("'$' || x", 0)]);
+        assert_eq!(
+            pieces("'$' || x").collect::<Vec<_>>(),
+            vec![("'$' || x", 0)]
+        );
     }
 }
