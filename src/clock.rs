@@ -36,6 +36,23 @@ impl Clock {
     }
 }
 
+/// A moment as end users read it: `4 Mar 2026, 06:06 UTC`. Written directly, not with
+/// chrono's `format`, which parses its pattern on every call: a page shows dozens of moments.
+pub fn in_words(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {}, {:02}:{:02} UTC",
+        t.day(),
+        MONTHS[t.month0() as usize],
+        t.year(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +65,17 @@ mod tests {
         clock.advance(Duration::days(91));
         let moved = copy.now() - before;
         assert!(moved >= Duration::days(91) && moved < Duration::days(91) + Duration::minutes(1));
+    }
+
+    #[test]
+    fn moments_read_as_chrono_would_write_them() {
+        use chrono::TimeZone;
+        for day in (0..400).step_by(7) {
+            let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+                + Duration::days(day)
+                + Duration::minutes(day * 37);
+            let expected = t.format("%-d %b %Y, %H:%M UTC").to_string();
+            assert_eq!(super::in_words(t), expected);
+        }
     }
 }

@@ -18,6 +18,7 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 
 use super::maintain;
 use crate::audit::{self, Actor, ActorKind};
+use crate::clock::in_words;
 use crate::db::models::NewAuditEvent;
 use crate::db::schema::grants;
 use crate::error::{AppError, AppResult};
@@ -124,10 +125,7 @@ pub fn set_limit(
                 "until",
                 match after {
                     None => "This app has no time limit.".to_string(),
-                    Some(t) => format!(
-                        "Access already ends on {}.",
-                        t.format("%-d %b %Y, %H:%M UTC")
-                    ),
+                    Some(t) => format!("Access already ends on {}.", in_words(t)),
                 },
             ));
         }
@@ -146,9 +144,7 @@ pub fn set_limit(
                 format!(
                     "Support limited this app's access until {}. You can bring the end \
                      closer, but only support can move it later or lift it.",
-                    before.map_or_else(String::new, |b| b
-                        .format("%-d %b %Y, %H:%M UTC")
-                        .to_string())
+                    before.map_or_else(String::new, in_words)
                 ),
             ));
         }

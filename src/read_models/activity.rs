@@ -124,11 +124,7 @@ pub fn describe(event: &NamedEvent, subject: &str) -> ActivityEntry {
                 .and_then(|a| a.get("validUntil"))
                 .and_then(|v| v.as_str())
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| {
-                    t.with_timezone(&Utc)
-                        .format("%-d %b %Y, %H:%M UTC")
-                        .to_string()
-                })
+                .map(|t| crate::clock::in_words(t.with_timezone(&Utc)))
                 .unwrap_or_else(|| "a set time".into());
             s.text("limited the access of ")
                 .em(app)
