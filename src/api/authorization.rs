@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::ApiCaller;
+use super::auth::{ApiCaller, PendingCaller};
 use super::codes::Code;
 use super::error::{missing_text, unsupported_text, ApiError};
 use super::input::{self, field, Field, Kind};
@@ -70,72 +70,90 @@ pub struct AuthorizationUpdateResponse {
     security(("basic" = []))
 )]
 pub async fn update(
-    caller: ApiCaller,
+    caller: PendingCaller,
     req: HttpRequest,
     payload: web::Payload,
     pool: web::Data<PgPool>,
 ) -> Result<HttpResponse, ApiError> {
     let input =
-        input::read::<AuthorizationUpdateRequest>(&req, payload, UPDATE_FIELDS, &[]).await?;
-    refuse_unsupported(&input.unsupported)?;
-    let subject = required_subject(input.value.subject)?;
-    let client = client_of(&req, &pool).await?;
-    let client_id = client.client_id;
-    let actor = caller.actor;
+        match input::read::<AuthorizationUpdateRequest>(&req, payload, UPDATE_FIELDS, &[]).await {
+            Ok(input) => input,
+            Err(unreadable) => {
+                caller.checked(&pool).await?;
+                return Err(unreadable);
+            }
+        };
+    // What was asked, or why it cannot be done; answered only once the credential is checked.
+    let asked =
+        refuse_unsupported(&input.unsupported).and_then(|()| required_subject(input.value.subject));
+    let identifier = client_identifier(&req);
     let scopes = input.value.scopes;
-    let body = match scopes {
-        Some(scopes) => {
-            let done = db::run(&pool, move |c| {
-                tokens::update_pair_scopes(
+    // The credential, the client and the change in one call on one connection.
+    let outcome = caller
+        .run(&pool, move |c, caller| {
+            let subject = match asked {
+                Ok(subject) => subject,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let Some(client) = tokens::find_client(c, &identifier)? else {
+                return Ok(Err(ApiError::from_app(
+                    AppError::NotFound,
+                    Code::NoSuchClient,
+                )));
+            };
+            let client_id = client.client_id;
+            Ok(Ok(match &scopes {
+                Some(scopes) => Changed::Scopes(tokens::update_pair_scopes(
                     c,
                     client_id,
                     &subject,
-                    &scopes,
+                    scopes,
                     ScopeMode::Set,
-                    &actor,
+                    &caller.actor,
                     None,
-                )
-            })
-            .await
-            .map_err(|e| ApiError::from_app(e, Code::NoSuchAuthorization))?;
-            AuthorizationUpdateResponse {
-                result_code: Code::AuthorizationUpdated.id().into(),
-                result_message: Code::AuthorizationUpdated.message(format!(
-                    "Updated {} access token(s) successfully.",
-                    done.updated
-                )),
-                count: done.updated,
-                scopes: Some(done.scopes),
-                dropped_scopes: done.dropped,
-                removed_scopes: done.removed,
-            }
+                )?),
+                // Nothing to change; still say whether the pair exists, as Authlete does.
+                None => Changed::Nothing(tokens::pair_token_count(c, client_id, &subject)?),
+            }))
+        })
+        .await?
+        .map_err(|e| ApiError::from_app(e, Code::NoSuchAuthorization))??;
+    let body = match outcome {
+        Changed::Scopes(done) => AuthorizationUpdateResponse {
+            result_code: Code::AuthorizationUpdated.id().into(),
+            result_message: Code::AuthorizationUpdated.message(format!(
+                "Updated {} access token(s) successfully.",
+                done.updated
+            )),
+            count: done.updated,
+            scopes: Some(done.scopes),
+            dropped_scopes: done.dropped,
+            removed_scopes: done.removed,
+        },
+        Changed::Nothing(0) => {
+            return Err(ApiError::from_app(
+                AppError::NotFound,
+                Code::NoSuchAuthorization,
+            ))
         }
-        // Nothing to change; still say whether the pair exists, as Authlete does.
-        None => {
-            let n = db::run(&pool, move |c| {
-                tokens::pair_token_count(c, client_id, &subject)
-            })
-            .await
-            .map_err(|e| ApiError::from_app(e, Code::NoSuchAuthorization))?;
-            if n == 0 {
-                return Err(ApiError::from_app(
-                    AppError::NotFound,
-                    Code::NoSuchAuthorization,
-                ));
-            }
-            AuthorizationUpdateResponse {
-                result_code: Code::AuthorizationUpdated.id().into(),
-                result_message: Code::AuthorizationUpdated.message(
-                    "Updated 0 access token(s) successfully: scopes is null, nothing to change.",
-                ),
-                count: 0,
-                scopes: None,
-                dropped_scopes: Vec::new(),
-                removed_scopes: Vec::new(),
-            }
-        }
+        Changed::Nothing(_) => AuthorizationUpdateResponse {
+            result_code: Code::AuthorizationUpdated.id().into(),
+            result_message: Code::AuthorizationUpdated.message(
+                "Updated 0 access token(s) successfully: scopes is null, nothing to change.",
+            ),
+            count: 0,
+            scopes: None,
+            dropped_scopes: Vec::new(),
+            removed_scopes: Vec::new(),
+        },
     };
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// What a pair update did: the scopes set, or (no `scopes` given) how many tokens the pair holds.
+enum Changed {
+    Scopes(tokens::PairUpdate),
+    Nothing(i64),
 }
 
 /// The parameters of an authorization delete (body or query string).
@@ -227,12 +245,15 @@ pub(crate) fn required_subject(subject: Option<String>) -> Result<String, ApiErr
 
 /// The client named by the `{clientId}` path segment (number or alias); 404 when unknown.
 async fn client_of(req: &HttpRequest, pool: &PgPool) -> Result<Client, ApiError> {
-    let identifier = req
-        .match_info()
+    find_client(pool, client_identifier(req)).await
+}
+
+/// The `{clientId}` path segment: a client's number or alias.
+fn client_identifier(req: &HttpRequest) -> String {
+    req.match_info()
         .get("clientId")
         .unwrap_or_default()
-        .to_string();
-    find_client(pool, identifier).await
+        .to_string()
 }
 
 /// A client by number or alias; 404 when unknown.

@@ -150,7 +150,9 @@ pub const ACTION_ROUTES: &[&str] = &[
 
 /// The hot endpoints that only read (their last-use records aside): their credential check
 /// runs with the call itself on the HTTP worker (`db::read`). A change's check stays on the
-/// blocking pool with the change, which may wait for row locks.
+/// blocking pool, where a change may wait for row locks without holding up a worker: in a call
+/// of its own (`ApiCaller`), or, for the token and pair updates, in the change's own call
+/// (`PendingCaller`).
 pub const READ_ROUTES: &[&str] = &["/api/auth/introspection", "/api/auth/token/get/list"];
 
 /// Whether the route `pattern` (as registered, 2.x or 3.0) answers with an `action`.

@@ -4,12 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::ApiCaller;
+use super::auth::PendingCaller;
 use super::codes::Code;
 use super::dto::{details_given, details_of, millis, properties_of, PropertyDto};
 use super::error::{missing_text, unsupported_text, Action, ApiError, Refusal};
 use super::input::{self, field, Field, Kind};
-use crate::db::{self, PgPool};
+use crate::db::PgPool;
 use crate::tokens::{self, TokenRef, TokenUpdate};
 
 /// The request, as Authlete's client libraries send it.
@@ -122,12 +122,18 @@ impl From<Refusal> for TokenUpdateResponse {
     security(("basic" = []))
 )]
 pub async fn update(
-    caller: ApiCaller,
+    caller: PendingCaller,
     req: HttpRequest,
     payload: web::Payload,
     pool: web::Data<PgPool>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = input::read::<TokenUpdateRequest>(&req, payload, FIELDS, &[]).await?;
+    let input = match input::read::<TokenUpdateRequest>(&req, payload, FIELDS, &[]).await {
+        Ok(input) => input,
+        Err(unreadable) => {
+            caller.checked(&pool).await?;
+            return Err(unreadable);
+        }
+    };
     let response = match run(input, caller, &pool).await? {
         Ok(r) => r,
         Err(refusal) => refusal.into(),
@@ -137,47 +143,23 @@ pub async fn update(
 
 async fn run(
     input: input::Input<TokenUpdateRequest>,
-    caller: ApiCaller,
+    caller: PendingCaller,
     pool: &PgPool,
 ) -> Result<Result<TokenUpdateResponse, Refusal>, ApiError> {
-    if !input.unsupported.is_empty() {
-        return Ok(Err(Refusal::bad_request(
-            Code::UnsupportedField,
-            unsupported_text(&input.unsupported),
-        )));
-    }
     let r = input.value;
     let named_by_value = r.access_token.clone().filter(|v| !v.is_empty());
-    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-    let token = match (
-        &named_by_value,
-        given(&r.access_token_hash),
-        given(&r.refresh_token),
-        given(&r.refresh_token_hash),
-    ) {
-        (Some(v), ..) => TokenRef::Value(v.clone()),
-        (None, Some(h), ..) => TokenRef::Hash(h),
-        (None, None, Some(v), _) => TokenRef::RefreshValue(v),
-        (None, None, None, Some(h)) => TokenRef::RefreshHash(h),
-        (None, None, None, None) => {
-            return Ok(Err(Refusal::bad_request(
-                Code::MissingField,
-                missing_text("accessToken"),
-            )))
-        }
-    };
-    let changes = match changes_of(&r) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(Refusal::from_app(e, Code::NoSuchToken)?)),
-    };
-    let rotate = changes.rotate_access_token;
-    let actor = caller.actor;
-    let outcome = db::run(pool, move |c| {
-        tokens::update_token(c, token, changes, &actor)
-    })
-    .await;
+    let rotate = r.access_token_value_updated.unwrap_or(false);
+    // What was asked, or why it cannot be done; answered only once the credential is checked.
+    let asked = asked(&input.unsupported, &r);
+    let outcome = caller
+        .run(pool, move |c, caller| match asked? {
+            Ok((token, changes)) => tokens::update_token(c, token, changes, &caller.actor).map(Ok),
+            Err(refusal) => Ok(Err(refusal)),
+        })
+        .await?;
     let updated = match outcome {
-        Ok(u) => u,
+        Ok(Ok(u)) => u,
+        Ok(Err(refusal)) => return Ok(Err(refusal)),
         Err(e) => return Ok(Err(Refusal::from_app(e, Code::NoSuchToken)?)),
     };
     let t = &updated.token;
@@ -198,6 +180,39 @@ async fn run(
         properties: Some(properties_of(t)),
         authorization_details: details_of(t),
     }))
+}
+
+/// The token the request names and the change it asks for, the refusal of a request that
+/// names none or a field this endpoint does not implement, or (`Err`) a value out of range.
+fn asked(
+    unsupported: &[String],
+    r: &TokenUpdateRequest,
+) -> crate::error::AppResult<Result<(TokenRef, TokenUpdate), Refusal>> {
+    if !unsupported.is_empty() {
+        return Ok(Err(Refusal::bad_request(
+            Code::UnsupportedField,
+            unsupported_text(unsupported),
+        )));
+    }
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let token = match (
+        given(&r.access_token),
+        given(&r.access_token_hash),
+        given(&r.refresh_token),
+        given(&r.refresh_token_hash),
+    ) {
+        (Some(v), ..) => TokenRef::Value(v),
+        (None, Some(h), ..) => TokenRef::Hash(h),
+        (None, None, Some(v), _) => TokenRef::RefreshValue(v),
+        (None, None, None, Some(h)) => TokenRef::RefreshHash(h),
+        (None, None, None, None) => {
+            return Ok(Err(Refusal::bad_request(
+                Code::MissingField,
+                missing_text("accessToken"),
+            )))
+        }
+    };
+    Ok(Ok((token, changes_of(r)?)))
 }
 
 /// The request as a domain change; ≤ 0 times mean "unchanged", as in Authlete.

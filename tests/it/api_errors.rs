@@ -67,6 +67,33 @@ async fn every_endpoint_wants_credentials() {
             );
             assert!(res.headers.get("www-authenticate").is_some(), "{m} {uri}");
         }
+        // The credential is judged before the body: a caller without a good one learns nothing
+        // of what its body lacks (the hot changes check both in one database call).
+        for header in [None, Some(wrong_secret.as_str())] {
+            for (content_type, body) in [
+                ("application/json", &b"{\"subject\": \"alice\" \"x\"}"[..]),
+                ("text/plain", &b"subject=alice"[..]),
+                ("application/json", &[b'{'; 64 * 1024 + 1][..]),
+                ("application/json", &b"{\"unknownField\": 1}"[..]),
+            ] {
+                let mut req = TestRequest::default().method(m.clone()).uri(&uri);
+                if let Some(h) = header {
+                    req = req.insert_header(("authorization", h));
+                }
+                let res = send(
+                    &app,
+                    req.insert_header(("content-type", content_type))
+                        .set_payload(body.to_vec()),
+                )
+                .await;
+                assert_eq!(
+                    (res.status, res.code()),
+                    (401, "T000401"),
+                    "{m} {uri} with {header:?} and a {content_type} body of {} bytes",
+                    body.len()
+                );
+            }
+        }
     }
     assert_eq!(snapshot(c), before);
 }
