@@ -69,18 +69,7 @@ async fn after_one_connection_fails_every_other_is_tested_before_its_next_use() 
 #[actix_web::test]
 async fn a_connection_that_dies_inside_a_request_is_an_outage_and_is_retired() {
     let t = TestApp::with_pool(pool_of(1));
-    // The backend dies (FATAL 57P01), then the request sends another statement on the dead
-    // connection ("no connection to the server"): both are outages, never a 500.
-    let died = db::run(&t.pool, |c| {
-        let _ = diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())").execute(c);
-        diesel::sql_query("SELECT 1").execute(c)?;
-        Ok(())
-    })
-    .await;
-    assert!(
-        matches!(died, Err(AppError::Unavailable(Outage::ConnectionLost(_)))),
-        "{died:?}"
-    );
+    assert_lost(db::run(&t.pool, die_inside).await);
     // The only connection was retired; a fresh one serves the next request.
     assert_eq!(select_one(&t).await.ok(), Some(()));
 }
@@ -176,16 +165,7 @@ async fn a_read_waits_its_turn_for_a_connection_and_gives_up_after_the_checkout_
 async fn a_read_whose_connection_dies_is_an_outage_and_the_connection_is_retired() {
     let t = TestApp::with_pool(pool_of(1));
     warm(&t, 1);
-    let died = db::read(&t.pool, |c| {
-        let _ = diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())").execute(c);
-        diesel::sql_query("SELECT 1").execute(c)?;
-        Ok(())
-    })
-    .await;
-    assert!(
-        matches!(died, Err(AppError::Unavailable(Outage::ConnectionLost(_)))),
-        "{died:?}"
-    );
+    assert_lost(db::read(&t.pool, die_inside).await);
     assert_eq!(read_one(&t).await.ok(), Some(()));
 }
 
@@ -214,4 +194,19 @@ fn backend_pid(c: &mut diesel::PgConnection) -> Result<i32, AppError> {
     Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
         .get_result::<Pid>(c)?
         .pid)
+}
+
+/// The backend dies (FATAL 57P01), then the call sends another statement on the dead
+/// connection ("no connection to the server"): both are outages, never a 500.
+fn die_inside(c: &mut diesel::PgConnection) -> Result<(), AppError> {
+    let _ = diesel::sql_query("SELECT pg_terminate_backend(pg_backend_pid())").execute(c);
+    diesel::sql_query("SELECT 1").execute(c)?;
+    Ok(())
+}
+
+fn assert_lost(died: Result<(), AppError>) {
+    assert!(
+        matches!(died, Err(AppError::Unavailable(Outage::ConnectionLost(_)))),
+        "{died:?}"
+    );
 }
