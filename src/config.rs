@@ -13,7 +13,7 @@
 //! | `TOKENDESK_SESSION_KEY` | `serve --session-key` | generated | 64 bytes, base64 |
 //! | `TOKENDESK_SESSION_IDLE_MINUTES` | `serve`/`sweep --session-idle-minutes` | 30 | idle time-out |
 //! | `TOKENDESK_SESSION_MAX_HOURS` | `serve`/`sweep --session-max-hours` | 12 | absolute time-out |
-//! | `TOKENDESK_POOL_SIZE` | `serve --pool-size` | 16 | database connections |
+//! | `TOKENDESK_POOL_SIZE` | `serve --pool-size` | 4 × cores, at most 16 | database connections |
 //! | `TOKENDESK_POOL_TIMEOUT_MS` | `serve --pool-timeout-ms` | 1000 | wait for a connection, then 503 |
 //! | `TOKENDESK_STATEMENT_TIMEOUT_MS` | `serve --statement-timeout-ms` | 5000 | `statement_timeout`; 0: none |
 //! | `TOKENDESK_SHUTDOWN_SECONDS` | `serve --shutdown-seconds` | 10 | finishing requests on SIGTERM |

@@ -27,9 +27,11 @@ pub struct ServeArgs {
     /// one is generated once and kept in the data folder.
     #[arg(long, env = "TOKENDESK_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
-    /// Largest number of database connections.
-    #[arg(long, env = "TOKENDESK_POOL_SIZE", default_value_t = 16)]
-    pub pool_size: u32,
+    /// Largest number of database connections (default: four per core, at most 16; see
+    /// `docs/BENCHMARKS.md`, "Pool size and the tail").
+    #[arg(long, env = "TOKENDESK_POOL_SIZE",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub pool_size: Option<u32>,
     /// Longest a request waits for a free database connection before it answers 503 (ms).
     #[arg(long, env = "TOKENDESK_POOL_TIMEOUT_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
@@ -79,10 +81,11 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
         .cluster
         .as_ref()
         .map(|c| c.data_dir().to_path_buf());
+    let pool_size = args.pool_size.unwrap_or_else(default_pool_size);
     let pool = db::pool::connect_with(
         &database.url,
         &PoolSettings {
-            max_size: args.pool_size,
+            max_size: pool_size,
             checkout_timeout: Duration::from_millis(args.pool_timeout_ms),
             statement_timeout: Duration::from_millis(args.statement_timeout_ms),
         },
@@ -188,7 +191,7 @@ pub fn run(db_args: &DatabaseArgs, args: ServeArgs) -> anyhow::Result<()> {
     limit_malloc_arenas();
     // A database call needs a pooled connection anyway: more blocking threads than connections
     // would only wait, and every idle thread keeps memory.
-    let blocking_threads = (args.pool_size as usize / workers).max(2);
+    let blocking_threads = (pool_size as usize / workers).max(2);
     let flusher = usage.clone();
     let shutdown_seconds = args.shutdown_seconds;
     let database_url = database.url.clone();
@@ -308,6 +311,16 @@ async fn next_signal(
 /// then stayed resident, and peak memory climbed from 38 to 95 MB over a benchmark. Two arenas,
 /// and blocks of 8 MiB or more always mapped (so freeing them gives them back), keep the
 /// server's memory flat.
+/// Four connections per core, at most 16. The hot reads hold one per worker (two workers per
+/// core); the changes share the rest on the blocking pool. More than that on few cores only
+/// lets more PostgreSQL backends take turns on them: on 2 cores, 8 connections against 16 gave
+/// the token and pair updates 5–8 % more requests/s and the pair update's p99 18 ms against
+/// 25 ms (`docs/BENCHMARKS.md`, "Pool size and the tail"). 16 stays the ceiling it always was.
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(4 * cores).unwrap_or(u32::MAX).min(16)
+}
+
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator settings; it is called before the worker threads

@@ -222,6 +222,7 @@ fn bad_arguments_get_a_message_and_a_non_zero_exit_without_a_panic() {
         (&["sweep", "--older-than", "soon"], "not an age"),
         (&["seed", "--demo", "--users", "3"], "cannot be used with"),
         (&["serve", "--pool-size", "many"], "invalid value 'many'"),
+        (&["serve", "--pool-size", "0"], "0 is not in 1.."),
     ];
     for (args, needle) in cases {
         let out = tokendesk(args, &[], None);
