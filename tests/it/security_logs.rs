@@ -96,6 +96,29 @@ async fn a_forged_forwarding_header_adds_no_field_to_the_log() {
     assert!(line.contains(&format!("request_id={request_id}")), "{line}");
     // Not an address: the walk stops at the trusted proxy, which is then the client.
     assert!(line.contains("http.client_ip=127.0.0.1"), "{line}");
+    assert!(line.contains("http.route=/login"), "{line}");
+}
+
+#[actix_web::test]
+async fn the_access_line_names_the_route_pattern_never_the_path() {
+    let t = TestApp::with_demo();
+    let app = t.service().await;
+    let (logs, _guard) = capture();
+    for uri in [
+        "/api/auth/token/delete/at-secret-value",
+        "/no/such/page/at-secret-value",
+    ] {
+        call_service(&app, TestRequest::delete().uri(uri).to_request()).await;
+    }
+    let lines = logs.served();
+    assert_eq!(lines.len(), 2, "{}", logs.text());
+    assert!(
+        lines[0].contains("http.route=/api/auth/token/delete/{identifier}"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("http.route=unmatched"), "{}", lines[1]);
+    assert!(!logs.text().contains("at-secret-value"), "{}", logs.text());
 }
 
 #[actix_web::test]
