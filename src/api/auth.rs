@@ -92,7 +92,8 @@ impl FromRequest for PendingCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // A bad path segment (the service id too) is named before anything else is looked at.
-        if let Err(e) = crate::input_rule::check_path(req.path(), req.match_pattern().as_deref()) {
+        if let Err(e) = crate::input_rule::check_path_then_name(req.path(), || req.match_pattern())
+        {
             return ready(Err(ApiError::bad_request(
                 Code::InvalidValue,
                 format!("\"{}\" {}.", e.field, e.reason()),

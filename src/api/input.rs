@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 use super::codes::Code;
 use super::error::ApiError;
 use crate::input_rule::{
-    check_path, check_value, decode_urlencoded, Problem, Unreadable, MAX_BODY_VALUE_BYTES,
-    MAX_QUERY_VALUE_BYTES,
+    check_path_then_name, check_value, decode_urlencoded, Problem, Unreadable,
+    MAX_BODY_VALUE_BYTES, MAX_QUERY_VALUE_BYTES,
 };
 
 /// The largest body accepted.
@@ -66,7 +66,7 @@ pub async fn read<T: DeserializeOwned>(
     path: &[(&'static str, String)],
 ) -> Result<Input<T>, ApiError> {
     let body = read_body(req, payload).await?;
-    check_path(req.path(), req.match_pattern().as_deref()).map_err(|e| unreadable(&e))?;
+    check_path_then_name(req.path(), || req.match_pattern()).map_err(|e| unreadable(&e))?;
     let mut map = Map::new();
     for (name, value) in path {
         map.insert(name.to_string(), Value::String(value.clone()));

@@ -14,7 +14,8 @@ use actix_web::HttpMessage;
 use futures_util::StreamExt;
 
 use crate::input_rule::{
-    check_path, decode_urlencoded, Unreadable, MAX_BODY_VALUE_BYTES, MAX_QUERY_VALUE_BYTES,
+    check_path_then_name, decode_urlencoded, Unreadable, MAX_BODY_VALUE_BYTES,
+    MAX_QUERY_VALUE_BYTES,
 };
 
 use super::csrf::FORM_LIMIT;
@@ -31,8 +32,7 @@ pub async fn refuse_unreadable_input(
     if is_machine_path(req.path()) && !api_page {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    let pattern = req.match_pattern();
-    let checked = check_path(req.path(), pattern.as_deref()).and_then(|()| {
+    let checked = check_path_then_name(req.path(), || req.match_pattern()).and_then(|()| {
         decode_urlencoded(req.query_string().as_bytes(), MAX_QUERY_VALUE_BYTES).map(|_| ())
     });
     if let Err(refused) = checked {

@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::error::SsfError;
 use crate::api::input::unreadable_in;
 use crate::input_rule::{
-    check_path, check_value, decode_urlencoded, Unreadable, MAX_NAME_BYTES, MAX_QUERY_VALUE_BYTES,
+    check_path_then_name, check_value, decode_urlencoded, Unreadable, MAX_NAME_BYTES,
+    MAX_QUERY_VALUE_BYTES,
 };
 
 /// The largest body accepted.
@@ -23,7 +24,7 @@ fn unreadable(e: &Unreadable) -> SsfError {
 
 /// The query string's parameters, checked by the input rule; only `allowed` names may appear.
 pub fn query(req: &HttpRequest, allowed: &[&str]) -> Result<Vec<(String, String)>, SsfError> {
-    check_path(req.path(), req.match_pattern().as_deref()).map_err(|e| unreadable(&e))?;
+    check_path_then_name(req.path(), || req.match_pattern()).map_err(|e| unreadable(&e))?;
     let pairs = decode_urlencoded(req.query_string().as_bytes(), MAX_QUERY_VALUE_BYTES)
         .map_err(|e| unreadable(&e))?;
     if let Some((name, _)) = pairs.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {
