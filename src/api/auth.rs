@@ -38,12 +38,11 @@ impl FromRequest for ApiCaller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let pending = PendingCaller::from_request(req, payload).into_inner();
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pattern = req.match_pattern();
+        let pending = PendingCaller::of(req, pattern.as_deref());
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
-        let reads = req
-            .match_pattern()
-            .is_some_and(|p| super::is_read_route(&p));
+        let reads = pattern.is_some_and(|p| super::is_read_route(&p));
         Box::pin(async move {
             let pending = pending?;
             if pending.presented.is_none() {
@@ -59,16 +58,7 @@ impl FromRequest for ApiCaller {
             } else {
                 db::run(&pool, check).await
             };
-            found.map_err(|e| {
-                // The same 503 body whichever step met the outage: on the endpoints with an
-                // `action`, it says INTERNAL_SERVER_ERROR.
-                let failure = ApiError::failure(e);
-                if has_action {
-                    failure.with_action(Action::InternalServerError)
-                } else {
-                    failure
-                }
-            })?
+            found.map_err(|e| failed(e, has_action))?
         })
     }
 }
@@ -91,27 +81,29 @@ impl FromRequest for PendingCaller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // A bad path segment (the service id too) is named before anything else is looked at.
-        if let Err(e) = crate::input_rule::check_path_then_name(req.path(), || req.match_pattern())
-        {
-            return ready(Err(ApiError::bad_request(
-                Code::InvalidValue,
-                format!("\"{}\" {}.", e.field, e.reason()),
-            )));
-        }
-        ready(Ok(PendingCaller {
-            presented: presented(req),
-            service_id: req.match_info().get("serviceId").map(str::to_string),
-            client_ip: Some(crate::client_address::of_request(req))
-                .filter(|a| a != crate::client_address::UNKNOWN),
-            has_action: req
-                .match_pattern()
-                .is_some_and(|p| super::is_action_route(&p)),
-        }))
+        ready(PendingCaller::of(req, req.match_pattern().as_deref()))
     }
 }
 
 impl PendingCaller {
+    /// What `req`, routed to `pattern`, presents; a bad path segment (the service id too) is
+    /// named before anything else is looked at.
+    fn of(req: &HttpRequest, pattern: Option<&str>) -> Result<PendingCaller, ApiError> {
+        if let Err(e) = crate::input_rule::check_path(req.path(), pattern) {
+            return Err(ApiError::bad_request(
+                Code::InvalidValue,
+                format!("\"{}\" {}.", e.field, e.reason()),
+            ));
+        }
+        Ok(PendingCaller {
+            presented: presented(req),
+            service_id: req.match_info().get("serviceId").map(str::to_string),
+            client_ip: Some(crate::client_address::of_request(req))
+                .filter(|a| a != crate::client_address::UNKNOWN),
+            has_action: pattern.is_some_and(super::is_action_route),
+        })
+    }
+
     /// Checks the credential on `c`: the caller (its audit actor carrying `request_id`), or the
     /// answer that turns it away.
     fn check(
@@ -186,13 +178,20 @@ impl PendingCaller {
     /// cannot be read): the caller, or the answer that turns it away.
     pub async fn checked(self, pool: &PgPool) -> Result<ApiCaller, ApiError> {
         let has_action = self.has_action;
-        match self.run(pool, |_, caller| Ok(caller)).await? {
-            Ok(caller) => Ok(caller),
-            Err(e) if has_action => {
-                Err(ApiError::failure(e).with_action(Action::InternalServerError))
-            }
-            Err(e) => Err(ApiError::failure(e)),
-        }
+        self.run(pool, |_, caller| Ok(caller))
+            .await?
+            .map_err(|e| failed(e, has_action))
+    }
+}
+
+/// The answer to a check that could not be made (an outage): the same 503 body whichever step
+/// met it; on the endpoints with an `action`, it says INTERNAL_SERVER_ERROR.
+fn failed(e: crate::error::AppError, has_action: bool) -> ApiError {
+    let failure = ApiError::failure(e);
+    if has_action {
+        failure.with_action(Action::InternalServerError)
+    } else {
+        failure
     }
 }
 

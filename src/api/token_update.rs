@@ -148,9 +148,9 @@ async fn run(
 ) -> Result<Result<TokenUpdateResponse, Refusal>, ApiError> {
     let r = input.value;
     let named_by_value = r.access_token.clone().filter(|v| !v.is_empty());
-    let rotate = r.access_token_value_updated.unwrap_or(false);
     // What was asked, or why it cannot be done; answered only once the credential is checked.
     let asked = asked(&input.unsupported, &r);
+    let rotate = matches!(&asked, Ok(Ok((_, changes))) if changes.rotate_access_token);
     let outcome = caller
         .run(pool, move |c, caller| match asked? {
             Ok((token, changes)) => tokens::update_token(c, token, changes, &caller.actor).map(Ok),

@@ -306,11 +306,6 @@ async fn next_signal(
     }
 }
 
-/// glibc keeps freed memory in per-thread arenas (up to 8 per core), and after the first
-/// large free it stops returning big blocks to the system: each sign-in's 19 MiB argon2 buffer
-/// then stayed resident, and peak memory climbed from 38 to 95 MB over a benchmark. Two arenas,
-/// and blocks of 8 MiB or more always mapped (so freeing them gives them back), keep the
-/// server's memory flat.
 /// Four connections per core, at most 16. The hot reads hold one per worker (two workers per
 /// core); the changes share the rest on the blocking pool. More than that on few cores only
 /// lets more PostgreSQL backends take turns on them: on 2 cores, 8 connections against 16 gave
@@ -321,6 +316,12 @@ fn default_pool_size() -> u32 {
     u32::try_from(4 * cores).unwrap_or(u32::MAX).min(16)
 }
 
+/// glibc keeps freed memory in per-thread arenas (up to 8 per core), and after the first
+/// large free it stops returning big blocks to the system: each sign-in's 19 MiB argon2 buffer
+/// then stayed resident, and peak memory climbed from 38 to 95 MB over a benchmark. Two arenas,
+/// and blocks of 8 MiB or more always mapped (so freeing them gives them back), keep the
+/// server's memory flat. The binary's own allocations now go to mimalloc (`src/main.rs`); these
+/// settings still govern what the C libraries (libpq) allocate.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator settings; it is called before the worker threads
