@@ -27,6 +27,7 @@ pub mod input_rule;
 pub mod metrics;
 pub mod oidc;
 pub mod read_models;
+pub mod routing;
 pub mod seed;
 pub mod service_credentials;
 pub mod service_settings;

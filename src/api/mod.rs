@@ -57,28 +57,42 @@ macro_rules! api_routes {
             $( $( (stringify!($smethod), $spath), )+ )+
         ];
 
+        /// The `/api` scope, its fixed paths first (see [`crate::routing`]), and the standard
+        /// endpoints beside it.
         fn register(cfg: &mut web::ServiceConfig) {
+            let mut api = web::scope("/api");
+            for fixed in [true, false] {
+                $(
+                    if crate::routing::has_segments($path) != fixed {
+                        api = api.service(
+                            web::resource($path)
+                                $( .route(web::$method().to($handler)) )+
+                                .default_service(web::to(error::method_not_allowed)),
+                        );
+                    }
+                )+
+                if fixed {
+                    $(
+                        api = api.service(
+                            web::resource(crate::routing::within("/api", $mpath))
+                                $( .route(web::$mmethod().to($mhandler)) )+
+                                .default_service(web::to(error::method_not_allowed)),
+                        );
+                    )+
+                    api = api.route(
+                        crate::routing::within("/api", PAGE_ROUTES[0].1),
+                        web::get().to(docs::page),
+                    );
+                }
+            }
             $(
-                cfg.service(
-                    web::resource(concat!("/api", $path))
+                api = api.service(
+                    web::resource(concat!("/{serviceId}", $path))
                         $( .route(web::$method().to($handler)) )+
                         .default_service(web::to(error::method_not_allowed)),
                 );
             )+
-            $(
-                cfg.service(
-                    web::resource(concat!("/api/{serviceId}", $path))
-                        $( .route(web::$method().to($handler)) )+
-                        .default_service(web::to(error::method_not_allowed)),
-                );
-            )+
-            $(
-                cfg.service(
-                    web::resource($mpath)
-                        $( .route(web::$mmethod().to($mhandler)) )+
-                        .default_service(web::to(error::method_not_allowed)),
-                );
-            )+
+            cfg.service(api);
             $(
                 cfg.service(
                     web::resource($spath)
@@ -175,7 +189,6 @@ fn v2_path(pattern: &str) -> String {
 /// Mounts the API; called from [`crate::web::configure`], where every route lives.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     register(cfg);
-    cfg.route(PAGE_ROUTES[0].1, web::get().to(docs::page));
 }
 
 /// `start` (default 0) and `end` (default 5), refusing a negative start or a window wider than

@@ -3,6 +3,10 @@
 
 /// Declares a list of page routes once: a `ROUTES` constant of (method, path pattern), read by
 /// the tests that must cover every route, and the function that registers them.
+///
+/// `register in "/staff";` registers them in a scope of that prefix (every path must start with
+/// it): routing then compares the prefix once instead of trying each of the scope's routes on
+/// every request to another part of the site (see [`crate::routing`]).
 macro_rules! page_routes {
     ($register:ident; $( $method:ident $path:expr => $handler:path ),+ $(,)?) => {
         /// Every route registered by this module, as (method, path pattern).
@@ -10,6 +14,19 @@ macro_rules! page_routes {
 
         fn $register(cfg: &mut actix_web::web::ServiceConfig) {
             $( cfg.route($path, actix_web::web::$method().to($handler)); )+
+        }
+    };
+    ($register:ident in $prefix:expr; $( $method:ident $path:expr => $handler:path ),+ $(,)?) => {
+        /// Every route registered by this module, as (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[ $( (stringify!($method), $path) ),+ ];
+
+        fn $register(cfg: &mut actix_web::web::ServiceConfig) {
+            let scope = actix_web::web::scope($prefix)
+                $( .route(
+                    $crate::routing::within($prefix, $path),
+                    actix_web::web::$method().to($handler),
+                ) )+;
+            cfg.service(scope);
         }
     };
 }
@@ -133,12 +150,14 @@ page_routes! {
     post paths::SETTINGS => settings::save,
 }
 
-/// Every route of the product, pages and API alike.
+/// Every route of the product, pages and API alike. The API's scope comes first: its calls are
+/// the most frequent, and a page's request passes it with one comparison of the prefix (see
+/// [`crate::routing`]).
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(crate::api::configure);
     register(cfg);
     cfg.configure(staff::configure)
         .configure(admin::configure)
-        .configure(crate::api::configure)
         .configure(crate::api::ssf::configure);
 }
 

@@ -38,7 +38,7 @@ use super::staff::{see_other, StaffFormError};
 use super::view::Layout;
 
 page_routes! {
-    register;
+    register in "/admin";
     get "/admin" => home,
     get "/admin/clients" => clients::list_page,
     get "/admin/clients/new" => clients::new_page,

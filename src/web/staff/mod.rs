@@ -109,7 +109,7 @@ impl FromRequest for StaffForm {
 }
 
 page_routes! {
-    register;
+    register in "/staff";
     get "/staff" => home,
     get paths::STAFF_USERS => users::search_page,
     get "/staff/users/{subject}" => users::user_page,
