@@ -51,8 +51,9 @@ pub struct SweepArgs {
     /// Sessions started longer ago than this are deleted (the same setting as `serve`'s).
     #[arg(long, env = "TOKENDESK_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: u32,
-    /// How long one batch may hold its locks, in milliseconds: batches are sized to take about
-    /// this long (1 to 1000).
+    /// How long one batch should hold its locks, in milliseconds: batches are sized to take
+    /// about this long (1 to 1000), and one still running at twice this is stopped, rolled back
+    /// and tried again smaller.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub batch_ms: u64,
     /// One line per batch on standard error (tokens, pairs, time it held its locks, next
@@ -182,30 +183,38 @@ fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `batch 12: 800 candidates, 2391 tokens, 801 pairs, 41.7 ms`
+/// `batch 12: 800 candidates, 2391 tokens, 801 pairs, 41.7 ms`; a batch stopped at its
+/// ceiling: `batch 13: 1600 candidates, 0 tokens, 0 pairs (stopped at its ceiling, rolled
+/// back), 100.4 ms`
 fn batch_line(n: u64, done: &tokens::BatchDone) -> String {
     format!(
-        "batch {n}: {} candidates, {} tokens, {} pairs, {:.1} ms",
+        "batch {n}: {} candidates, {} tokens, {} pairs{}, {:.1} ms",
         done.size,
         done.deleted,
         done.pairs,
+        if done.stopped {
+            " (stopped at its ceiling, rolled back)"
+        } else {
+            ""
+        },
         ms(done.took)
     )
 }
 
 /// `swept 1000000 tokens in 310 batches, 95.2 s: batch max 88.1 ms, p99 71.0 ms, p50 49.8 ms,
-/// 12 left for the next sweep`
+/// 0 stopped at their ceiling, 12 left for the next sweep`
 fn summary_line(report: &tokens::SweepReport, total: std::time::Duration) -> String {
     let b = &report.batches;
     format!(
         "swept {} tokens in {} batches, {:.1} s: batch max {:.1} ms, p99 {:.1} ms, p50 {:.1} \
-         ms, {} left for the next sweep",
+         ms, {} stopped at their ceiling, {} left for the next sweep",
         report.deleted,
         b.count(),
         total.as_secs_f64(),
         ms(b.max()),
         ms(b.percentile(99.0)),
         ms(b.percentile(50.0)),
+        report.stopped,
         report.left
     )
 }

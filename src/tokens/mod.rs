@@ -55,7 +55,8 @@ pub use staff::{preview_delete_pair, CHANGED_MEANWHILE, READ_ONLY};
 pub use standard::{find_presented, revoke_presented, PresentedToken, Revocation, TokenKind};
 pub use sweep::{
     count_sweepable, sweep_expired, sweep_expired_with_progress, BatchDone, BatchSizer, BatchTimes,
-    SweepReport, SWEEP_BATCH_FIRST, SWEEP_BATCH_MAX, SWEEP_BATCH_MIN, SWEEP_BATCH_TARGET,
+    SweepReport, SWEEP_BATCH_CEILING_FACTOR, SWEEP_BATCH_FIRST, SWEEP_BATCH_MAX, SWEEP_BATCH_MIN,
+    SWEEP_BATCH_TARGET,
 };
 pub use update::{update_token, TokenUpdate, UpdatedToken};
 

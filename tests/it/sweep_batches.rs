@@ -252,3 +252,61 @@ fn verbose_sweep_reports_each_batch_and_the_longest_on_standard_error() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn a_batch_past_its_ceiling_is_rolled_back_and_its_tokens_go_in_smaller_batches() {
+    let db = TestDb::new();
+    let mut conn = db.conn();
+    fixtures::catalog(&mut conn);
+    for (i, subject) in ["ann", "ben", "cy", "dan"].into_iter().enumerate() {
+        expired(&mut conn, &format!("p{i}"), PRINTER, subject, 60);
+        expired(&mut conn, &format!("j{i}"), JOURNAL, subject, 60);
+    }
+    Tok::new("ann-live", PRINTER, "ann", &["read"]).insert(&mut conn);
+
+    // A ceiling of 1 ms: deleting 480 tokens with their audit events and grants in one batch
+    // takes longer than that, so the first batch is stopped; the sizer halves down to its
+    // floor of 10 candidates, which runs whole.
+    let mut batches: Vec<BatchDone> = Vec::new();
+    let mut sizer = BatchSizer::new(std::time::Duration::from_micros(500), 5000, 10, 10_000);
+    assert_eq!(sizer.ceiling(), Some(std::time::Duration::from_millis(1)));
+    let report = tokens::sweep_expired_with_progress(
+        &mut conn,
+        Duration::zero(),
+        &Actor::system("sweep"),
+        &mut sizer,
+        &mut |b| batches.push(*b),
+    )
+    .expect("sweep");
+
+    assert!(report.stopped >= 1, "{batches:?}");
+    assert!(batches[0].stopped && batches[0].size == 5000, "{batches:?}");
+    assert!(batches.iter().filter(|b| b.stopped).all(|b| b.deleted == 0));
+    assert_eq!(report.batches.count(), batches.len());
+    assert_eq!(report.deleted, 480);
+    assert_eq!(batches.iter().map(|b| b.deleted).sum::<u64>(), 480);
+    let left: Vec<String> = access_tokens::table
+        .select(access_tokens::access_token_hash)
+        .load(&mut conn)
+        .expect("left");
+    assert_eq!(
+        left,
+        vec![tokendesk::crypto::hash_token(&fixtures::value("ann-live"))]
+    );
+    // Nothing of a stopped batch stays: the audit events count each token once.
+    let events = sweep_events(&mut conn);
+    assert_eq!(events.values().map(|(_, n)| n).sum::<i64>(), 480);
+    for subject in ["ann", "ben", "cy", "dan"] {
+        for client in [PRINTER, JOURNAL] {
+            assert_eq!(events.get(&pair(subject, client)).map(|e| e.1), Some(60));
+        }
+    }
+    assert_grants_match_tokens(&mut conn);
+    // The transaction's time-out went with it.
+    let timeout: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "current_setting('statement_timeout')",
+    ))
+    .get_result(&mut conn)
+    .expect("setting");
+    assert_eq!(timeout, "0");
+}

@@ -8,6 +8,12 @@ use std::time::Duration;
 /// still stays under it.
 pub const SWEEP_BATCH_TARGET: Duration = Duration::from_millis(50);
 
+/// How long a batch may hold its locks at most, as a multiple of the target: a batch still
+/// running then is stopped by PostgreSQL (`statement_timeout`, set from what is left of it before
+/// each statement) and rolled back, and tried again smaller. The target leaves room for a
+/// checkpoint or a busy CPU; the ceiling is the promise.
+pub const SWEEP_BATCH_CEILING_FACTOR: u32 = 2;
+
 /// The first batch's size in candidate tokens (a few milliseconds of work on any machine);
 /// the sizer grows it from there.
 pub const SWEEP_BATCH_FIRST: i64 = 200;
@@ -56,6 +62,13 @@ impl BatchSizer {
     /// The size of the next batch.
     pub fn size(&self) -> i64 {
         self.size
+    }
+
+    /// How long the next batch may hold its locks before it is stopped and rolled back
+    /// ([`SWEEP_BATCH_CEILING_FACTOR`] × the target); `None` for a batch of the smallest size,
+    /// which runs whole however long it takes (smaller there is none, and a sweep must end).
+    pub fn ceiling(&self) -> Option<std::time::Duration> {
+        (self.size > self.min).then(|| self.target * SWEEP_BATCH_CEILING_FACTOR)
     }
 
     /// Takes in that a batch of [`BatchSizer::size`] held its locks for `took`.
@@ -144,6 +157,19 @@ mod tests {
             s.record(Duration::ZERO);
         }
         assert_eq!(s.size(), 10_000);
+    }
+
+    #[test]
+    fn a_batch_may_run_to_twice_the_target_unless_it_is_as_small_as_batches_get() {
+        let mut s = BatchSizer::new(ms(50), 1000, 10, 10_000);
+        assert_eq!(s.ceiling(), Some(ms(100)));
+        // A batch stopped at the ceiling shrinks the next to at most half.
+        s.record(ms(100));
+        assert_eq!(s.size(), 500);
+        s.record(Duration::from_secs(9));
+        assert_eq!(s.size(), 10);
+        assert_eq!(s.ceiling(), None);
+        assert_eq!(BatchSizer::fixed(100).ceiling(), None);
     }
 
     #[test]

@@ -10,11 +10,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Interval, Nullable, Text, Timestamptz};
 
 pub use batching::{
-    BatchSizer, BatchTimes, SWEEP_BATCH_FIRST, SWEEP_BATCH_MAX, SWEEP_BATCH_MIN, SWEEP_BATCH_TARGET,
+    BatchSizer, BatchTimes, SWEEP_BATCH_CEILING_FACTOR, SWEEP_BATCH_FIRST, SWEEP_BATCH_MAX,
+    SWEEP_BATCH_MIN, SWEEP_BATCH_TARGET,
 };
 
 use crate::audit::Actor;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, Outage};
 use crate::grants::maintain;
 use groups::shard_groups;
 
@@ -31,8 +32,12 @@ pub struct BatchDone {
     pub deleted: u64,
     /// Client and user pairs it deleted from, one audit event each.
     pub pairs: usize,
-    /// How long its transaction held its locks, from `BEGIN` to `COMMIT`.
+    /// How long its transaction held its locks, from `BEGIN` to `COMMIT` (or to the rollback
+    /// of a batch stopped at its ceiling).
     pub took: Duration,
+    /// Whether it was stopped at its ceiling ([`BatchSizer::ceiling`]) and rolled back: it
+    /// deleted nothing, and its candidates come again in a smaller batch.
+    pub stopped: bool,
     /// Tokens deleted so far, and how many were sweepable at the start.
     pub so_far: u64,
     pub expected: u64,
@@ -46,7 +51,10 @@ pub struct SweepReport {
     /// else when their batch came (a batch never waits), the token was renewed meanwhile, or
     /// its batch was full. The next sweep takes those still sweepable.
     pub left: u64,
+    /// Every batch's lock-holding time, those stopped at their ceiling included.
     pub batches: BatchTimes,
+    /// Batches stopped at their ceiling and rolled back.
+    pub stopped: u64,
 }
 
 #[derive(QueryableByName)]
@@ -212,7 +220,9 @@ const DELETED_PER_CANDIDATE: i64 = 10;
 /// ([`maintain::refresh_pairs`]). On Citus the first two run for each shard the batch's tokens
 /// are on, with the tokens' lock as a statement of its own between them (see `batch_sql`). All or
 /// nothing per batch. The time from `BEGIN` to `COMMIT` — how long the batch held its locks —
-/// sizes the next batch. Tokens another transaction holds, and a token whose pair got its
+/// sizes the next batch. A batch still running at its ceiling ([`BatchSizer::ceiling`]) is
+/// stopped by PostgreSQL and rolled back, and its candidates come again in a smaller batch, so
+/// that no batch holds its locks much past the ceiling whatever the machine's load. Tokens another transaction holds, and a token whose pair got its
 /// first token meanwhile, are left for the next sweep (counted in [`SweepReport::left`]).
 pub fn sweep_expired_with_progress(
     conn: &mut PgConnection,
@@ -250,11 +260,12 @@ pub fn sweep_expired_with_progress(
         let Some(last) = candidates.last() else {
             return Ok(report);
         };
-        cursor = Some((last.access_token_expires_at, last.id));
+        let next_cursor = Some((last.access_token_expires_at, last.id));
         let groups = shard_groups(conn, &candidates, by_shard)?;
 
         let started = Instant::now();
-        let row = crate::db::transaction(conn, |c| {
+        let deadline = sizer.ceiling().map(|c| started + c);
+        let outcome = crate::db::transaction(conn, |c| {
             // The commit does not wait for the disk: locks go as soon as the batch is done
             // instead of after a WAL flush (often most of a small batch's time). A crash may
             // lose the last batches, tokens and audit events together; they were expired,
@@ -269,6 +280,7 @@ pub fn sweep_expired_with_progress(
             };
             let limit = size.saturating_mul(DELETED_PER_CANDIDATE);
             for group in &groups {
+                within_ceiling(c, deadline)?;
                 let locked: Vec<Pair> = diesel::sql_query(&lock_sql)
                     .bind::<Array<Text>, _>(&group.subjects)
                     .bind::<Array<BigInt>, _>(&group.clients)
@@ -299,6 +311,7 @@ pub fn sweep_expired_with_progress(
                         .collect(),
                     false => Vec::new(),
                 };
+                within_ceiling(c, deadline)?;
                 let done: Deleted = with_batch_parameters!(&delete_sql)
                     .bind::<Array<BigInt>, _>(&batch)
                     .get_result(c)?;
@@ -314,12 +327,34 @@ pub fn sweep_expired_with_progress(
                 .cloned()
                 .zip(row.clients.iter().copied())
                 .collect();
+            within_ceiling(c, deadline)?;
             maintain::refresh_pairs(c, &pairs)?;
             Ok(row)
-        })?;
+        });
         let took = started.elapsed();
         sizer.record(took);
         report.batches.push(took);
+        let row = match outcome {
+            Ok(row) => row,
+            // Stopped at its ceiling and rolled back: nothing of it stays, and the same
+            // candidates come again from the same cursor, in the smaller batch the sizer now
+            // asks for.
+            Err(AppError::Unavailable(Outage::Timeout(_))) if deadline.is_some() => {
+                report.stopped += 1;
+                progress(&BatchDone {
+                    size,
+                    deleted: 0,
+                    pairs: 0,
+                    took,
+                    stopped: true,
+                    so_far: report.deleted,
+                    expected: expected.max(report.deleted),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        cursor = next_cursor;
         report.deleted += row.deleted as u64;
         report.left += row.kept as u64;
         progress(&BatchDone {
@@ -327,6 +362,7 @@ pub fn sweep_expired_with_progress(
             deleted: row.deleted as u64,
             pairs: row.subjects.len(),
             took,
+            stopped: false,
             so_far: report.deleted,
             expected: expected.max(report.deleted),
         });
@@ -334,6 +370,27 @@ pub fn sweep_expired_with_progress(
             return Ok(report);
         }
     }
+}
+
+/// Before each statement of a batch that has a ceiling: what is left of it becomes the
+/// statement's `statement_timeout` (for this transaction only), so that PostgreSQL stops the
+/// batch once it has held its locks that long; with nothing left, the batch stops here.
+fn within_ceiling(conn: &mut PgConnection, deadline: Option<Instant>) -> AppResult<()> {
+    let Some(deadline) = deadline else {
+        return Ok(());
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(AppError::Unavailable(Outage::Timeout(
+            "the sweep batch reached its ceiling".into(),
+        )));
+    }
+    diesel::sql_query(format!(
+        "SET LOCAL statement_timeout = {}",
+        left.as_millis().max(1)
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// The statements of a batch: the grants' lock, the delete, and the tokens' lock on its own
