@@ -21,7 +21,7 @@ use diesel::sql_types::{Array, Text};
 
 use crate::db::engine;
 use crate::db::models::AccessToken;
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::db::schema::access_tokens;
 
 /// Where the token of a hash is.
@@ -71,7 +71,7 @@ pub fn locate(conn: &mut PgConnection, hashes: &[String]) -> QueryResult<Located
         if hash.contains('\0') {
             continue;
         }
-        let row: Option<Row> = Prepared::new(LOCATE_SQL)
+        let row: Option<Row> = prepared!(LOCATE_SQL)
             .text(hash)
             .get_result(conn)
             .optional()?;
@@ -87,7 +87,7 @@ pub fn locate(conn: &mut PgConnection, hashes: &[String]) -> QueryResult<Located
 pub fn taken(conn: &mut PgConnection, hashes: &[String]) -> QueryResult<Vec<String>> {
     let mut found = Vec::new();
     for hash in hashes {
-        let row: Option<Row> = Prepared::new(LOCATE_SQL)
+        let row: Option<Row> = prepared!(LOCATE_SQL)
             .text(hash)
             .get_result(conn)
             .optional()?;

@@ -76,7 +76,7 @@ struct Recorded {
 /// [`outbox`]; on PostgreSQL the database's trigger writes them).
 pub fn record(conn: &mut PgConnection, actor: &Actor, event: NewAuditEvent) -> AppResult<()> {
     let key = audit_shard_key(event.subject.as_deref(), event.client_id);
-    let recorded: Recorded = crate::db::prepared::Prepared::new(RECORD_SQL)
+    let recorded: Recorded = crate::db::prepared::prepared!(RECORD_SQL)
         .text(actor.kind.as_str())
         .text(actor.id.as_str())
         .text(event.action)

@@ -8,7 +8,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Text};
 
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 
 /// The events `$2` (of shard keys `$1`) as JSON, read on their shards, each with the one fact
 /// of `ssf_event_of` that reads the tokens: whether a sweep left its app without any token.
@@ -95,19 +95,18 @@ pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryRe
     if !crate::db::engine::distributed() || ids.is_empty() {
         return Ok(());
     }
-    let streams: Streams = Prepared::new(
-        "SELECT EXISTS (SELECT 1 FROM ssf_streams WHERE status <> 'disabled') AS any",
-    )
-    .get_result(conn)?;
+    let streams: Streams =
+        prepared!("SELECT EXISTS (SELECT 1 FROM ssf_streams WHERE status <> 'disabled') AS any",)
+            .get_result(conn)?;
     if !streams.any {
         return Ok(());
     }
-    let events: Events = Prepared::new(EVENTS_SQL)
+    let events: Events = prepared!(EVENTS_SQL)
         .text_array(keys)
         .big_int_array(ids)
         .get_result(conn)?;
-    let txn: Txn = Prepared::new("SELECT ssf_txn() AS txn").get_result(conn)?;
-    let queued: Vec<Queued> = Prepared::new(ENQUEUE_SQL)
+    let txn: Txn = prepared!("SELECT ssf_txn() AS txn").get_result(conn)?;
+    let queued: Vec<Queued> = prepared!(ENQUEUE_SQL)
         .jsonb(&events.events)
         .text(&txn.txn)
         .load(conn)?;
@@ -118,7 +117,7 @@ pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryRe
     let mut streams: Vec<String> = queued.into_iter().map(|q| q.stream_id).collect();
     streams.sort();
     streams.dedup();
-    Prepared::new("SELECT ssf_wake_for($1)")
+    prepared!("SELECT ssf_wake_for($1)")
         .text_array(&streams)
         .execute(conn)?;
     Ok(())

@@ -2,14 +2,22 @@
 //! marks every one unsafe to cache, since its text could be anything), so PostgreSQL parses and
 //! plans it on every call — for a statement of a few CTEs that is most of its cost (≈ 1–10 ms
 //! of planning against ≈ 0.3 ms of execution for introspection's write). A [`Prepared`] has a
-//! fixed text: diesel's statement cache keeps it prepared per connection, keyed by that text.
+//! fixed text: diesel's statement cache keeps it prepared per connection.
 //!
 //! ```ignore
-//! Prepared::new(SQL).text(subject).big_int(client_id).execute(conn)?;
+//! prepared!(SQL).text(subject).big_int(client_id).execute(conn)?;
 //! ```
+//!
+//! Each [`prepared!`] call site is a type of its own, which is the statement's key in diesel's
+//! cache: a cache keyed by the text would build the whole text and hash it on every call (4 %
+//! of the connected-apps page's server CPU). A call site must therefore always run the same text
+//! (a `const`, or one `static`); the macro checks that it does.
 //!
 //! Parameters are given in the order of their numbers (`$1`, `$2`, …); a number may appear
 //! several times in the text.
+
+use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -34,19 +42,42 @@ enum Param {
     NullableJsonb(Option<serde_json::Value>),
 }
 
-/// A statement with a fixed text and its parameters, kept prepared per connection.
-#[derive(Debug, Clone)]
-pub struct Prepared {
+/// The statement `$sql` (a `&'static str` that this call site always gives the same), kept
+/// prepared per connection under a key of its own; parameters to follow.
+macro_rules! prepared {
+    ($sql:expr $(,)?) => {{
+        enum CallSite {}
+        static TEXT: ::std::sync::OnceLock<&'static str> = ::std::sync::OnceLock::new();
+        $crate::db::prepared::Prepared::<CallSite>::at($sql, &TEXT)
+    }};
+}
+pub(crate) use prepared;
+
+/// A statement with a fixed text and its parameters, kept prepared per connection; `S` is the
+/// call site of [`prepared!`] (its key in diesel's statement cache).
+#[derive(Debug)]
+pub struct Prepared<S> {
     sql: &'static str,
     params: Vec<Param>,
+    site: PhantomData<S>,
 }
 
-impl Prepared {
-    /// The statement `sql`, parameters to follow.
-    pub fn new(sql: &'static str) -> Self {
+impl<S: 'static> Prepared<S> {
+    /// The statement `sql` of the call site `S`, whose text `seen` remembers.
+    ///
+    /// # Panics
+    /// When the call site gives another text than at its first run: its cached statement would
+    /// be the other one's (a bug, met by the first test that runs the call site both ways).
+    pub fn at(sql: &'static str, seen: &OnceLock<&'static str>) -> Self {
+        let first = *seen.get_or_init(|| sql);
+        assert!(
+            std::ptr::eq(first, sql) || first == sql,
+            "a prepared! call site ran two different texts"
+        );
         Prepared {
             sql,
             params: Vec::new(),
+            site: PhantomData,
         }
     }
 
@@ -147,7 +178,7 @@ fn pieces(sql: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
     })
 }
 
-impl QueryFragment<Pg> for Prepared {
+impl<S> QueryFragment<Pg> for Prepared<S> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         for (text, n) in pieces(self.sql) {
             out.push_sql(text);
@@ -180,21 +211,40 @@ impl QueryFragment<Pg> for Prepared {
     }
 }
 
-// No static id: diesel's cache then keys the prepared statement by its text, which is fixed.
-impl QueryId for Prepared {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+// The call site is the id: diesel's cache finds the statement by it, without building the text.
+impl<S: 'static> QueryId for Prepared<S> {
+    type QueryId = S;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for Prepared {
+impl<S> Query for Prepared<S> {
     type SqlType = Untyped;
 }
 
-impl<C> RunQueryDsl<C> for Prepared {}
+impl<S, C> RunQueryDsl<C> for Prepared<S> {}
 
 #[cfg(test)]
 mod tests {
     use super::pieces;
+
+    #[test]
+    #[should_panic(expected = "two different texts")]
+    fn a_call_site_that_changes_its_text_is_a_bug_found_at_once() {
+        fn statement(sql: &'static str) -> super::Prepared<impl Sized> {
+            prepared!(sql)
+        }
+        let _ = statement("SELECT 1");
+        let _ = statement("SELECT 2");
+    }
+
+    #[test]
+    fn one_text_from_a_call_site_is_fine_however_often() {
+        fn statement(sql: &'static str) -> super::Prepared<impl Sized> {
+            prepared!(sql)
+        }
+        let _ = statement("SELECT 1");
+        let _ = statement("SELECT 1");
+    }
 
     #[test]
     fn placeholders_are_found_with_their_numbers() {

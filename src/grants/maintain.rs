@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::db::schema::grants;
 use crate::token_directory::Located;
 
@@ -83,27 +83,44 @@ pub fn lock_of_token(
     key: &TokenKey,
     at: &Located,
 ) -> QueryResult<Option<LockedGrant>> {
-    let query = match (key, at) {
+    // Each statement is a call site of its own (its key in the statement cache).
+    fn locked<S: 'static>(
+        conn: &mut PgConnection,
+        query: crate::db::prepared::Prepared<S>,
+    ) -> QueryResult<Option<LockedRow>> {
+        query.get_result(conn).optional()
+    }
+    let row = match (key, at) {
         (_, Located::Nowhere) => return Ok(None),
         (TokenKey::AccessHashes(h) | TokenKey::RefreshHashes(h), _)
             if h.iter().any(|h| h.contains('\0')) =>
         {
             return Ok(None)
         }
-        (TokenKey::AccessHashes(h), Located::In(k)) => Prepared::new(LOCK_BY_ACCESS_HASH_AT_SQL)
-            .text_array(h)
-            .text(k.as_str()),
-        (TokenKey::RefreshHashes(h), Located::In(k)) => Prepared::new(LOCK_BY_REFRESH_HASH_AT_SQL)
-            .text_array(h)
-            .text(k.as_str()),
-        (TokenKey::AccessHashes(h), _) => Prepared::new(LOCK_BY_ACCESS_HASH_SQL).text_array(h),
-        (TokenKey::RefreshHashes(h), _) => Prepared::new(LOCK_BY_REFRESH_HASH_SQL).text_array(h),
-        (TokenKey::Id(id), Located::In(k)) => Prepared::new(LOCK_BY_ID_AT_SQL)
-            .big_int(*id)
-            .text(k.as_str()),
-        (TokenKey::Id(id), _) => Prepared::new(LOCK_BY_ID_SQL).big_int(*id),
-    };
-    let row: Option<LockedRow> = query.get_result(conn).optional()?;
+        (TokenKey::AccessHashes(h), Located::In(k)) => locked(
+            conn,
+            prepared!(LOCK_BY_ACCESS_HASH_AT_SQL)
+                .text_array(h)
+                .text(k.as_str()),
+        ),
+        (TokenKey::RefreshHashes(h), Located::In(k)) => locked(
+            conn,
+            prepared!(LOCK_BY_REFRESH_HASH_AT_SQL)
+                .text_array(h)
+                .text(k.as_str()),
+        ),
+        (TokenKey::AccessHashes(h), _) => {
+            locked(conn, prepared!(LOCK_BY_ACCESS_HASH_SQL).text_array(h))
+        }
+        (TokenKey::RefreshHashes(h), _) => {
+            locked(conn, prepared!(LOCK_BY_REFRESH_HASH_SQL).text_array(h))
+        }
+        (TokenKey::Id(id), Located::In(k)) => locked(
+            conn,
+            prepared!(LOCK_BY_ID_AT_SQL).big_int(*id).text(k.as_str()),
+        ),
+        (TokenKey::Id(id), _) => locked(conn, prepared!(LOCK_BY_ID_SQL).big_int(*id)),
+    }?;
     Ok(row.map(|r| LockedGrant {
         subject: r.subject,
         client_id: r.client_id,
@@ -200,7 +217,7 @@ pub fn open(
     client_id: i64,
     draft: &TokenSummary,
 ) -> QueryResult<OpenedGrant> {
-    let created: Count = Prepared::new(OPEN_SQL)
+    let created: Count = prepared!(OPEN_SQL)
         .text(subject)
         .big_int(client_id)
         .timestamptz(draft.created_at)
@@ -250,7 +267,7 @@ pub fn add_token(
     client_id: i64,
     token: &TokenSummary,
 ) -> QueryResult<()> {
-    Prepared::new(ADD_SQL)
+    prepared!(ADD_SQL)
         .text(subject)
         .big_int(client_id)
         .timestamptz(token.created_at)
@@ -350,7 +367,7 @@ pub fn refresh_pair(conn: &mut PgConnection, subject: &str, client_id: i64) -> Q
             .replace("{one_g}", "g.subject = $1")
             .replace("{one_gs}", "gs.subject = $1")
     });
-    let row: Count = Prepared::new(SQL.as_str())
+    let row: Count = prepared!(SQL.as_str())
         .text(subject)
         .big_int(client_id)
         .get_result(conn)?;

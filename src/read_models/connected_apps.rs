@@ -19,7 +19,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 
 use super::like_escape;
 use crate::db::models::AccessToken;
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::db::schema::{access_tokens, clients};
 use crate::error::{AppError, AppResult};
 use crate::grants::ScopeUse;
@@ -222,7 +222,7 @@ pub fn connected_apps(
         FROM p {HELD_SCOPES} ORDER BY p.has_access DESC, p.sort_name, p.client_id"
         )
     });
-    let rows: Vec<ConnectedApp> = Prepared::new(SQL.as_str())
+    let rows: Vec<ConnectedApp> = prepared!(SQL.as_str())
         .text(subject)
         .timestamptz(now)
         .text(like_escape(filter.trim()))
@@ -294,7 +294,7 @@ pub fn connected_app(
             WHERE subject = $1 AND shard_key = $1 AND client_id = $3) AS t"
         )
     });
-    let row: Row = Prepared::new(SQL.as_str())
+    let row: Row = prepared!(SQL.as_str())
         .text(subject)
         .timestamptz(now)
         .big_int(client_id)

@@ -15,7 +15,7 @@ use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use super::policy;
 use super::update::quoted;
 use crate::audit::{Actor, ActorKind};
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::error::{AppError, AppResult};
 use crate::grants::maintain;
 use crate::token_directory::directory_forget_cte;
@@ -393,7 +393,7 @@ pub fn change_pair_scopes(
         crate::db::generic_plans(c)?;
         let grant = maintain::lock(c, subject, client_id)?;
         let read = |c: &mut PgConnection| -> QueryResult<PairRead> {
-            Prepared::new(READ_SQL.as_str())
+            prepared!(READ_SQL.as_str())
                 .big_int(client_id)
                 .text(subject)
                 .bool(live_only)
@@ -456,7 +456,7 @@ pub fn change_pair_scopes(
                 (kept, dropped, mode)
             }
         };
-        let row: PairRow = Prepared::new(UPDATE_SQL.as_str())
+        let row: PairRow = prepared!(UPDATE_SQL.as_str())
             .big_int(client_id)
             .text(subject)
             // End users and staff leave spent tokens as they are (read-only for both).

@@ -10,7 +10,7 @@ use super::update::quoted;
 use crate::audit::{self, Actor};
 use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{shard_key, AccessToken, NewAuditEvent, Property, ServiceSettings};
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::db::schema::scopes;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::grants::{limit, maintain};
@@ -205,7 +205,7 @@ pub fn create_token_at(
         let mut replaced = 0;
         if let Some(subject) = &new.subject {
             if settings.single_access_token_per_subject || client.single_access_token_per_subject {
-                let gone: directory::Counted = Prepared::new(REPLACE_SQL)
+                let gone: directory::Counted = prepared!(REPLACE_SQL)
                     .big_int(client.client_id)
                     .text(subject.as_str())
                     .get_result(c)?;
@@ -221,7 +221,7 @@ pub fn create_token_at(
         let properties = serde_json::to_value(&properties)
             .map_err(|e| AppError::Internal(anyhow::Error::new(e)))?;
         // A fixed text, so the insert stays prepared (`db::prepared`).
-        let inserted: QueryResult<AccessToken> = Prepared::new(INSERT_SQL)
+        let inserted: QueryResult<AccessToken> = prepared!(INSERT_SQL)
             .text(hash_token(&access_value))
             .nullable_text(refresh_value.as_deref().map(hash_token))
             .big_int(client.client_id)

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::crypto::hash_token;
 use crate::db::engine;
 use crate::db::models::AccessToken;
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::db::schema::{access_tokens, grant_scopes, grants};
 use crate::error::AppResult;
 use crate::grants::UsageCounter;
@@ -301,7 +301,7 @@ FROM no_flush_wait";
 
 /// Writes what `seen` says is due, in one prepared statement (one commit).
 fn record_seen(conn: &mut PgConnection, seen: &Seen<'_>, now: DateTime<Utc>) -> AppResult<()> {
-    Prepared::new(SEEN_SQL)
+    prepared!(SEEN_SQL)
         .text(seen.subject)
         .big_int(seen.client_id)
         .big_int(seen.token_id)

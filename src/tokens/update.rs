@@ -8,7 +8,7 @@ use super::{audit_state, is_spent, is_staff, TokenRef};
 use crate::audit::{self, Actor, ActorKind};
 use crate::crypto::{generate_token, hash_token};
 use crate::db::models::{AccessToken, NewAuditEvent, Property, ServiceSettings};
-use crate::db::prepared::Prepared;
+use crate::db::prepared::prepared;
 use crate::error::{AppError, AppResult};
 use crate::grants::limit;
 use crate::grants::maintain::{self, LockedGrant};
@@ -242,7 +242,7 @@ fn apply_update(
         }
         // The row is locked (`find_for_update`): what is written is exactly `next`, one
         // version on. A fixed text, so the statement stays prepared.
-        Prepared::new(UPDATE_SQL)
+        prepared!(UPDATE_SQL)
             .big_int(current.id)
             .text(next.access_token_hash.as_str())
             .text_array(&next.scopes)
