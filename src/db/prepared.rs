@@ -227,6 +227,8 @@ impl<S, C> RunQueryDsl<C> for Prepared<S> {}
 mod tests {
     use super::pieces;
 
+    // Each test has a helper of its own: a call site remembers its first text for the whole
+    // process, so the two tests cannot share one.
     #[test]
     #[should_panic(expected = "two different texts")]
     fn a_call_site_that_changes_its_text_is_a_bug_found_at_once() {
