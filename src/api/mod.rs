@@ -57,10 +57,21 @@ macro_rules! api_routes {
             $( $( (stringify!($smethod), $spath), )+ )+
         ];
 
-        /// The `/api` scope, its fixed paths first (see [`crate::routing`]), and the standard
-        /// endpoints beside it.
+        /// The `/api` scope (its own pages, then the 2.x paths, fixed ones first, see
+        /// [`crate::routing`], then the 3.0 paths), and the standard endpoints beside it.
         fn register(cfg: &mut web::ServiceConfig) {
             let mut api = web::scope("/api");
+            $(
+                api = api.service(
+                    web::resource(crate::routing::within("/api", $mpath))
+                        $( .route(web::$mmethod().to($mhandler)) )+
+                        .default_service(web::to(error::method_not_allowed)),
+                );
+            )+
+            api = api.route(
+                crate::routing::within("/api", PAGE_ROUTES[0].1),
+                web::get().to(docs::page),
+            );
             for fixed in [true, false] {
                 $(
                     if crate::routing::has_segments($path) != fixed {
@@ -71,19 +82,6 @@ macro_rules! api_routes {
                         );
                     }
                 )+
-                if fixed {
-                    $(
-                        api = api.service(
-                            web::resource(crate::routing::within("/api", $mpath))
-                                $( .route(web::$mmethod().to($mhandler)) )+
-                                .default_service(web::to(error::method_not_allowed)),
-                        );
-                    )+
-                    api = api.route(
-                        crate::routing::within("/api", PAGE_ROUTES[0].1),
-                        web::get().to(docs::page),
-                    );
-                }
             }
             $(
                 api = api.service(

@@ -96,7 +96,7 @@ pub fn enqueue(conn: &mut PgConnection, keys: &[String], ids: &[i64]) -> QueryRe
         return Ok(());
     }
     let streams: Streams =
-        prepared!("SELECT EXISTS (SELECT 1 FROM ssf_streams WHERE status <> 'disabled') AS any",)
+        prepared!("SELECT EXISTS (SELECT 1 FROM ssf_streams WHERE status <> 'disabled') AS any")
             .get_result(conn)?;
     if !streams.any {
         return Ok(());

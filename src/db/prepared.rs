@@ -45,7 +45,7 @@ enum Param {
 /// The statement `$sql` (a `&'static str` that this call site always gives the same), kept
 /// prepared per connection under a key of its own; parameters to follow.
 macro_rules! prepared {
-    ($sql:expr $(,)?) => {{
+    ($sql:expr) => {{
         enum CallSite {}
         static TEXT: ::std::sync::OnceLock<&'static str> = ::std::sync::OnceLock::new();
         $crate::db::prepared::Prepared::<CallSite>::at($sql, &TEXT)

@@ -334,39 +334,32 @@ pub fn sweep_expired_with_progress(
         let took = started.elapsed();
         sizer.record(took);
         report.batches.push(took);
-        let row = match outcome {
-            Ok(row) => row,
+        let done = match outcome {
+            Ok(row) => Some(row),
             // Stopped at its ceiling and rolled back: nothing of it stays, and the same
             // candidates come again from the same cursor, in the smaller batch the sizer now
             // asks for.
-            Err(AppError::Unavailable(Outage::Timeout(_))) if deadline.is_some() => {
-                report.stopped += 1;
-                progress(&BatchDone {
-                    size,
-                    deleted: 0,
-                    pairs: 0,
-                    took,
-                    stopped: true,
-                    so_far: report.deleted,
-                    expected: expected.max(report.deleted),
-                });
-                continue;
-            }
+            Err(AppError::Unavailable(Outage::Timeout(_))) if deadline.is_some() => None,
             Err(e) => return Err(e),
         };
-        cursor = next_cursor;
-        report.deleted += row.deleted as u64;
-        report.left += row.kept as u64;
+        match &done {
+            Some(row) => {
+                cursor = next_cursor;
+                report.deleted += row.deleted as u64;
+                report.left += row.kept as u64;
+            }
+            None => report.stopped += 1,
+        }
         progress(&BatchDone {
             size,
-            deleted: row.deleted as u64,
-            pairs: row.subjects.len(),
+            deleted: done.as_ref().map_or(0, |row| row.deleted as u64),
+            pairs: done.as_ref().map_or(0, |row| row.subjects.len()),
             took,
-            stopped: false,
+            stopped: done.is_none(),
             so_far: report.deleted,
             expected: expected.max(report.deleted),
         });
-        if (candidates.len() as i64) < size {
+        if done.is_some() && (candidates.len() as i64) < size {
             return Ok(report);
         }
     }
