@@ -36,21 +36,45 @@ impl Clock {
     }
 }
 
-/// A moment as end users read it: `4 Mar 2026, 06:06 UTC`. Written directly, not with
-/// chrono's `format`, which parses its pattern on every call: a page shows dozens of moments.
+/// A moment as end users read it: `4 Mar 2026, 06:06 UTC`. Written digit by digit, not with
+/// chrono's `format` (which parses its pattern on every call) nor `format!`: a page shows dozens
+/// of moments, and the formatting machinery was 2 % of the connected-apps page's server time.
 pub fn in_words(t: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    format!(
-        "{} {} {}, {:02}:{:02} UTC",
-        t.day(),
-        MONTHS[t.month0() as usize],
-        t.year(),
-        t.hour(),
-        t.minute()
-    )
+    let year = t.year();
+    if !(1000..=9999).contains(&year) {
+        return format!(
+            "{} {} {year}, {:02}:{:02} UTC",
+            t.day(),
+            MONTHS[t.month0() as usize],
+            t.hour(),
+            t.minute()
+        );
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let mut s = String::with_capacity(24);
+    if t.day() >= 10 {
+        s.push(digit(t.day() / 10));
+    }
+    s.push(digit(t.day()));
+    s.push(' ');
+    s.push_str(MONTHS[t.month0() as usize]);
+    s.push(' ');
+    let year = year as u32;
+    for div in [1000, 100, 10, 1] {
+        s.push(digit(year / div));
+    }
+    s.push_str(", ");
+    s.push(digit(t.hour() / 10));
+    s.push(digit(t.hour()));
+    s.push(':');
+    s.push(digit(t.minute() / 10));
+    s.push(digit(t.minute()));
+    s.push_str(" UTC");
+    s
 }
 
 #[cfg(test)]
@@ -70,12 +94,14 @@ mod tests {
     #[test]
     fn moments_read_as_chrono_would_write_them() {
         use chrono::TimeZone;
-        for day in (0..400).step_by(7) {
-            let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-                + Duration::days(day)
-                + Duration::minutes(day * 37);
-            let expected = t.format("%-d %b %Y, %H:%M UTC").to_string();
-            assert_eq!(super::in_words(t), expected);
+        for year in [1970, 2026, 2099, 9998] {
+            for day in (0..400).step_by(7) {
+                let t = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap()
+                    + Duration::days(day)
+                    + Duration::minutes(day * 37);
+                let expected = t.format("%-d %b %Y, %H:%M UTC").to_string();
+                assert_eq!(super::in_words(t), expected);
+            }
         }
     }
 }

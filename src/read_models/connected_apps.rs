@@ -101,6 +101,29 @@ pub struct ConnectedApp {
 
 impl ConnectedApp {
     /// The scopes the app's active tokens hold, by name.
+    /// The held scopes, taken out of the row (whose arrays are left empty): the list's cards
+    /// are built from rows they own, without copying every name and description.
+    pub fn take_scopes(&mut self) -> Vec<HeldScope> {
+        let names = std::mem::take(&mut self.held_scope_names);
+        let descriptions = std::mem::take(&mut self.held_scope_descriptions);
+        let watched = std::mem::take(&mut self.held_scope_watched_since);
+        let needed = std::mem::take(&mut self.held_scope_last_needed_at);
+        names
+            .into_iter()
+            .zip(descriptions)
+            .zip(watched)
+            .zip(needed)
+            .map(
+                |(((name, description), watched_since), last_needed_at)| HeldScope {
+                    name,
+                    description,
+                    watched_since,
+                    last_needed_at,
+                },
+            )
+            .collect()
+    }
+
     pub fn scopes(&self) -> Vec<HeldScope> {
         self.held_scope_names
             .iter()

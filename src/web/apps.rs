@@ -53,23 +53,25 @@ pub struct AppCard {
 }
 
 impl AppCard {
-    /// The card of `app` at `now`, as its user sees it, with times as `clock` writes them.
-    pub fn new(app: &ConnectedApp, clock: &Clock, now: DateTime<Utc>) -> Self {
-        let scopes = app.scopes();
+    /// The card of `app` at `now`, as its user sees it, with times as `clock` writes them. The
+    /// card takes the row's strings over rather than copying them.
+    pub fn new(mut app: ConnectedApp, clock: &Clock, now: DateTime<Utc>) -> Self {
+        let limit = LimitView::of(&app, clock, now);
+        let scopes = app.take_scopes();
         // The list only marks the unused permissions; the app page words each one.
         let uses: Vec<_> = scopes.iter().map(HeldScope::usage).collect();
         let unused = crate::grants::needs::unused_scopes(&uses, now);
         AppCard {
             client_id: app.client_id,
-            name: app.name.clone(),
-            developer: app.developer.clone(),
-            description: app.description.clone(),
+            name: app.name,
+            developer: app.developer,
+            description: app.description,
             scopes,
             first_authorized: clock.maybe(app.first_authorized_at),
             last_used: clock.maybe(app.last_used_at),
             has_access: app.has_access,
             access_ended: clock.maybe(app.live_until.filter(|_| !app.has_access)),
-            limit: LimitView::of(app, clock, now),
+            limit,
             unused,
             active_tokens: 0,
             expired_tokens: 0,
@@ -81,7 +83,7 @@ impl AppCard {
         AppCard {
             active_tokens: detail.active_tokens,
             expired_tokens: detail.expired_tokens,
-            ..AppCard::new(&detail.app, clock, now)
+            ..AppCard::new(detail.app.clone(), clock, now)
         }
     }
 
@@ -170,12 +172,12 @@ pub async fn connected_apps(
         layout,
         apps: apps
             .with_access
-            .iter()
+            .into_iter()
             .map(|a| AppCard::new(a, &clock, now))
             .collect(),
         gone: apps
             .without_access
-            .iter()
+            .into_iter()
             .map(|a| AppCard::new(a, &clock, now))
             .collect(),
         gone_total: apps.total_without_access,

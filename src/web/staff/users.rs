@@ -132,7 +132,7 @@ pub async fn user_page(
     let total_apps = apps.total_with_access;
     let layout = Layout::new(&staff, &session, paths::STAFF_USERS)?;
     let clock = layout.clock;
-    let card = |a: &connected_apps::ConnectedApp| StaffAppCard {
+    let card = |a: connected_apps::ConnectedApp| StaffAppCard {
         href: super::pair_path(&subject, a.client_id),
         card: AppCard::new(a, &clock, now),
     };
@@ -144,9 +144,9 @@ pub async fn user_page(
         layout,
         created: account.as_ref().map(|a| clock.when(a.created_at)),
         account,
-        gone: apps.without_access.iter().map(card).collect(),
+        gone: apps.without_access.into_iter().map(card).collect(),
         gone_total: apps.total_without_access,
-        apps: apps.with_access.iter().map(card).collect(),
+        apps: apps.with_access.into_iter().map(card).collect(),
         total_apps,
         pager,
         tokens_href: format!(
