@@ -14,6 +14,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 
@@ -97,6 +98,99 @@ pub struct ConnectedApp {
     /// Apps without access matching the filter.
     #[diesel(sql_type = BigInt)]
     pub total_without_access: i64,
+}
+
+/// The SQL types of a [`ConnectedApp`] row as the list's statement gives it ([`APP_COLUMNS`],
+/// [`HELD_COLUMNS`], then the two totals), for reading it by position; nested, since diesel's
+/// tuples stop at 16.
+type AppRowTypes = (
+    (
+        BigInt,
+        Text,
+        Text,
+        Text,
+        Nullable<Timestamptz>,
+        Nullable<Timestamptz>,
+        Nullable<Timestamptz>,
+        Nullable<Timestamptz>,
+        Nullable<Text>,
+        BigInt,
+        Bool,
+    ),
+    (
+        Array<Text>,
+        Array<Nullable<Text>>,
+        Array<Timestamptz>,
+        Array<Nullable<Timestamptz>>,
+    ),
+    (BigInt, BigInt),
+);
+
+impl Queryable<AppRowTypes, Pg> for ConnectedApp {
+    type Row = (
+        (
+            i64,
+            String,
+            String,
+            String,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+            i64,
+            bool,
+        ),
+        (
+            Vec<String>,
+            Vec<Option<String>>,
+            Vec<DateTime<Utc>>,
+            Vec<Option<DateTime<Utc>>>,
+        ),
+        (i64, i64),
+    );
+
+    fn build(row: Self::Row) -> diesel::deserialize::Result<Self> {
+        let (app, held, (total_with_access, total_without_access)) = row;
+        let (
+            client_id,
+            name,
+            developer,
+            description,
+            first_authorized_at,
+            last_used_at,
+            live_until,
+            valid_until,
+            valid_until_set_by,
+            token_count,
+            has_access,
+        ) = app;
+        let (
+            held_scope_names,
+            held_scope_descriptions,
+            held_scope_watched_since,
+            held_scope_last_needed_at,
+        ) = held;
+        Ok(ConnectedApp {
+            client_id,
+            name,
+            developer,
+            description,
+            first_authorized_at,
+            last_used_at,
+            live_until,
+            valid_until,
+            valid_until_set_by,
+            token_count,
+            has_access,
+            held_scope_names,
+            held_scope_descriptions,
+            held_scope_watched_since,
+            held_scope_last_needed_at,
+            total_with_access,
+            total_without_access,
+        })
+    }
 }
 
 impl ConnectedApp {
@@ -252,6 +346,7 @@ pub fn connected_apps(
         .big_int(offset)
         .big_int(limit)
         .big_int(WITHOUT_ACCESS_SHOWN)
+        .typed::<AppRowTypes>()
         .load(conn)?;
     let mut page = AppsPage {
         total_with_access: rows.first().map_or(0, |r| r.total_with_access),
