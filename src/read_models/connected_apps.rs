@@ -151,44 +151,25 @@ impl Queryable<AppRowTypes, Pg> for ConnectedApp {
     );
 
     fn build(row: Self::Row) -> diesel::deserialize::Result<Self> {
-        let (app, held, (total_with_access, total_without_access)) = row;
-        let (
-            client_id,
-            name,
-            developer,
-            description,
-            first_authorized_at,
-            last_used_at,
-            live_until,
-            valid_until,
-            valid_until_set_by,
-            token_count,
-            has_access,
-        ) = app;
-        let (
-            held_scope_names,
-            held_scope_descriptions,
-            held_scope_watched_since,
-            held_scope_last_needed_at,
-        ) = held;
+        let (app, held, totals) = row;
         Ok(ConnectedApp {
-            client_id,
-            name,
-            developer,
-            description,
-            first_authorized_at,
-            last_used_at,
-            live_until,
-            valid_until,
-            valid_until_set_by,
-            token_count,
-            has_access,
-            held_scope_names,
-            held_scope_descriptions,
-            held_scope_watched_since,
-            held_scope_last_needed_at,
-            total_with_access,
-            total_without_access,
+            client_id: app.0,
+            name: app.1,
+            developer: app.2,
+            description: app.3,
+            first_authorized_at: app.4,
+            last_used_at: app.5,
+            live_until: app.6,
+            valid_until: app.7,
+            valid_until_set_by: app.8,
+            token_count: app.9,
+            has_access: app.10,
+            held_scope_names: held.0,
+            held_scope_descriptions: held.1,
+            held_scope_watched_since: held.2,
+            held_scope_last_needed_at: held.3,
+            total_with_access: totals.0,
+            total_without_access: totals.1,
         })
     }
 }
