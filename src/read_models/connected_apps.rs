@@ -176,45 +176,48 @@ impl Queryable<AppRowTypes, Pg> for ConnectedApp {
 
 impl ConnectedApp {
     /// The scopes the app's active tokens hold, by name.
-    /// The held scopes, taken out of the row (whose arrays are left empty): the list's cards
-    /// are built from rows they own, without copying every name and description.
-    pub fn take_scopes(&mut self) -> Vec<HeldScope> {
-        let names = std::mem::take(&mut self.held_scope_names);
-        let descriptions = std::mem::take(&mut self.held_scope_descriptions);
-        let watched = std::mem::take(&mut self.held_scope_watched_since);
-        let needed = std::mem::take(&mut self.held_scope_last_needed_at);
-        names
-            .into_iter()
-            .zip(descriptions)
-            .zip(watched)
-            .zip(needed)
-            .map(
-                |(((name, description), watched_since), last_needed_at)| HeldScope {
-                    name,
-                    description,
-                    watched_since,
-                    last_needed_at,
-                },
-            )
-            .collect()
+    pub fn scopes(&self) -> Vec<HeldScope> {
+        held_scopes(
+            self.held_scope_names.iter().cloned(),
+            self.held_scope_descriptions.iter().cloned(),
+            self.held_scope_watched_since.iter().copied(),
+            self.held_scope_last_needed_at.iter().copied(),
+        )
     }
 
-    pub fn scopes(&self) -> Vec<HeldScope> {
-        self.held_scope_names
-            .iter()
-            .zip(&self.held_scope_descriptions)
-            .zip(&self.held_scope_watched_since)
-            .zip(&self.held_scope_last_needed_at)
-            .map(
-                |(((name, description), watched_since), last_needed_at)| HeldScope {
-                    name: name.clone(),
-                    description: description.clone(),
-                    watched_since: *watched_since,
-                    last_needed_at: *last_needed_at,
-                },
-            )
-            .collect()
+    /// The same, taken out of the row (whose arrays are left empty): the list's cards are built
+    /// from rows they own, without copying every name and description.
+    pub fn take_scopes(&mut self) -> Vec<HeldScope> {
+        held_scopes(
+            std::mem::take(&mut self.held_scope_names),
+            std::mem::take(&mut self.held_scope_descriptions),
+            std::mem::take(&mut self.held_scope_watched_since),
+            std::mem::take(&mut self.held_scope_last_needed_at),
+        )
     }
+}
+
+/// The held scopes from the row's four arrays, which run in the same order.
+fn held_scopes(
+    names: impl IntoIterator<Item = String>,
+    descriptions: impl IntoIterator<Item = Option<String>>,
+    watched_since: impl IntoIterator<Item = DateTime<Utc>>,
+    last_needed_at: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+) -> Vec<HeldScope> {
+    names
+        .into_iter()
+        .zip(descriptions)
+        .zip(watched_since)
+        .zip(last_needed_at)
+        .map(
+            |(((name, description), watched_since), last_needed_at)| HeldScope {
+                name,
+                description,
+                watched_since,
+                last_needed_at,
+            },
+        )
+        .collect()
 }
 
 /// The grant of `$1` with the app `$3`, with its client and whether it has access at `$2`:
